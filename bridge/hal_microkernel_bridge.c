@@ -1,0 +1,466 @@
+/*
+ * hal_microkernel_bridge - the realtime half of hal-microkernel.
+ *
+ * Copies HAL pins into a seqlock-protected shared-memory region each servo
+ * cycle and copies values written there by non-realtime processes back onto
+ * HAL pins. Built with `halcompile --compile/--install`; see
+ * hal_microkernel_bridge(9) for the pins, functions and parameters.
+ *
+ * Context: rtapi_app_main/rtapi_app_exit run in rtapi_app's non-realtime
+ * context and do all allocation, validation and system calls. The exported
+ * functions (bridge_read, bridge_write, bridge_update) run in a HAL thread:
+ * they have no error path, allocate nothing, take no lock, print nothing and
+ * make no system call other than clock_gettime (vDSO); every loop is bounded
+ * by the pin count or HMK_LATCH_RETRIES.
+ */
+#include "rtapi.h"
+#include "rtapi_app.h"
+#include "hal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* halcompile builds one file per module; the parser stays ordinary C so
+ * the unit tests and fuzzers build it on its own. */
+#include "hmk_pinspec.c"
+
+MODULE_AUTHOR("hal-microkernel developers");
+MODULE_DESCRIPTION("Bridge between HAL pins and the hal-microkernel shared-memory region");
+MODULE_LICENSE("GPL");
+
+static char *region = NULL;
+RTAPI_MP_STRING(region, "shared-memory object under /dev/shm (default hal-microkernel)");
+static char *prefix = NULL;
+RTAPI_MP_STRING(prefix, "HAL name prefix for pins and functions (default microkernel)");
+static int count = -1;
+RTAPI_MP_INT(count, "number of float slots pin.N.in/pin.N.out (default 16, or 0 with pins=)");
+static char *types = NULL;
+RTAPI_MP_STRING(types, "per-slot types, e.g. float,float,float,bit (default all float)");
+static char *pins = NULL;
+RTAPI_MP_STRING(pins, "named typed pins: NAME:TYPE:DIR[,NAME:TYPE:DIR]...");
+static int timeout_ms = 500;
+RTAPI_MP_INT(timeout_ms, "daemon heartbeat age after which connected goes false (ms)");
+static char *mode = NULL;
+RTAPI_MP_STRING(mode, "permissions of the region, octal (default 0660)");
+
+#define MODNAME "hal_microkernel_bridge"
+
+/* Pointers into HAL shared memory: HAL rewrites them when pins are linked. */
+struct bridge_hal {
+    hal_bit_t *connected;
+    hal_u32_t *update_count;
+    hal_u32_t *error_count;
+    void *ptr[]; /* per region pin: [2*i] the pin (a slot's .in), [2*i+1] a slot's .out */
+};
+
+static int comp_id = -1;
+static struct bridge_hal *hal;
+static struct hmk_shm *shm = MAP_FAILED;
+static int shm_fd = -1;
+static char shm_path[256];
+static struct hmk_pinspec spec;
+static uint64_t timeout_ns;
+
+/* realtime-side private state */
+static uint64_t cycle;
+static uint64_t exec_acc;
+static uint64_t last_in[HMK_MAX_PINS];
+static uint64_t latched[HMK_MAX_PINS];
+static uint32_t latched_gen[HMK_MAX_PINS];
+static uint32_t applied_gen[HMK_MAX_PINS];
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t hal_get(uint8_t type, void *p)
+{
+    switch (type) {
+    case HMK_RT_BIT:   return *(hal_bit_t *)p ? 1u : 0u;
+    case HMK_RT_FLOAT: return hmk_enc_float(*(hal_float_t *)p);
+    case HMK_RT_S32:   return hmk_enc_s32(*(hal_s32_t *)p);
+    default:           return *(hal_u32_t *)p;
+    }
+}
+
+static inline void hal_put(uint8_t type, void *p, uint64_t raw)
+{
+    switch (type) {
+    case HMK_RT_BIT:   *(hal_bit_t *)p = raw != 0; break;
+    case HMK_RT_FLOAT: *(hal_float_t *)p = hmk_dec_float(raw); break;
+    case HMK_RT_S32:   *(hal_s32_t *)p = hmk_dec_s32(raw); break;
+    default:           *(hal_u32_t *)p = (uint32_t)raw; break;
+    }
+}
+
+static inline void publish_exec(uint64_t d)
+{
+    struct hmk_region_header *h = &shm->hdr;
+    atomic_store_explicit(&h->exec_ns_last, d, memory_order_relaxed);
+    if (d > atomic_load_explicit(&h->exec_ns_max, memory_order_relaxed))
+        atomic_store_explicit(&h->exec_ns_max, d, memory_order_relaxed);
+}
+
+/* HAL -> region: one consistent snapshot of every in value per cycle. */
+static void bridge_read(void *arg, long period)
+{
+    struct hmk_region_header *h = &shm->hdr;
+    uint64_t t0 = now_ns(), s, hb;
+    unsigned changed = 0;
+
+    (void)arg;
+    (void)period;
+    cycle++;
+    s = hmk_in_write_begin(&shm->in);
+    for (unsigned i = 0; i < spec.n; i++) {
+        uint64_t raw;
+        if (!(spec.pin[i].dir & HMK_RD_IN))
+            continue;
+        raw = hal_get(spec.pin[i].type, hal->ptr[2 * i]);
+        if (raw != last_in[i]) {
+            last_in[i] = raw;
+            changed++;
+            atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
+        }
+        atomic_store_explicit(&shm->in.value[i], raw, memory_order_relaxed);
+    }
+    atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
+    hmk_in_write_end(&shm->in, s);
+    if (changed)
+        hmk_change_publish(h);
+
+    hb = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_acquire);
+    *hal->connected = hb != 0 && (t0 <= hb || t0 - hb <= timeout_ns);
+    *hal->update_count = (hal_u32_t)cycle;
+    atomic_store_explicit(&h->bridge_time_ns, t0, memory_order_relaxed);
+    atomic_store_explicit(&h->bridge_cycle, cycle, memory_order_release);
+    atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
+    exec_acc = now_ns() - t0;
+    publish_exec(exec_acc);
+}
+
+/* region -> HAL: read the latch's stable copy, at most HMK_LATCH_RETRIES
+ * tries; on a miss keep last cycle's values and count it. */
+static void bridge_write(void *arg, long period)
+{
+    struct hmk_region_header *h = &shm->hdr;
+    struct hmk_out_block *b = &shm->out;
+    uint64_t t0 = now_ns();
+    unsigned tries;
+
+    (void)arg;
+    (void)period;
+    for (tries = 0; tries < HMK_LATCH_RETRIES; tries++) {
+        uint64_t s = hmk_out_read_begin(b);
+        const struct hmk_out_copy *c = &b->copy[s & 1u];
+        for (unsigned i = 0; i < spec.n; i++) {
+            if (!(spec.pin[i].dir & HMK_RD_OUT))
+                continue;
+            latched[i] = atomic_load_explicit(&c->value[i], memory_order_relaxed);
+            latched_gen[i] = atomic_load_explicit(&c->wgen[i], memory_order_relaxed);
+        }
+        if (!hmk_out_read_retry(b, s))
+            break;
+        atomic_fetch_add_explicit(&h->torn_retries, 1, memory_order_relaxed);
+    }
+    if (tries == HMK_LATCH_RETRIES) {
+        uint64_t m = atomic_fetch_add_explicit(&h->latch_misses, 1, memory_order_relaxed) + 1;
+        *hal->error_count = (hal_u32_t)m;
+    } else {
+        for (unsigned i = 0; i < spec.n; i++) {
+            const struct hmk_pin_desc *p = &spec.pin[i];
+            if (!(p->dir & HMK_RD_OUT))
+                continue;
+            /* an io pin is driven only when a writer changed it, so HAL's
+             * own value is not overwritten by a stale one every cycle */
+            if (p->dir == HMK_RD_IO && !(p->flags & HMK_PIN_SLOT)) {
+                if (latched_gen[i] == applied_gen[i])
+                    continue;
+                applied_gen[i] = latched_gen[i];
+            }
+            /* named pins have one HAL pin: its pointer is ptr[2i], which
+             * HAL rewrites when the pin is linked */
+            hal_put(p->type, hal->ptr[2 * i + ((p->flags & HMK_PIN_SLOT) ? 1 : 0)], latched[i]);
+        }
+    }
+    exec_acc += now_ns() - t0;
+    publish_exec(exec_acc);
+}
+
+static void bridge_update(void *arg, long period)
+{
+    bridge_read(arg, period);
+    bridge_write(arg, period);
+}
+
+/* ---- load time ---------------------------------------------------------- */
+
+static int make_pin(unsigned i, const char *pfx, char *err, unsigned errlen)
+{
+    const struct hmk_pin_desc *p = &spec.pin[i];
+    char name[HAL_NAME_LEN + 1];
+    int r;
+
+    if (p->flags & HMK_PIN_SLOT) {
+        rtapi_snprintf(name, sizeof(name), "%s.%s.in", pfx, p->name);
+        r = hal_pin_new(name, (hal_type_t)p->type, HAL_IN, &hal->ptr[2 * i], comp_id);
+        if (r == 0) {
+            rtapi_snprintf(name, sizeof(name), "%s.%s.out", pfx, p->name);
+            r = hal_pin_new(name, (hal_type_t)p->type, HAL_OUT, &hal->ptr[2 * i + 1], comp_id);
+        }
+    } else {
+        hal_pin_dir_t d = p->dir == HMK_RD_IN ? HAL_IN : p->dir == HMK_RD_OUT ? HAL_OUT : HAL_IO;
+        rtapi_snprintf(name, sizeof(name), "%s.%s", pfx, p->name);
+        r = hal_pin_new(name, (hal_type_t)p->type, d, &hal->ptr[2 * i], comp_id);
+    }
+    if (r != 0)
+        snprintf(err, errlen, "cannot create HAL pin '%s' (error %d; name taken?)", name, r);
+    return r;
+}
+
+static int make_hal(const char *pfx, char *err, unsigned errlen)
+{
+    static const struct { const char *suffix; void (*fn)(void *, long); } fns[] = {
+        { "update", bridge_update }, { "read", bridge_read }, { "write", bridge_write },
+    };
+    char name[HAL_NAME_LEN + 1];
+    int r;
+
+    hal = hal_malloc(sizeof(*hal) + 2 * spec.n * sizeof(hal->ptr[0]));
+    if (!hal) {
+        snprintf(err, errlen, "out of HAL shared memory for %u pins", spec.n);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < spec.n; i++) {
+        r = make_pin(i, pfx, err, errlen);
+        if (r != 0)
+            return r;
+    }
+    r = hal_pin_bit_newf(HAL_OUT, &hal->connected, comp_id, "%s.connected", pfx);
+    if (r == 0)
+        r = hal_pin_u32_newf(HAL_OUT, &hal->update_count, comp_id, "%s.update-count", pfx);
+    if (r == 0)
+        r = hal_pin_u32_newf(HAL_OUT, &hal->error_count, comp_id, "%s.error-count", pfx);
+    if (r != 0) {
+        snprintf(err, errlen, "cannot create the status pins under '%s' (error %d)", pfx, r);
+        return r;
+    }
+    for (size_t k = 0; k < sizeof(fns) / sizeof(fns[0]); k++) {
+        rtapi_snprintf(name, sizeof(name), "%s.%s", pfx, fns[k].suffix);
+        r = hal_export_funct(name, fns[k].fn, NULL, 1, 0, comp_id);
+        if (r != 0) {
+            snprintf(err, errlen, "cannot export function '%s' (error %d)", name, r);
+            return r;
+        }
+    }
+    return 0;
+}
+
+static void init_mutex(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+/* Marks an existing region of ours detached so its users re-attach.
+ * Returns -EEXIST if the name is held by something that is not ours. */
+static int retire_old(const char *path, uint64_t *old_gen, char *err, unsigned errlen)
+{
+    struct hmk_region_header h;
+    struct stat st;
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return 0;
+        snprintf(err, errlen, "region='%s': cannot open the existing %s: %s", region, path,
+                 strerror(e));
+        return -e;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(h) ||
+        pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != HMK_REGION_MAGIC) {
+        close(fd);
+        snprintf(err, errlen, "region='%s': %s exists and is not a hal-microkernel region; "
+                 "remove it", region, path);
+        return -EEXIST;
+    }
+    if (h.abi_version == HMK_ABI_VERSION && (uint64_t)st.st_size == sizeof(struct hmk_shm)) {
+        struct hmk_shm *old = mmap(NULL, sizeof(*old), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (old != MAP_FAILED) {
+            *old_gen = old->hdr.generation;
+            atomic_store_explicit(&old->hdr.state, HMK_STATE_DETACHED, memory_order_release);
+            munmap(old, sizeof(*old));
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+static void init_region(const char *pfx, uint64_t gen)
+{
+    struct hmk_region_header *h = &shm->hdr;
+
+    memcpy(shm->pin, spec.pin, spec.n * sizeof(spec.pin[0]));
+    h->abi_version = HMK_ABI_VERSION;
+    h->header_size = sizeof(*h);
+    h->pin_desc_size = sizeof(struct hmk_pin_desc);
+    h->region_size = sizeof(*shm);
+    h->pin_count = spec.n;
+    h->max_pins = HMK_MAX_PINS;
+    h->heartbeat_timeout_ms = (uint32_t)timeout_ms;
+    h->layout_hash = hmk_layout_hash(shm->pin, spec.n);
+    h->generation = gen;
+    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", pfx);
+    init_mutex(&shm->out.lock);
+    h->magic = HMK_REGION_MAGIC;
+    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+}
+
+/* Builds the region under a temporary name and renames it into place, so
+ * nobody ever attaches to a half-made one. */
+static int make_region(const char *pfx, unsigned perm, char *err, unsigned errlen)
+{
+    char tmp[sizeof(shm_path) + 32];
+    struct timespec ts;
+    uint64_t gen = 0;
+    int r;
+
+    snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", region);
+    snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.%ld", region, (long)getpid());
+    unlink(tmp);
+    shm_fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perm);
+    if (shm_fd < 0) {
+        r = -errno;
+        snprintf(err, errlen, "region='%s': cannot create %s: %s", region, tmp, strerror(-r));
+        return r;
+    }
+    /* fallocate, not ftruncate: a full /dev/shm fails here, cleanly, rather
+     * than with SIGBUS when the pages are first touched */
+    r = fchmod(shm_fd, perm) < 0 ? -errno : -posix_fallocate(shm_fd, 0, sizeof(*shm));
+    if (r < 0) {
+        snprintf(err, errlen, "region='%s': cannot size %zu bytes in /dev/shm: %s",
+                 region, sizeof(*shm), strerror(-r));
+        goto fail;
+    }
+    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
+    if (shm == MAP_FAILED) {
+        r = -errno;
+        snprintf(err, errlen, "region='%s': mmap: %s", region, strerror(-r));
+        goto fail;
+    }
+    memset(shm, 0, sizeof(*shm)); /* pre-fault every page */
+    if (mlock(shm, sizeof(*shm)) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "region='%s': mlock %zu bytes: %s", region, sizeof(*shm),
+                 strerror(-r));
+        goto fail;
+    }
+    r = retire_old(shm_path, &gen, err, errlen);
+    if (r < 0)
+        goto fail;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gen = gen + 1 > (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec
+              ? gen + 1 : (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    init_region(pfx, gen);
+    if (rename(tmp, shm_path) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "region='%s': rename into %s: %s", region, shm_path, strerror(-r));
+        goto fail;
+    }
+    return 0;
+fail:
+    if (shm != MAP_FAILED)
+        munmap(shm, sizeof(*shm));
+    shm = MAP_FAILED;
+    unlink(tmp);
+    close(shm_fd);
+    shm_fd = -1;
+    return r;
+}
+
+static int check_params(const char **pfx, unsigned *perm, char *err, unsigned errlen)
+{
+    int r;
+
+    if (!region || !*region)
+        region = HMK_DEFAULT_REGION;
+    *pfx = prefix && *prefix ? prefix : HMK_DEFAULT_PREFIX;
+    r = hmk_pinspec_check_region(region, err, errlen);
+    if (r == 0)
+        r = hmk_pinspec_parse_mode(mode && *mode ? mode : "0660", perm, err, errlen);
+    if (r == 0 && (timeout_ms < 1 || timeout_ms > 3600000)) {
+        snprintf(err, errlen, "timeout_ms=%d: must be 1..3600000", timeout_ms);
+        r = -EINVAL;
+    }
+    if (r == 0)
+        r = hmk_pinspec_parse(*pfx, count, pins, &spec, err, errlen);
+    if (r == 0)
+        r = hmk_pinspec_slot_types(&spec, types, err, errlen);
+    return r;
+}
+
+int rtapi_app_main(void)
+{
+    char err[HMK_ERR_LEN + 64];
+    const char *pfx;
+    unsigned perm = 0;
+    int r;
+
+    r = check_params(&pfx, &perm, err, sizeof(err));
+    if (r < 0) {
+        rtapi_print_msg(RTAPI_MSG_ERR, MODNAME ": %s\n", err);
+        return r;
+    }
+    timeout_ns = (uint64_t)timeout_ms * 1000000ull;
+    comp_id = hal_init(MODNAME);
+    if (comp_id < 0) {
+        rtapi_print_msg(RTAPI_MSG_ERR, MODNAME ": hal_init failed (error %d)\n", comp_id);
+        return comp_id;
+    }
+    r = make_hal(pfx, err, sizeof(err));
+    if (r == 0)
+        r = make_region(pfx, perm, err, sizeof(err));
+    if (r != 0) {
+        rtapi_print_msg(RTAPI_MSG_ERR, MODNAME ": %s\n", err);
+        hal_exit(comp_id); /* removes every pin and function made so far */
+        return r < 0 ? r : -EINVAL;
+    }
+    hal_ready(comp_id);
+    return 0;
+}
+
+void rtapi_app_exit(void)
+{
+    struct stat a, b;
+
+    if (shm != MAP_FAILED) {
+        atomic_store_explicit(&shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
+        hmk_change_publish(&shm->hdr); /* waiters see -ESTALE at once */
+        /* unlink only if the name is still ours (not a newer bridge's) */
+        if (fstat(shm_fd, &a) == 0 && stat(shm_path, &b) == 0 &&
+            a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            unlink(shm_path);
+        munmap(shm, sizeof(*shm));
+        shm = MAP_FAILED;
+    }
+    if (shm_fd >= 0)
+        close(shm_fd);
+    shm_fd = -1;
+    hal_exit(comp_id);
+}

@@ -1,0 +1,158 @@
+/*
+ * halmk.h - libhalmk, the non-realtime side's access to the hal-microkernel
+ * shared-memory region that hal_microkernel_bridge creates.
+ *
+ * Contract
+ *  - Context: non-realtime processes only (services, tools, the daemon).
+ *  - Errors: every function returning int returns >= 0 on success and a
+ *    negative errno on failure. Region-specific meanings:
+ *      -ENOENT           no region of that name (bridge not loaded)
+ *      -EBADMSG          the object is not a hal-microkernel region, or is corrupt
+ *      -EPROTONOSUPPORT  region ABI version differs from this library's
+ *      -EMSGSIZE         region size differs from what its header/ABI says
+ *      -ESTALE           the bridge detached the region (unloaded, or replaced
+ *                        by a newer one): close the handle and open again
+ *      -EAGAIN           region still being set up, or a reader lost the race
+ *                        too many times; try again
+ *      -ERANGE           pin index out of range; value out of range for its type
+ *      -EINVAL           wrong type for the pin, or malformed argument
+ *      -EPERM            write to a pin HAL feeds (direction in)
+ *      -EROFS            write through a handle opened HMK_OPEN_RDONLY
+ *    hmk_strerror() turns these into one short phrase; callers print it once.
+ *  - The library never prints, never calls exit(), never installs signal
+ *    handlers. All file descriptors it opens are O_CLOEXEC.
+ *  - Ownership: a handle from hmk_open() is released by hmk_close(); a
+ *    transaction from hmk_txn_new() by hmk_txn_free(). Strings returned
+ *    through hmk_pin_info point into the handle and live as long as it.
+ *  - Threads: one handle may be used from several threads for reads; writes
+ *    are serialised by the region's process-shared lock. A transaction object
+ *    belongs to one thread at a time.
+ */
+#ifndef HALMK_H
+#define HALMK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hmk_region hmk_region; /* opaque handle */
+typedef struct hmk_txn hmk_txn;       /* opaque multi-pin write transaction */
+
+/* Same numbers as LinuxCNC's hal_type_t. */
+enum hmk_type { HMK_TYPE_BIT = 1, HMK_TYPE_FLOAT = 2, HMK_TYPE_S32 = 3, HMK_TYPE_U32 = 4 };
+
+/* Seen from HAL: IN = HAL feeds the region, OUT = the region drives HAL. */
+enum hmk_dir { HMK_DIR_IN = 1, HMK_DIR_OUT = 2, HMK_DIR_IO = 3 };
+
+typedef struct hmk_value {
+    enum hmk_type type;
+    union {
+        bool b;
+        double f;
+        int32_t s;
+        uint32_t u;
+    };
+} hmk_value;
+
+struct hmk_pin_info {
+    const char *name;   /* region name, e.g. "pin.3" or "spindle.speed" */
+    enum hmk_type type;
+    enum hmk_dir dir;
+    unsigned index;
+    bool slot;          /* seed slot: HAL pins <prefix>.<name>.in and .out */
+};
+
+struct hmk_stats {
+    uint64_t generation;
+    uint64_t cycle;             /* bridge cycle of the latest in snapshot */
+    uint64_t bridge_time_ns;    /* CLOCK_MONOTONIC of that cycle */
+    uint64_t heartbeat_ns;      /* daemon heartbeat, CLOCK_MONOTONIC, 0 = never */
+    uint64_t cycles;
+    uint64_t torn_retries;
+    uint64_t latch_misses;      /* = microkernel.error-count */
+    uint64_t writer_recoveries;
+    uint64_t exec_ns_last;
+    uint64_t exec_ns_max;
+    uint64_t out_commits;
+    uint64_t layout_hash;
+    unsigned pin_count;
+    unsigned heartbeat_timeout_ms;
+};
+
+#define HMK_OPEN_RDONLY 0x1u  /* map read-only; writes fail with -EROFS */
+
+/* Region name: NULL means $HAL_MICROKERNEL_REGION, else "hal-microkernel". */
+int hmk_open(const char *name, unsigned flags, hmk_region **out);
+void hmk_close(hmk_region *r);                  /* NULL is fine */
+const char *hmk_strerror(int err);              /* err is negative */
+const char *hmk_region_name(const hmk_region *r);
+
+/* 0 while the region is live, -ESTALE once the bridge detached it. */
+int hmk_check(const hmk_region *r);
+int hmk_stats(const hmk_region *r, struct hmk_stats *out);
+
+unsigned hmk_pin_count(const hmk_region *r);
+/* Index of a pin by region name ("pin.1", "spindle.speed"), by HAL name
+ * ("microkernel.pin.1.out") or by decimal index ("1"); -ENOENT if none. */
+int hmk_pin_find(const hmk_region *r, const char *name);
+int hmk_pin_info(const hmk_region *r, unsigned index, struct hmk_pin_info *out);
+
+/* The value HAL feeds in (pins with an in side). -EPERM for out-only pins. */
+int hmk_read_in(const hmk_region *r, unsigned index, hmk_value *out);
+/* The value last written towards HAL (pins with an out side), else -EPERM. */
+int hmk_read_out(const hmk_region *r, unsigned index, hmk_value *out);
+/* What halcmd getp would show: the in side if there is one, else the out. */
+int hmk_read(const hmk_region *r, unsigned index, hmk_value *out);
+
+/* Consistent snapshot of the in values of pins [0, n) (out-only pins give
+ * their out value) and the bridge cycle they belong to. n <= hmk_pin_count. */
+int hmk_snapshot(const hmk_region *r, hmk_value *vals, unsigned n, uint64_t *cycle);
+
+/* Single-pin write (a one-pin transaction). v->type must equal the pin's. */
+int hmk_write(hmk_region *r, unsigned index, const hmk_value *v);
+int hmk_write_float(hmk_region *r, unsigned index, double f);
+int hmk_write_bit(hmk_region *r, unsigned index, bool b);
+int hmk_write_s32(hmk_region *r, unsigned index, int32_t s);
+int hmk_write_u32(hmk_region *r, unsigned index, uint32_t u);
+
+/* Multi-pin transactions: values staged with hmk_txn_set reach HAL in the
+ * same servo cycle after hmk_txn_commit; a writer that dies before the
+ * commit completes changes nothing. Staging is checked per call, so a failed
+ * set leaves the transaction as it was. commit empties the transaction. */
+int hmk_txn_new(hmk_region *r, hmk_txn **out);
+void hmk_txn_free(hmk_txn *t);                  /* NULL is fine */
+int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v);
+void hmk_txn_clear(hmk_txn *t);
+int hmk_txn_commit(hmk_txn *t);                 /* number of pins written */
+
+/* Change notification. *seq is a cursor: start it with hmk_change_seq().
+ * Blocks in the kernel (futex; no polling) until the bridge publishes a
+ * cycle in which some in value changed, or a writer commits out values,
+ * after *seq; then updates *seq and returns 0. timeout_ms < 0 waits
+ * forever. -ETIMEDOUT on timeout, -EINTR if a signal arrived, -ESTALE when
+ * the region was detached (the bridge wakes every waiter when it unloads),
+ * -EROFS on a handle opened HMK_OPEN_RDONLY (waiters register in the region). */
+uint32_t hmk_change_seq(const hmk_region *r);
+int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms);
+
+/* Daemon only: stamp the heartbeat that drives <prefix>.connected. */
+int hmk_heartbeat(hmk_region *r);
+
+/* Strict text <-> value conversion, as halpoke and config files use it.
+ * bit: true/false/1/0; s32/u32: decimal (or 0x hex), range-checked;
+ * float: finite decimal. Whole string must be consumed. */
+int hmk_value_parse(enum hmk_type type, const char *text, hmk_value *out);
+/* Writes the shortest text that parses back to the same value. Returns the
+ * length, or -ENOSPC if buf is too small. */
+int hmk_value_format(const hmk_value *v, char *buf, size_t len);
+const char *hmk_type_name(enum hmk_type t);     /* "bit", "float", "s32", "u32" */
+const char *hmk_dir_name(enum hmk_dir d);       /* "in", "out", "io" */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HALMK_H */

@@ -1,0 +1,255 @@
+/*
+ * hmk_region.h - the shared-memory region's layout and its seqlock primitives.
+ *
+ * Contract: this header is the ONLY definition of the region's layout. It is
+ * included by the realtime bridge (bridge/hal_microkernel_bridge.c, built by
+ * halcompile) and by libhalmk (lib/), so the two sides cannot drift apart.
+ * Services and tools never include it: they use include/halmk.h.
+ *
+ * Every field another process may touch concurrently is a C11 atomic. The
+ * seqlock helpers below follow H.-J. Boehm, "Can Seqlocks Get Along with
+ * Programming Language Memory Models?" (2012):
+ *   writer: store odd counter (relaxed), release fence, relaxed data stores,
+ *           store even counter (release);
+ *   reader: load counter (acquire), relaxed data loads, acquire fence,
+ *           re-load counter (relaxed) and compare.
+ *
+ * In values (HAL -> services) use a plain seqlock with one writer: the bridge.
+ * Out values (services -> HAL) use a double-copy "latch" seqlock: the writers
+ * (serialised by the process-shared robust mutex `out.lock`) only ever modify
+ * the copy readers are not directed to, so copy[seq & 1] is always a complete,
+ * consistent set of values, even if a writer dies at any instruction. The
+ * bridge therefore never waits for a writer: it retries at most
+ * HMK_LATCH_RETRIES times, and only if two flips happen during its read.
+ *
+ * RT context: the inline helpers marked "RT-safe" do no allocation, no
+ * locking and no system call; the bridge calls only those.
+ */
+#ifndef HMK_REGION_H
+#define HMK_REGION_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HMK_REGION_MAGIC    0x4b4d4c48u /* "HLMK" in little-endian memory */
+#define HMK_ABI_VERSION     1u
+#define HMK_MAX_PINS        1024u       /* fixed capacity: layout never depends on config */
+#define HMK_NAME_MAX        48u         /* HAL_NAME_LEN (47) + NUL */
+#define HMK_LATCH_RETRIES   4u          /* bridge's bound on out-value read retries */
+#define HMK_DEFAULT_REGION  "hal-microkernel"
+#define HMK_DEFAULT_PREFIX  "microkernel"
+
+/* Values of hmk_pin_desc.type equal LinuxCNC's hal_type_t on purpose. */
+enum hmk_region_type { HMK_RT_BIT = 1, HMK_RT_FLOAT = 2, HMK_RT_S32 = 3, HMK_RT_U32 = 4 };
+/* Bit 0: the pin has an in value (HAL feeds it). Bit 1: it has an out value. */
+enum hmk_region_dir { HMK_RD_IN = 1, HMK_RD_OUT = 2, HMK_RD_IO = 3 };
+/* hmk_pin_desc.flags */
+#define HMK_PIN_SLOT 0x01u /* seed slot: separate HAL pins pin.N.in and pin.N.out */
+
+enum hmk_region_state { HMK_STATE_INIT = 0, HMK_STATE_ATTACHED = 1, HMK_STATE_DETACHED = 2 };
+
+struct hmk_pin_desc {
+    char     name[HMK_NAME_MAX]; /* NUL-terminated, without the HAL prefix */
+    uint8_t  type;               /* enum hmk_region_type */
+    uint8_t  dir;                /* enum hmk_region_dir */
+    uint8_t  flags;              /* HMK_PIN_* */
+    uint8_t  reserved0;
+    uint32_t reserved1;          /* room for a disconnect policy (issue: liveness) */
+    uint64_t reserved2;          /* room for a declared safe value */
+};
+
+struct hmk_region_header {
+    uint32_t magic;
+    uint32_t abi_version;
+    uint32_t header_size;        /* sizeof(struct hmk_region_header) */
+    uint32_t pin_desc_size;      /* sizeof(struct hmk_pin_desc) */
+    uint64_t region_size;        /* sizeof(struct hmk_shm) */
+    uint64_t layout_hash;        /* FNV-1a over the pin table */
+    uint64_t generation;         /* new value each time the bridge creates a region */
+    uint32_t pin_count;
+    uint32_t max_pins;           /* HMK_MAX_PINS */
+    _Atomic uint32_t state;      /* enum hmk_region_state */
+    uint32_t heartbeat_timeout_ms;
+    _Atomic uint64_t bridge_cycle;       /* cycle number of the last completed update */
+    _Atomic uint64_t bridge_time_ns;     /* CLOCK_MONOTONIC at that update */
+    _Atomic uint64_t daemon_heartbeat_ns;/* CLOCK_MONOTONIC written by the daemon */
+    _Atomic uint32_t daemon_pid;
+    uint32_t reserved0;
+    /* counters, all written by the bridge except out_commits/writer_recoveries */
+    _Atomic uint64_t cycles;             /* realtime function invocations */
+    _Atomic uint64_t torn_retries;       /* latch re-reads the bridge needed */
+    _Atomic uint64_t latch_misses;       /* cycles that hit HMK_LATCH_RETRIES (error-count) */
+    _Atomic uint64_t writer_recoveries;  /* EOWNERDEAD repairs done by writers */
+    _Atomic uint64_t exec_ns_last;       /* bridge time in its function, last cycle */
+    _Atomic uint64_t exec_ns_max;
+    _Atomic uint64_t out_commits;        /* write transactions committed */
+    /* change notification (futex word and waiter count) */
+    _Atomic uint32_t change_futex;
+    _Atomic uint32_t change_waiters;
+    char hal_prefix[HMK_NAME_MAX];       /* HAL name prefix, e.g. "microkernel" */
+    uint8_t reserved[56];
+};
+
+/* HAL -> services: one writer (the bridge), plain seqlock. */
+struct hmk_in_block {
+    _Atomic uint64_t seq;                /* odd while the bridge writes */
+    _Atomic uint64_t cycle;              /* cycle of the snapshot */
+    uint8_t pad[48];
+    _Atomic uint64_t value[HMK_MAX_PINS];
+    _Atomic uint64_t changed_cycle[HMK_MAX_PINS]; /* cycle of the pin's last change */
+};
+
+struct hmk_out_copy {
+    _Atomic uint64_t value[HMK_MAX_PINS];
+    _Atomic uint32_t wgen[HMK_MAX_PINS];  /* per-pin write generation */
+};
+
+/* services -> HAL: many writers under `lock`, latch seqlock towards the bridge. */
+struct hmk_out_block {
+    union {
+        pthread_mutex_t lock;            /* process-shared, robust, PI */
+        uint8_t lock_space[64];
+    };
+    _Atomic uint64_t seq;                /* readers use copy[seq & 1] */
+    uint8_t pad[56];
+    struct hmk_out_copy copy[2];
+};
+
+struct hmk_shm {
+    struct hmk_region_header hdr;
+    struct hmk_pin_desc pin[HMK_MAX_PINS];
+    struct hmk_in_block in;
+    struct hmk_out_block out;
+};
+
+_Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex must fit its slot");
+_Static_assert(sizeof(struct hmk_pin_desc) == 64, "pin desc is 64 bytes");
+_Static_assert(sizeof(struct hmk_region_header) == 256, "header is 256 bytes");
+_Static_assert(offsetof(struct hmk_region_header, generation) == 32, "abi");
+_Static_assert(offsetof(struct hmk_region_header, state) == 48, "abi");
+_Static_assert(offsetof(struct hmk_region_header, bridge_cycle) == 56, "abi");
+_Static_assert(offsetof(struct hmk_region_header, daemon_heartbeat_ns) == 72, "abi");
+_Static_assert(offsetof(struct hmk_region_header, cycles) == 88, "abi");
+_Static_assert(offsetof(struct hmk_region_header, change_futex) == 144, "abi");
+_Static_assert(offsetof(struct hmk_region_header, hal_prefix) == 152, "abi");
+_Static_assert(offsetof(struct hmk_shm, pin) == 256, "abi");
+_Static_assert(offsetof(struct hmk_shm, in) == 256 + 64 * HMK_MAX_PINS, "abi");
+_Static_assert(offsetof(struct hmk_in_block, value) == 64, "abi");
+_Static_assert(offsetof(struct hmk_shm, out) % 64 == 0, "out block cache-aligned");
+_Static_assert(offsetof(struct hmk_out_block, seq) == 64, "abi");
+_Static_assert(offsetof(struct hmk_out_block, copy) == 128, "abi");
+_Static_assert(sizeof(struct hmk_shm) ==
+               256 + 64 * HMK_MAX_PINS + (64 + 16 * HMK_MAX_PINS) + (128 + 2 * 12 * HMK_MAX_PINS),
+               "region size");
+
+/* ---- value encoding: every value travels as 64 bits ------------------- */
+
+static inline uint64_t hmk_enc_float(double f)
+{
+    union { double d; uint64_t u; } c = { .d = f };
+    return c.u;
+}
+static inline double hmk_dec_float(uint64_t u)
+{
+    union { uint64_t u; double d; } c = { .u = u };
+    return c.d;
+}
+static inline uint64_t hmk_enc_s32(int32_t s) { return (uint64_t)(uint32_t)s; }
+static inline int32_t hmk_dec_s32(uint64_t u) { return (int32_t)(uint32_t)u; }
+
+/* FNV-1a over the pin table; used as the layout hash. Not RT (load time). */
+static inline uint64_t hmk_layout_hash(const struct hmk_pin_desc *pins, uint32_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *p = (const unsigned char *)pins;
+    for (size_t i = 0; i < (size_t)n * sizeof(*pins); i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ---- in block: single-writer seqlock ---------------------------------- */
+
+/* RT-safe. Bridge only. */
+static inline uint64_t hmk_in_write_begin(struct hmk_in_block *b)
+{
+    uint64_t s = atomic_load_explicit(&b->seq, memory_order_relaxed);
+    atomic_store_explicit(&b->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    return s + 1;
+}
+
+/* RT-safe. Bridge only. `s` is what hmk_in_write_begin returned. */
+static inline void hmk_in_write_end(struct hmk_in_block *b, uint64_t s)
+{
+    atomic_store_explicit(&b->seq, s + 1, memory_order_release);
+}
+
+/* Reader: returns the counter to pass to hmk_in_read_retry; odd means "busy". */
+static inline uint64_t hmk_in_read_begin(const struct hmk_in_block *b)
+{
+    return atomic_load_explicit(&b->seq, memory_order_acquire);
+}
+
+/* Reader: nonzero when the data read since hmk_in_read_begin may be torn. */
+static inline int hmk_in_read_retry(const struct hmk_in_block *b, uint64_t s)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return (s & 1u) || atomic_load_explicit(&b->seq, memory_order_relaxed) != s;
+}
+
+/* ---- out block: latch (double-copy) seqlock --------------------------- */
+
+/* Reader (the bridge; RT-safe): which copy to read. */
+static inline uint64_t hmk_out_read_begin(const struct hmk_out_block *b)
+{
+    return atomic_load_explicit(&b->seq, memory_order_acquire);
+}
+
+static inline int hmk_out_read_retry(const struct hmk_out_block *b, uint64_t s)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&b->seq, memory_order_relaxed) != s;
+}
+
+/*
+ * Writer, lock held: flip readers to the other copy and return the index of
+ * the copy that is now safe to write. Call twice per transaction, writing the
+ * same values each time; after the second call and its writes both copies
+ * are equal again.
+ */
+static inline unsigned hmk_out_write_flip(struct hmk_out_block *b)
+{
+    uint64_t s = atomic_load_explicit(&b->seq, memory_order_relaxed);
+    /* release: publishes the copy written before this flip to readers that
+     * see s + 1 (it is the copy they are now directed to) */
+    atomic_store_explicit(&b->seq, s + 1, memory_order_release);
+    /* orders the flip before the data stores that follow: a reader whose
+     * relaxed loads see any of them re-reads a counter >= s + 1 (Boehm, sec. 3) */
+    atomic_thread_fence(memory_order_release);
+    return (unsigned)(s & 1u);
+}
+
+/* ---- change notification ---------------------------------------------- */
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* RT-safe: an atomic increment, and one non-blocking FUTEX_WAKE only when a
+ * waiter has registered. Shared (not PRIVATE) futex: waiters are other
+ * processes mapping the same object. */
+static inline void hmk_change_publish(struct hmk_region_header *h)
+{
+    atomic_fetch_add_explicit(&h->change_futex, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&h->change_waiters, memory_order_seq_cst) != 0)
+        syscall(SYS_futex, &h->change_futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+#endif
+
+#endif /* HMK_REGION_H */

@@ -1,0 +1,658 @@
+/*
+ * libhalmk: region attach, pin lookup, reads, snapshots and write
+ * transactions. The contract is in include/halmk.h; the layout and the
+ * seqlock rules are in include/hmk_region.h.
+ */
+#include "halmk.h"
+#include "hmk_region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A reader that keeps losing to the bridge (it writes once per servo
+ * period, for microseconds) yields after this many tries, then gives up. */
+#define HMK_READ_SPINS   64u
+#define HMK_READ_TRIES   100000u
+
+struct hmk_region {
+    struct hmk_shm *shm;
+    size_t size;
+    unsigned flags;
+    uint64_t generation;
+    unsigned pin_count;
+    char name[NAME_MAX + 1];
+    char prefix[HMK_NAME_MAX];
+    struct hmk_pin_desc pins[]; /* private, validated copy of the pin table */
+};
+
+struct hmk_txn {
+    hmk_region *r;
+    unsigned n;                       /* staged pins */
+    uint16_t *idx;                    /* staged indices, in staging order */
+    uint64_t *val;                    /* staged encoded values, by pin index */
+    uint64_t staged[HMK_MAX_PINS / 64];
+};
+
+static int hmk_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > NAME_MAX - 1 || strchr(name, '/') || name[0] == '.')
+        return 0;
+    return 1;
+}
+
+static int hmk_header_check(const struct hmk_region_header *h, off_t file_size)
+{
+    if (h->magic != HMK_REGION_MAGIC)
+        return -EBADMSG;
+    if (h->abi_version != HMK_ABI_VERSION)
+        return -EPROTONOSUPPORT;
+    if (h->header_size != sizeof(struct hmk_region_header) ||
+        h->pin_desc_size != sizeof(struct hmk_pin_desc) ||
+        h->region_size != sizeof(struct hmk_shm) ||
+        (uint64_t)file_size != h->region_size)
+        return -EMSGSIZE;
+    if (h->max_pins != HMK_MAX_PINS || h->pin_count == 0 || h->pin_count > HMK_MAX_PINS)
+        return -EBADMSG;
+    if (memchr(h->hal_prefix, '\0', sizeof(h->hal_prefix)) == NULL)
+        return -EBADMSG;
+    return 0;
+}
+
+static int hmk_pins_check(const struct hmk_pin_desc *p, unsigned n, uint64_t hash)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (memchr(p[i].name, '\0', sizeof(p[i].name)) == NULL || p[i].name[0] == '\0')
+            return -EBADMSG;
+        if (p[i].type < HMK_RT_BIT || p[i].type > HMK_RT_U32)
+            return -EBADMSG;
+        if (p[i].dir < HMK_RD_IN || p[i].dir > HMK_RD_IO)
+            return -EBADMSG;
+    }
+    return hmk_layout_hash(p, n) == hash ? 0 : -EBADMSG;
+}
+
+static int hmk_state_check(uint32_t state)
+{
+    if (state == HMK_STATE_ATTACHED)
+        return 0;
+    return state == HMK_STATE_DETACHED ? -ESTALE : -EAGAIN;
+}
+
+int hmk_open(const char *name, unsigned flags, hmk_region **out)
+{
+    struct hmk_region_header h;
+    struct hmk_shm *shm = MAP_FAILED;
+    hmk_region *r = NULL;
+    struct stat st;
+    char path[NAME_MAX + 2];
+    int fd = -1, rdonly = (flags & HMK_OPEN_RDONLY) != 0, ret;
+
+    if (!out || (flags & ~HMK_OPEN_RDONLY))
+        return -EINVAL;
+    if (!name)
+        name = getenv("HAL_MICROKERNEL_REGION");
+    if (!name || !*name)
+        name = HMK_DEFAULT_REGION;
+    if (!hmk_name_valid(name))
+        return -EINVAL;
+    snprintf(path, sizeof(path), "/%s", name);
+
+    fd = shm_open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0) {
+        ret = -errno;
+        goto fail;
+    }
+    /* read the header with pread first: a short or foreign object must give
+     * a clean error, not a SIGBUS from a mapping past its end */
+    if (st.st_size < (off_t)sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+        ret = -EBADMSG;
+        goto fail;
+    }
+    ret = hmk_header_check(&h, st.st_size);
+    if (ret < 0)
+        goto fail;
+    shm = mmap(NULL, h.region_size, PROT_READ | (rdonly ? 0 : PROT_WRITE), MAP_SHARED, fd, 0);
+    if (shm == MAP_FAILED) {
+        ret = -errno;
+        goto fail;
+    }
+    ret = hmk_state_check(atomic_load_explicit(&shm->hdr.state, memory_order_acquire));
+    if (ret < 0)
+        goto fail;
+    ret = hmk_header_check(&shm->hdr, st.st_size);
+    if (ret < 0)
+        goto fail;
+    r = calloc(1, sizeof(*r) + shm->hdr.pin_count * sizeof(r->pins[0]));
+    if (!r) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    r->pin_count = shm->hdr.pin_count;
+    memcpy(r->pins, shm->pin, r->pin_count * sizeof(r->pins[0]));
+    ret = hmk_pins_check(r->pins, r->pin_count, shm->hdr.layout_hash);
+    if (ret < 0)
+        goto fail;
+    r->shm = shm;
+    r->size = h.region_size;
+    r->flags = flags;
+    r->generation = shm->hdr.generation;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    memcpy(r->prefix, shm->hdr.hal_prefix, sizeof(r->prefix));
+    r->prefix[sizeof(r->prefix) - 1] = '\0';
+    close(fd);
+    *out = r;
+    return 0;
+
+fail:
+    free(r);
+    if (shm != MAP_FAILED)
+        munmap(shm, h.region_size);
+    if (fd >= 0)
+        close(fd);
+    return ret;
+}
+
+void hmk_close(hmk_region *r)
+{
+    if (!r)
+        return;
+    munmap(r->shm, r->size);
+    free(r);
+}
+
+const char *hmk_region_name(const hmk_region *r)
+{
+    return r->name;
+}
+
+int hmk_check(const hmk_region *r)
+{
+    return hmk_state_check(atomic_load_explicit(&r->shm->hdr.state, memory_order_acquire));
+}
+
+int hmk_stats(const hmk_region *r, struct hmk_stats *o)
+{
+    const struct hmk_region_header *h = &r->shm->hdr;
+
+    memset(o, 0, sizeof(*o));
+    o->generation = r->generation;
+    o->cycle = atomic_load_explicit(&h->bridge_cycle, memory_order_relaxed);
+    o->bridge_time_ns = atomic_load_explicit(&h->bridge_time_ns, memory_order_relaxed);
+    o->heartbeat_ns = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_relaxed);
+    o->cycles = atomic_load_explicit(&h->cycles, memory_order_relaxed);
+    o->torn_retries = atomic_load_explicit(&h->torn_retries, memory_order_relaxed);
+    o->latch_misses = atomic_load_explicit(&h->latch_misses, memory_order_relaxed);
+    o->writer_recoveries = atomic_load_explicit(&h->writer_recoveries, memory_order_relaxed);
+    o->exec_ns_last = atomic_load_explicit(&h->exec_ns_last, memory_order_relaxed);
+    o->exec_ns_max = atomic_load_explicit(&h->exec_ns_max, memory_order_relaxed);
+    o->out_commits = atomic_load_explicit(&h->out_commits, memory_order_relaxed);
+    o->layout_hash = h->layout_hash;
+    o->pin_count = r->pin_count;
+    o->heartbeat_timeout_ms = h->heartbeat_timeout_ms;
+    return hmk_check(r);
+}
+
+unsigned hmk_pin_count(const hmk_region *r)
+{
+    return r->pin_count;
+}
+
+static int hmk_find_exact(const hmk_region *r, const char *name, size_t len, int slot_only)
+{
+    for (unsigned i = 0; i < r->pin_count; i++) {
+        const struct hmk_pin_desc *p = &r->pins[i];
+        if (slot_only && !(p->flags & HMK_PIN_SLOT))
+            continue;
+        if (strncmp(p->name, name, len) == 0 && p->name[len] == '\0')
+            return (int)i;
+    }
+    return -ENOENT;
+}
+
+static int hmk_find_index(const hmk_region *r, const char *name)
+{
+    char *end;
+    unsigned long v;
+
+    if (name[0] < '0' || name[0] > '9')
+        return -ENOENT;
+    errno = 0;
+    v = strtoul(name, &end, 10);
+    if (errno || *end || v >= r->pin_count)
+        return -ENOENT;
+    return (int)v;
+}
+
+int hmk_pin_find(const hmk_region *r, const char *name)
+{
+    size_t plen = strlen(r->prefix), len;
+    int i;
+
+    if (!name || !*name)
+        return -EINVAL;
+    i = hmk_find_index(r, name);
+    if (i >= 0)
+        return i;
+    if (strncmp(name, r->prefix, plen) == 0 && name[plen] == '.')
+        name += plen + 1;
+    len = strlen(name);
+    i = hmk_find_exact(r, name, len, 0);
+    if (i >= 0)
+        return i;
+    /* a seed slot is also known by its HAL pins' names: pin.N.in, pin.N.out */
+    if (len > 3 && strcmp(name + len - 3, ".in") == 0)
+        return hmk_find_exact(r, name, len - 3, 1);
+    if (len > 4 && strcmp(name + len - 4, ".out") == 0)
+        return hmk_find_exact(r, name, len - 4, 1);
+    return -ENOENT;
+}
+
+int hmk_pin_info(const hmk_region *r, unsigned index, struct hmk_pin_info *o)
+{
+    const struct hmk_pin_desc *p;
+
+    if (index >= r->pin_count)
+        return -ERANGE;
+    p = &r->pins[index];
+    o->name = p->name;
+    o->type = (enum hmk_type)p->type;
+    o->dir = (enum hmk_dir)p->dir;
+    o->index = index;
+    o->slot = (p->flags & HMK_PIN_SLOT) != 0;
+    return 0;
+}
+
+static void hmk_decode(uint8_t type, uint64_t raw, hmk_value *v)
+{
+    v->type = (enum hmk_type)type;
+    switch (type) {
+    case HMK_RT_BIT:   v->b = raw != 0; break;
+    case HMK_RT_FLOAT: v->f = hmk_dec_float(raw); break;
+    case HMK_RT_S32:   v->s = hmk_dec_s32(raw); break;
+    default:           v->u = (uint32_t)raw; break;
+    }
+}
+
+static uint64_t hmk_encode(const hmk_value *v)
+{
+    switch (v->type) {
+    case HMK_TYPE_BIT:   return v->b ? 1u : 0u;
+    case HMK_TYPE_FLOAT: return hmk_enc_float(v->f);
+    case HMK_TYPE_S32:   return hmk_enc_s32(v->s);
+    default:             return v->u;
+    }
+}
+
+int hmk_read_in(const hmk_region *r, unsigned index, hmk_value *v)
+{
+    if (index >= r->pin_count)
+        return -ERANGE;
+    if (!(r->pins[index].dir & HMK_RD_IN))
+        return -EPERM;
+    /* one pin is one 64-bit atomic: consistent without the seqlock */
+    hmk_decode(r->pins[index].type,
+               atomic_load_explicit(&r->shm->in.value[index], memory_order_relaxed), v);
+    return hmk_check(r);
+}
+
+int hmk_read_out(const hmk_region *r, unsigned index, hmk_value *v)
+{
+    const struct hmk_out_block *b = &r->shm->out;
+    uint64_t raw = 0;
+
+    if (index >= r->pin_count)
+        return -ERANGE;
+    if (!(r->pins[index].dir & HMK_RD_OUT))
+        return -EPERM;
+    for (unsigned tries = 0;; tries++) {
+        uint64_t s = hmk_out_read_begin(b);
+        raw = atomic_load_explicit(&b->copy[s & 1u].value[index], memory_order_relaxed);
+        if (!hmk_out_read_retry(b, s))
+            break;
+        if (tries >= HMK_READ_TRIES)
+            return -EAGAIN;
+    }
+    hmk_decode(r->pins[index].type, raw, v);
+    return hmk_check(r);
+}
+
+int hmk_read(const hmk_region *r, unsigned index, hmk_value *v)
+{
+    if (index >= r->pin_count)
+        return -ERANGE;
+    if (r->pins[index].dir & HMK_RD_IN)
+        return hmk_read_in(r, index, v);
+    return hmk_read_out(r, index, v);
+}
+
+int hmk_snapshot(const hmk_region *r, hmk_value *vals, unsigned n, uint64_t *cycle)
+{
+    const struct hmk_in_block *b = &r->shm->in;
+    uint64_t raw[HMK_MAX_PINS], cyc = 0;
+    unsigned tries;
+
+    if (n > r->pin_count || (n && !vals))
+        return -EINVAL;
+    for (tries = 0; tries < HMK_READ_TRIES; tries++) {
+        uint64_t s = hmk_in_read_begin(b);
+        if (!(s & 1u)) {
+            cyc = atomic_load_explicit(&b->cycle, memory_order_relaxed);
+            for (unsigned i = 0; i < n; i++)
+                raw[i] = atomic_load_explicit(&b->value[i], memory_order_relaxed);
+            if (!hmk_in_read_retry(b, s))
+                break;
+        }
+        if (tries % HMK_READ_SPINS == HMK_READ_SPINS - 1)
+            sched_yield();
+    }
+    if (tries == HMK_READ_TRIES)
+        return -EAGAIN;
+    for (unsigned i = 0; i < n; i++) {
+        if (r->pins[i].dir & HMK_RD_IN) {
+            hmk_decode(r->pins[i].type, raw[i], &vals[i]);
+        } else {
+            int ret = hmk_read_out(r, i, &vals[i]);
+            if (ret < 0)
+                return ret;
+        }
+    }
+    if (cycle)
+        *cycle = cyc;
+    return hmk_check(r);
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static int hmk_lock(hmk_region *r)
+{
+    struct hmk_out_block *b = &r->shm->out;
+    int e = pthread_mutex_lock(&b->lock);
+
+    if (e == EOWNERDEAD) {
+        /* the previous writer died holding the lock: copy[seq & 1] is
+         * complete by the latch invariant, the other copy may be torn.
+         * Rewrite the other copy from it while readers stay on it, then run
+         * a full write cycle (two flips, every value) so both copies and the
+         * per-pin generations are equal again. */
+        unsigned good = (unsigned)(atomic_load_explicit(&b->seq, memory_order_relaxed) & 1u);
+        unsigned n = r->pin_count;
+
+        for (unsigned i = 0; i < n; i++) {
+            atomic_store_explicit(&b->copy[good ^ 1u].value[i],
+                atomic_load_explicit(&b->copy[good].value[i], memory_order_relaxed),
+                memory_order_relaxed);
+            atomic_store_explicit(&b->copy[good ^ 1u].wgen[i],
+                atomic_load_explicit(&b->copy[good].wgen[i], memory_order_relaxed),
+                memory_order_relaxed);
+        }
+        for (int round = 0; round < 2; round++) {
+            unsigned w = hmk_out_write_flip(b);
+            for (unsigned i = 0; i < n; i++) {
+                atomic_store_explicit(&b->copy[w].value[i],
+                    atomic_load_explicit(&b->copy[w ^ 1u].value[i], memory_order_relaxed),
+                    memory_order_relaxed);
+                atomic_store_explicit(&b->copy[w].wgen[i],
+                    atomic_load_explicit(&b->copy[w ^ 1u].wgen[i], memory_order_relaxed),
+                    memory_order_relaxed);
+            }
+        }
+        atomic_fetch_add_explicit(&r->shm->hdr.writer_recoveries, 1, memory_order_relaxed);
+        e = pthread_mutex_consistent(&b->lock);
+    }
+    return -e;
+}
+
+int hmk_txn_new(hmk_region *r, hmk_txn **out)
+{
+    hmk_txn *t;
+
+    if (!r || !out)
+        return -EINVAL;
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->idx = calloc(r->pin_count, sizeof(*t->idx));
+    t->val = calloc(r->pin_count, sizeof(*t->val));
+    if (!t->idx || !t->val) {
+        hmk_txn_free(t);
+        return -ENOMEM;
+    }
+    t->r = r;
+    *out = t;
+    return 0;
+}
+
+void hmk_txn_free(hmk_txn *t)
+{
+    if (!t)
+        return;
+    free(t->idx);
+    free(t->val);
+    free(t);
+}
+
+void hmk_txn_clear(hmk_txn *t)
+{
+    t->n = 0;
+    memset(t->staged, 0, sizeof(t->staged));
+}
+
+static int hmk_value_check(const struct hmk_pin_desc *p, const hmk_value *v)
+{
+    if ((unsigned)v->type != p->type)
+        return -EINVAL;
+    if (v->type == HMK_TYPE_FLOAT && !isfinite(v->f))
+        return -ERANGE;
+    return 0;
+}
+
+int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v)
+{
+    hmk_region *r = t->r;
+    int ret;
+
+    if (index >= r->pin_count)
+        return -ERANGE;
+    if (r->flags & HMK_OPEN_RDONLY)
+        return -EROFS;
+    if (!(r->pins[index].dir & HMK_RD_OUT))
+        return -EPERM;
+    ret = hmk_value_check(&r->pins[index], v);
+    if (ret < 0)
+        return ret;
+    if (!(t->staged[index / 64] & (1ull << (index % 64)))) {
+        t->staged[index / 64] |= 1ull << (index % 64);
+        t->idx[t->n++] = (uint16_t)index;
+    }
+    t->val[index] = hmk_encode(v);
+    return 0;
+}
+
+int hmk_txn_commit(hmk_txn *t)
+{
+    hmk_region *r = t->r;
+    struct hmk_out_block *b = &r->shm->out;
+    unsigned n = t->n;
+    int ret;
+
+    if (n == 0)
+        return 0;
+    ret = hmk_lock(r);
+    if (ret < 0)
+        return ret;
+    /* checked under the lock: the bridge detaches before it unmaps, so a
+     * commit either lands in a live region or reports -ESTALE */
+    ret = hmk_check(r);
+    if (ret < 0)
+        goto out;
+    for (int round = 0; round < 2; round++) {
+        unsigned w = hmk_out_write_flip(b);
+        for (unsigned k = 0; k < n; k++) {
+            unsigned i = t->idx[k];
+            atomic_store_explicit(&b->copy[w].value[i], t->val[i], memory_order_relaxed);
+            atomic_store_explicit(&b->copy[w].wgen[i],
+                atomic_load_explicit(&b->copy[w ^ 1u].wgen[i], memory_order_relaxed) + (round == 0),
+                memory_order_relaxed);
+        }
+    }
+    atomic_fetch_add_explicit(&r->shm->hdr.out_commits, 1, memory_order_relaxed);
+    hmk_change_publish(&r->shm->hdr);
+    ret = (int)n;
+out:
+    pthread_mutex_unlock(&b->lock);
+    hmk_txn_clear(t);
+    return ret;
+}
+
+int hmk_write(hmk_region *r, unsigned index, const hmk_value *v)
+{
+    /* a one-pin transaction on the stack: no allocation per write */
+    uint64_t val[HMK_MAX_PINS];
+    uint16_t idx[1];
+    hmk_txn t;
+    int ret;
+
+    memset(&t, 0, sizeof(t));
+    t.r = r;
+    t.idx = idx;
+    t.val = val;
+    ret = hmk_txn_set(&t, index, v);
+    if (ret >= 0)
+        ret = hmk_txn_commit(&t);
+    return ret < 0 ? ret : 0;
+}
+
+int hmk_write_float(hmk_region *r, unsigned index, double f)
+{
+    hmk_value v = { .type = HMK_TYPE_FLOAT, .f = f };
+    return hmk_write(r, index, &v);
+}
+
+int hmk_write_bit(hmk_region *r, unsigned index, bool b)
+{
+    hmk_value v = { .type = HMK_TYPE_BIT, .b = b };
+    return hmk_write(r, index, &v);
+}
+
+int hmk_write_s32(hmk_region *r, unsigned index, int32_t s)
+{
+    hmk_value v = { .type = HMK_TYPE_S32, .s = s };
+    return hmk_write(r, index, &v);
+}
+
+int hmk_write_u32(hmk_region *r, unsigned index, uint32_t u)
+{
+    hmk_value v = { .type = HMK_TYPE_U32, .u = u };
+    return hmk_write(r, index, &v);
+}
+
+int hmk_heartbeat(hmk_region *r)
+{
+    struct timespec ts;
+
+    if (r->flags & HMK_OPEN_RDONLY)
+        return -EROFS;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+        return -errno;
+    atomic_store_explicit(&r->shm->hdr.daemon_pid, (uint32_t)getpid(), memory_order_relaxed);
+    atomic_store_explicit(&r->shm->hdr.daemon_heartbeat_ns,
+                          (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
+                          memory_order_release);
+    return hmk_check(r);
+}
+
+const char *hmk_strerror(int err)
+{
+    switch (err) {
+    case -ENOENT:          return "no such region (is hal_microkernel_bridge loaded?)";
+    case -EBADMSG:         return "not a hal-microkernel region, or corrupt";
+    case -EPROTONOSUPPORT: return "region ABI version differs from this program's";
+    case -EMSGSIZE:        return "region size differs from its declared layout";
+    case -ESTALE:          return "region detached (bridge unloaded or reloaded)";
+    case -EAGAIN:          return "region busy, try again";
+    case -ERANGE:          return "out of range";
+    case -EINVAL:          return "invalid argument or wrong type for the pin";
+    case -EPERM:           return "pin is not writable from outside HAL (direction in)";
+    case -EROFS:           return "region opened read-only";
+    case -EACCES:          return "permission denied";
+    default:               return strerror(-err);
+    }
+}
+
+/* ---- change notification ------------------------------------------------ */
+
+uint32_t hmk_change_seq(const hmk_region *r)
+{
+    return atomic_load_explicit(&r->shm->hdr.change_futex, memory_order_acquire);
+}
+
+static int64_t hmk_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
+{
+    struct hmk_region_header *h = &r->shm->hdr;
+    int64_t deadline = timeout_ms >= 0 ? hmk_mono_ms() + timeout_ms : 0;
+    uint32_t cur;
+    int ret;
+
+    /* waiting registers in the region, so it needs a writable mapping */
+    if (r->flags & HMK_OPEN_RDONLY)
+        return -EROFS;
+    for (;;) {
+        struct timespec ts, *tsp = NULL;
+
+        ret = hmk_check(r);
+        if (ret < 0)
+            return ret;
+        if (timeout_ms >= 0) {
+            int64_t left = deadline - hmk_mono_ms();
+            if (left < 0)
+                left = 0;
+            ts.tv_sec = (time_t)(left / 1000);
+            ts.tv_nsec = (long)(left % 1000) * 1000000L;
+            tsp = &ts;
+        }
+        /* register before re-checking the word: the publisher increments,
+         * then reads the waiter count (both seq_cst), so either it sees us
+         * or we see its increment and do not sleep */
+        atomic_fetch_add_explicit(&h->change_waiters, 1, memory_order_seq_cst);
+        cur = atomic_load_explicit(&h->change_futex, memory_order_seq_cst);
+        ret = 0;
+        if (cur == *seq && (tsp == NULL || tsp->tv_sec || tsp->tv_nsec) &&
+            syscall(SYS_futex, &h->change_futex, FUTEX_WAIT, *seq, tsp, NULL, 0) < 0 &&
+            errno != EAGAIN)
+            ret = -errno;
+        atomic_fetch_sub_explicit(&h->change_waiters, 1, memory_order_seq_cst);
+        if (hmk_check(r) < 0)
+            return -ESTALE;
+        cur = atomic_load_explicit(&h->change_futex, memory_order_acquire);
+        if (cur != *seq) {
+            *seq = cur;
+            return 0;
+        }
+        if (ret == -EINTR)
+            return ret;
+        if (ret == -ETIMEDOUT || (timeout_ms >= 0 && hmk_mono_ms() >= deadline))
+            return -ETIMEDOUT;
+        if (ret < 0)
+            return ret;
+    }
+}

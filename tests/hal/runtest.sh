@@ -1,0 +1,52 @@
+#!/bin/bash
+# runtest.sh DIR - run one HAL test in LinuxCNC's shape.
+#
+# DIR holds test.sh (a script driving a real HAL through halcmd and halpoke)
+# or test.hal (run with halrun -f), and checkresult, which is called with the
+# captured output file and exits non-zero on failure. HAL is always stopped
+# afterwards, pass or fail: there is one HAL instance per machine.
+set -u
+dir=$(cd "$1" && pwd)
+export RTAPI_UID=${RTAPI_UID:-65534}
+export RTAPI_FIFO_PATH=${RTAPI_FIFO_PATH:-/tmp/hmk-rtapi-fifo}
+export HMK_BIN=${HMK_BIN:?HMK_BIN must name the build directory}
+export HMK_SRC=${HMK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+export PATH=$HMK_BIN:$PATH
+export HMK_TESTLIB=$HMK_SRC/tests/hal/lib.sh
+work=$(mktemp -d /tmp/hmk-haltest.XXXXXX)
+export HMK_WORK=$work
+
+stop_hal() {
+    # rtapi_app keeps the caller's stdout open: never leave it on a pipe
+    halrun -U >>"$work/hal.log" 2>&1 </dev/null
+}
+finish() {
+    rc=$?
+    stop_hal
+    if [ $rc -ne 0 ]; then
+        echo "---- hal.log (last 30 lines)"; tail -n 30 "$work/hal.log" 2>/dev/null
+        echo "---- work dir kept: $work"
+    else
+        rm -rf "$work"
+    fi
+    exit $rc
+}
+trap finish EXIT
+stop_hal   # a HAL left over by a crashed run would make loadrt fail
+
+cd "$work"
+if [ -f "$dir/test.sh" ]; then
+    bash "$dir/test.sh" >result 2>stderr
+else
+    halrun -f "$dir/test.hal" >result 2>stderr </dev/null
+fi
+rc=$?
+if [ $rc -ne 0 ]; then
+    echo "FAIL: test exited $rc"; echo "---- result"; cat result; echo "---- stderr"; cat stderr
+    exit 1
+fi
+if ! bash "$dir/checkresult" result; then
+    echo "FAIL: checkresult"; echo "---- result"; cat result; echo "---- stderr"; cat stderr
+    exit 1
+fi
+echo "PASS $(basename "$dir")"

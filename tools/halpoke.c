@@ -1,0 +1,312 @@
+/*
+ * halpoke - read, write, list and watch hal-microkernel pins from a shell.
+ *
+ *   halpoke PIN                 print the pin's value (what HAL feeds in)
+ *   halpoke PIN VALUE [PIN VALUE]...   write out values, one transaction
+ *   halpoke --list              every pin with type, direction, in and out
+ *   halpoke --watch [PIN]...    print changes until interrupted
+ *
+ * Every argument is checked before anything is written: a bad pin or value
+ * gets one line on stderr naming it, exit status 1, and the region is left
+ * as it was. Usage errors exit 2.
+ */
+#include "halmk.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VALUE_LEN 40
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: halpoke [-r REGION] PIN                 print a pin's value\n"
+        "       halpoke [-r REGION] PIN VALUE [PIN VALUE]...\n"
+        "                                               write values (one transaction)\n"
+        "       halpoke [-r REGION] --list              list every pin\n"
+        "       halpoke [-r REGION] --watch [-n N] [-t SEC] [PIN]...\n"
+        "                                               print changes until interrupted\n"
+        "PIN is an index (1), a region name (pin.1, spindle.speed) or a HAL name\n"
+        "(microkernel.pin.1.out). VALUE: bit true/false/1/0; s32/u32 integers;\n"
+        "float a finite number. REGION defaults to $HAL_MICROKERNEL_REGION or\n"
+        "hal-microkernel. See halpoke(1).\n");
+}
+
+static int find_pin(hmk_region *r, const char *arg, struct hmk_pin_info *info)
+{
+    int i = hmk_pin_find(r, arg);
+
+    if (i < 0) {
+        fprintf(stderr, "halpoke: pin '%s': no such pin in region '%s' (see halpoke --list)\n",
+                arg, hmk_region_name(r));
+        return -1;
+    }
+    hmk_pin_info(r, (unsigned)i, info);
+    return i;
+}
+
+static int print_value(const hmk_value *v)
+{
+    char buf[VALUE_LEN];
+
+    hmk_value_format(v, buf, sizeof(buf));
+    return printf("%s\n", buf) < 0 ? 1 : 0;
+}
+
+static int cmd_get(hmk_region *r, const char *arg)
+{
+    struct hmk_pin_info info;
+    hmk_value v;
+    int i = find_pin(r, arg, &info), ret;
+
+    if (i < 0)
+        return 1;
+    ret = hmk_read(r, (unsigned)i, &v);
+    if (ret < 0) {
+        fprintf(stderr, "halpoke: pin '%s': %s\n", arg, hmk_strerror(ret));
+        return 1;
+    }
+    return print_value(&v);
+}
+
+static const char *value_error(int err)
+{
+    return err == -ERANGE ? "out of range for" : "is not a valid";
+}
+
+static int stage_one(hmk_region *r, hmk_txn *t, const char *pin, const char *text)
+{
+    struct hmk_pin_info info;
+    hmk_value v;
+    int i = find_pin(r, pin, &info), ret;
+
+    if (i < 0)
+        return -1;
+    if (info.dir == HMK_DIR_IN) {
+        fprintf(stderr, "halpoke: pin '%s' is an input (HAL feeds it); it cannot be written\n",
+                pin);
+        return -1;
+    }
+    ret = hmk_value_parse(info.type, text, &v);
+    if (ret < 0) {
+        fprintf(stderr, "halpoke: pin '%s': '%s' %s %s\n", pin, text, value_error(ret),
+                hmk_type_name(info.type));
+        return -1;
+    }
+    ret = hmk_txn_set(t, (unsigned)i, &v);
+    if (ret < 0) {
+        fprintf(stderr, "halpoke: pin '%s': %s\n", pin, hmk_strerror(ret));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_set(hmk_region *r, int argc, char **argv)
+{
+    hmk_txn *t = NULL;
+    int ret, rc = 1;
+
+    if (argc % 2) {
+        fprintf(stderr, "halpoke: pin '%s' has no value\n", argv[argc - 1]);
+        return 2;
+    }
+    ret = hmk_txn_new(r, &t);
+    if (ret < 0) {
+        fprintf(stderr, "halpoke: %s\n", hmk_strerror(ret));
+        return 1;
+    }
+    for (int k = 0; k < argc; k += 2)
+        if (stage_one(r, t, argv[k], argv[k + 1]) < 0)
+            goto out;
+    ret = hmk_txn_commit(t);
+    if (ret < 0) {
+        fprintf(stderr, "halpoke: region '%s': %s\n", hmk_region_name(r), hmk_strerror(ret));
+        goto out;
+    }
+    rc = 0;
+out:
+    hmk_txn_free(t);
+    return rc;
+}
+
+static void format_side(hmk_region *r, unsigned i, int in, char *buf)
+{
+    hmk_value v;
+    int ret = in ? hmk_read_in(r, i, &v) : hmk_read_out(r, i, &v);
+
+    if (ret == -EPERM)
+        snprintf(buf, VALUE_LEN, "-");
+    else if (ret < 0)
+        snprintf(buf, VALUE_LEN, "?");
+    else
+        hmk_value_format(&v, buf, VALUE_LEN);
+}
+
+static int cmd_list(hmk_region *r)
+{
+    struct hmk_stats st;
+    unsigned n = hmk_pin_count(r);
+
+    hmk_stats(r, &st);
+    printf("Region %s: %u pins, generation %llu, cycle %llu\n", hmk_region_name(r), n,
+           (unsigned long long)st.generation, (unsigned long long)st.cycle);
+    printf("%5s  %-5s  %-3s  %-24s  %16s  %16s\n", "Index", "Type", "Dir", "Name", "In", "Out");
+    for (unsigned i = 0; i < n; i++) {
+        struct hmk_pin_info info;
+        char in[VALUE_LEN], out[VALUE_LEN];
+
+        hmk_pin_info(r, i, &info);
+        format_side(r, i, 1, in);
+        format_side(r, i, 0, out);
+        printf("%5u  %-5s  %-3s  %-24s  %16s  %16s\n", i, hmk_type_name(info.type),
+               hmk_dir_name(info.dir), info.name, in, out);
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+struct watch {
+    unsigned n;
+    int idx[1024];
+    char last[1024][VALUE_LEN];
+};
+
+/* Prints the pins whose text changed; returns how many lines it printed. */
+static long watch_scan(hmk_region *r, struct watch *w, int first)
+{
+    struct hmk_stats st;
+    long lines = 0;
+
+    hmk_stats(r, &st);
+    for (unsigned k = 0; k < w->n; k++) {
+        struct hmk_pin_info info;
+        char now[VALUE_LEN];
+        hmk_value v;
+
+        if (hmk_read(r, (unsigned)w->idx[k], &v) < 0)
+            continue;
+        hmk_value_format(&v, now, sizeof(now));
+        if (!first && strcmp(now, w->last[k]) == 0)
+            continue;
+        hmk_pin_info(r, (unsigned)w->idx[k], &info);
+        printf("%llu %s %s\n", (unsigned long long)st.cycle, info.name, now);
+        memcpy(w->last[k], now, sizeof(now));
+        lines++;
+    }
+    fflush(stdout);
+    return lines;
+}
+
+static int cmd_watch(hmk_region *r, int argc, char **argv, long max_lines, int timeout_s)
+{
+    static struct watch w;
+    struct hmk_pin_info info;
+    uint32_t seq = hmk_change_seq(r);
+    long lines;
+
+    w.n = 0;
+    for (int k = 0; k < argc; k++) {
+        int i = find_pin(r, argv[k], &info);
+        if (i < 0)
+            return 1;
+        w.idx[w.n++] = i;
+    }
+    if (argc == 0)
+        for (unsigned i = 0; i < hmk_pin_count(r); i++)
+            w.idx[w.n++] = (int)i;
+    lines = watch_scan(r, &w, 1);
+    while (!stop_requested && (max_lines <= 0 || lines < max_lines)) {
+        int ret = hmk_wait_change(r, &seq, timeout_s > 0 ? timeout_s * 1000 : -1);
+        if (ret == -EINTR)
+            continue;
+        if (ret == -ETIMEDOUT)
+            return 0;
+        if (ret < 0) {
+            fprintf(stderr, "halpoke: region '%s': %s\n", hmk_region_name(r), hmk_strerror(ret));
+            return 1;
+        }
+        lines += watch_scan(r, &w, 0);
+    }
+    return 0;
+}
+
+static long parse_long_opt(const char *opt, const char *s, long max)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 1 || v > max) {
+        fprintf(stderr, "halpoke: %s '%s': must be a whole number from 1 to %ld\n", opt, s, max);
+        return -1;
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "region", required_argument, NULL, 'r' }, { "list", no_argument, NULL, 'l' },
+        { "watch", no_argument, NULL, 'w' },        { "count", required_argument, NULL, 'n' },
+        { "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *region = NULL;
+    int list = 0, watch = 0, c, ret, rc;
+    long count = 0, timeout = 0;
+    struct sigaction sa;
+    hmk_region *r = NULL;
+
+    /* '-' first: negative values such as "-5" stay operands, not options */
+    while ((c = getopt_long(argc, argv, "+r:lwn:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': region = optarg; break;
+        case 'l': list = 1; break;
+        case 'w': watch = 1; break;
+        case 'n': if ((count = parse_long_opt("--count", optarg, 1000000000L)) < 0) return 2; break;
+        case 't': if ((timeout = parse_long_opt("--timeout", optarg, 86400L)) < 0) return 2; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if ((list && (watch || argc)) || (!list && !watch && argc == 0)) {
+        usage(stderr);
+        return 2;
+    }
+    ret = hmk_open(region, (list || (!watch && argc == 1)) ? HMK_OPEN_RDONLY : 0, &r);
+    if (ret < 0) {
+        fprintf(stderr, "halpoke: region '%s': %s\n",
+                region ? region : (getenv("HAL_MICROKERNEL_REGION") ? getenv("HAL_MICROKERNEL_REGION")
+                                                                    : "hal-microkernel"),
+                hmk_strerror(ret));
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal; /* no SA_RESTART: the futex wait must return */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (list)
+        rc = cmd_list(r);
+    else if (watch)
+        rc = cmd_watch(r, argc, argv, count, (int)timeout);
+    else if (argc == 1)
+        rc = cmd_get(r, argv[0]);
+    else
+        rc = cmd_set(r, argc, argv);
+    hmk_close(r);
+    return rc;
+}
