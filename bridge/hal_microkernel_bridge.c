@@ -417,7 +417,7 @@ static int check_params(const char **pfx, unsigned *perm, char *err, unsigned er
 
 int rtapi_app_main(void)
 {
-    char err[HMK_ERR_LEN + 64];
+    char err[1024];
     const char *pfx;
     unsigned perm = 0;
     int r;
