@@ -162,6 +162,11 @@ static int cmd_list(hmk_region *r)
     hmk_stats(r, &st);
     printf("Region %s: %u pins, generation %llu, cycle %llu\n", hmk_region_name(r), n,
            (unsigned long long)st.generation, (unsigned long long)st.cycle);
+    printf("Bridge: %llu ns last cycle, %llu ns max; retries %llu, misses %llu; "
+           "commits %llu, writer recoveries %llu\n",
+           (unsigned long long)st.exec_ns_last, (unsigned long long)st.exec_ns_max,
+           (unsigned long long)st.torn_retries, (unsigned long long)st.latch_misses,
+           (unsigned long long)st.out_commits, (unsigned long long)st.writer_recoveries);
     printf("%5s  %-5s  %-3s  %-24s  %16s  %16s\n", "Index", "Type", "Dir", "Name", "In", "Out");
     for (unsigned i = 0; i < n; i++) {
         struct hmk_pin_info info;

@@ -10,7 +10,7 @@ HAL
 hal_load err.hal
 wait_cycles 2
 halpoke 0 1.5 1 2.5 b true s -3 u 7 || die "setup write failed"
-before=$(halpoke --list | tail -n +2)
+before=$(halpoke --list | tail -n +3)
 
 # each case: exit status | expected stderr fragment | arguments
 while IFS='|' read -r want frag args; do
@@ -25,7 +25,7 @@ while IFS='|' read -r want frag args; do
     fi
     grep -qF -- "$frag" err.txt || die "halpoke $args: said '$(cat err.txt)', want '$frag'"
     [ ! -s out.txt ] || die "halpoke $args printed on stdout"
-    [ "$(halpoke --list | tail -n +2)" = "$before" ] || die "halpoke $args changed the region"
+    [ "$(halpoke --list | tail -n +3)" = "$before" ] || die "halpoke $args changed the region"
     echo "ok: $args"
 done <<'CASES'
 1|pin 'nosuch': no such pin|nosuch 1

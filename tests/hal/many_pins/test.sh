@@ -10,7 +10,7 @@ start
 HAL
     hal_load many.hal
     wait_cycles 20
-    [ "$(halpoke --list | tail -n +3 | wc -l)" = $(( n + 1 )) ] || die "--list does not show $n+1 pins"
+    [ "$(halpoke --list | tail -n +4 | wc -l)" = $(( n + 1 )) ] || die "--list does not show $n+1 pins"
     [ "$(halcmd -s show pin microkernel.pin | grep -c " microkernel\.pin\.")" = $(( 2 * n )) ] || die "HAL lacks pins"
     last=$(( n - 1 ))
     halpoke $last 42.25 extra.bit 1 || die "write to pin $last failed"
