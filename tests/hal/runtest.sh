@@ -49,4 +49,5 @@ if ! bash "$dir/checkresult" result; then
     echo "FAIL: checkresult"; echo "---- result"; cat result; echo "---- stderr"; cat stderr
     exit 1
 fi
+cat result
 echo "PASS $(basename "$dir")"

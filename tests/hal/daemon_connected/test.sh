@@ -1,0 +1,47 @@
+# The daemon started before loadrt waits, then attaches; connected goes TRUE
+# while it runs and FALSE within the timeout after it is SIGKILLed; HAL keeps
+# running throughout.
+. "$HMK_TESTLIB"
+daemon=$HMK_BIN/daemon/hal-microkernel
+[ -x "$daemon" ] || die "no daemon at $daemon"
+cat > hmk.ini <<'INI'
+[daemon]
+region = hal-microkernel
+heartbeat-period = 50ms
+control-socket = none
+log-level = debug
+INI
+"$daemon" -n -c hmk.ini || die "config check failed"
+"$daemon" -c hmk.ini 2>daemon.log &
+dpid=$!
+trap 'kill -9 $dpid 2>/dev/null' EXIT
+# it waits for the region, alive and idle
+sleep 0.5
+kill -0 $dpid || die "daemon exited without a region: $(cat daemon.log)"
+t0=$(awk '{ print $14 + $15 }' /proc/$dpid/stat)
+sleep 1
+t1=$(awk '{ print $14 + $15 }' /proc/$dpid/stat)
+[ $(( t1 - t0 )) -le 2 ] || die "daemon used $(( t1 - t0 )) ticks in 1 s while waiting"
+echo "waiting daemon idle"
+
+cat > hal.hal <<'HAL'
+loadrt threads name1=servo-thread period1=1000000
+loadrt hal_microkernel_bridge timeout_ms=300
+addf microkernel.update servo-thread
+start
+HAL
+hal_load hal.hal
+wait_output 10 TRUE getp microkernel.connected || die "connected never went TRUE: $(cat daemon.log)"
+echo "connected TRUE"
+
+c0=$(update_count)
+start=$(date +%s%N)
+kill -9 $dpid
+wait $dpid 2>/dev/null
+wait_output 10 FALSE getp microkernel.connected || die "connected stayed TRUE"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "connected FALSE after ${ms} ms (timeout 300 ms)"
+[ $ms -ge 200 ] || die "connected dropped too early (${ms} ms): not driven by the heartbeat age"
+[ $ms -le 2000 ] || die "connected took ${ms} ms to drop"
+wait_cycles 50
+echo "HAL kept running: $(( $(update_count) - c0 )) cycles since the kill"
