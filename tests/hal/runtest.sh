@@ -31,6 +31,10 @@ finish() {
     fi
     exit $rc
 }
+# one HAL per machine: serialise with any other runner (other build trees,
+# other checkouts), not only within one ctest run
+exec 9>/tmp/hmk-hal.lock
+flock 9
 trap finish EXIT
 stop_hal   # a HAL left over by a crashed run would make loadrt fail
 
