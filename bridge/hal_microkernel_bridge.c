@@ -64,6 +64,9 @@ static struct bridge_hal *hal;
 static struct hmk_shm *shm = MAP_FAILED;
 static int shm_fd = -1;
 static char shm_path[256];
+static struct hmk_waiters *wobj = MAP_FAILED;
+static int wobj_fd = -1;
+static char wobj_path[sizeof(shm_path) + sizeof(HMK_WAITERS_SUFFIX)];
 static struct hmk_pinspec spec;
 static uint64_t timeout_ns;
 
@@ -136,7 +139,7 @@ static void bridge_read(void *arg, long period)
     atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
     hmk_in_write_end(&shm->in, s);
     if (changed)
-        hmk_change_publish(h);
+        hmk_change_publish(h, wobj);
 
     hb = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_acquire);
     *hal->connected = hb != 0 && (t0 <= hb || t0 - hb <= timeout_ns);
@@ -332,65 +335,93 @@ static void init_region(const char *pfx, uint64_t gen)
     atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
 }
 
-/* Builds the region under a temporary name and renames it into place, so
- * nobody ever attaches to a half-made one. */
-static int make_region(const char *pfx, unsigned perm, char *err, unsigned errlen)
+/* Creates, sizes (fallocate: a full /dev/shm fails here, not later with
+ * SIGBUS), permission-sets and maps a new object under a temporary name. */
+static int make_object(const char *tmp, unsigned perm, size_t size, int *fd, void **map,
+                       char *err, unsigned errlen)
 {
-    char tmp[sizeof(shm_path) + 32];
-    struct timespec ts;
-    uint64_t gen = 0;
     int r;
 
-    snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", region);
-    snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.%ld", region, (long)getpid());
     unlink(tmp);
-    shm_fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perm);
-    if (shm_fd < 0) {
+    *fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perm);
+    if (*fd < 0) {
         r = -errno;
         snprintf(err, errlen, "region='%s': cannot create %s: %s", region, tmp, strerror(-r));
         return r;
     }
-    /* fallocate, not ftruncate: a full /dev/shm fails here, cleanly, rather
-     * than with SIGBUS when the pages are first touched */
-    r = fchmod(shm_fd, perm) < 0 ? -errno : -posix_fallocate(shm_fd, 0, sizeof(*shm));
+    r = fchmod(*fd, perm) < 0 ? -errno : -posix_fallocate(*fd, 0, (off_t)size);
     if (r < 0) {
         snprintf(err, errlen, "region='%s': cannot size %zu bytes in /dev/shm: %s",
-                 region, sizeof(*shm), strerror(-r));
-        goto fail;
+                 region, size, strerror(-r));
+        return r;
     }
-    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
-    if (shm == MAP_FAILED) {
+    *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    if (*map == MAP_FAILED) {
         r = -errno;
         snprintf(err, errlen, "region='%s': mmap: %s", region, strerror(-r));
-        goto fail;
+        return r;
     }
-    memset(shm, 0, sizeof(*shm)); /* pre-fault every page */
-    if (mlock(shm, sizeof(*shm)) < 0) {
+    memset(*map, 0, size); /* pre-fault every page */
+    if (mlock(*map, size) < 0) {
         r = -errno;
-        snprintf(err, errlen, "region='%s': mlock %zu bytes: %s", region, sizeof(*shm),
-                 strerror(-r));
-        goto fail;
+        snprintf(err, errlen, "region='%s': mlock %zu bytes: %s", region, size, strerror(-r));
+        return r;
     }
-    r = retire_old(shm_path, &gen, err, errlen);
+    return 0;
+}
+
+/* Builds the region under a temporary name and renames it into place, so
+ * nobody ever attaches to a half-made one. */
+static int make_region(const char *pfx, unsigned perm, char *err, unsigned errlen)
+{
+    /* whoever may read the region may register as a waiter */
+    unsigned wperm = (perm & 0666) | ((perm & 0444) >> 1);
+    char tmp[sizeof(shm_path) + 32], wtmp[sizeof(wobj_path) + 32];
+    struct timespec ts;
+    uint64_t gen = 0, now;
+    void *map = MAP_FAILED, *wmap = MAP_FAILED;
+    int r;
+
+    snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", region);
+    snprintf(wobj_path, sizeof(wobj_path), "%s%s", shm_path, HMK_WAITERS_SUFFIX);
+    snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.%ld", region, (long)getpid());
+    snprintf(wtmp, sizeof(wtmp), "/dev/shm/.%s%s.%ld", region, HMK_WAITERS_SUFFIX, (long)getpid());
+    r = make_object(tmp, perm, sizeof(*shm), &shm_fd, &map, err, errlen);
+    shm = map;
+    if (r == 0)
+        r = make_object(wtmp, wperm, HMK_WAITERS_SIZE, &wobj_fd, &wmap, err, errlen);
+    wobj = wmap;
+    if (r == 0)
+        r = retire_old(shm_path, &gen, err, errlen);
     if (r < 0)
         goto fail;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gen = gen + 1 > (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec
-              ? gen + 1 : (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    gen = gen + 1 > now ? gen + 1 : now;
+    wobj->magic = HMK_WAITERS_MAGIC;
+    wobj->generation = gen;
     init_region(pfx, gen);
-    if (rename(tmp, shm_path) < 0) {
+    /* waiters first: whoever opens the new region finds its companion */
+    if (rename(wtmp, wobj_path) < 0 || rename(tmp, shm_path) < 0) {
         r = -errno;
         snprintf(err, errlen, "region='%s': rename into %s: %s", region, shm_path, strerror(-r));
         goto fail;
     }
     return 0;
 fail:
+    if (wobj != MAP_FAILED)
+        munmap(wobj, HMK_WAITERS_SIZE);
     if (shm != MAP_FAILED)
         munmap(shm, sizeof(*shm));
+    wobj = MAP_FAILED;
     shm = MAP_FAILED;
     unlink(tmp);
-    close(shm_fd);
-    shm_fd = -1;
+    unlink(wtmp);
+    if (wobj_fd >= 0)
+        close(wobj_fd);
+    if (shm_fd >= 0)
+        close(shm_fd);
+    wobj_fd = shm_fd = -1;
     return r;
 }
 
@@ -445,22 +476,32 @@ int rtapi_app_main(void)
     return 0;
 }
 
-void rtapi_app_exit(void)
+/* Unlinks path only if it still names our object, not a newer bridge's. */
+static void unlink_if_ours(int fd, const char *path)
 {
     struct stat a, b;
 
+    if (fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+        unlink(path);
+}
+
+void rtapi_app_exit(void)
+{
     if (shm != MAP_FAILED) {
         atomic_store_explicit(&shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
-        hmk_change_publish(&shm->hdr); /* waiters see -ESTALE at once */
-        /* unlink only if the name is still ours (not a newer bridge's) */
-        if (fstat(shm_fd, &a) == 0 && stat(shm_path, &b) == 0 &&
-            a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-            unlink(shm_path);
+        hmk_change_publish(&shm->hdr, wobj); /* waiters see -ESTALE at once */
+        unlink_if_ours(shm_fd, shm_path);
+        unlink_if_ours(wobj_fd, wobj_path);
         munmap(shm, sizeof(*shm));
+        munmap(wobj, HMK_WAITERS_SIZE);
         shm = MAP_FAILED;
+        wobj = MAP_FAILED;
     }
     if (shm_fd >= 0)
         close(shm_fd);
-    shm_fd = -1;
+    if (wobj_fd >= 0)
+        close(wobj_fd);
+    shm_fd = wobj_fd = -1;
     hal_exit(comp_id);
 }

@@ -16,7 +16,8 @@
  *                        too many times; try again
  *      -ERANGE           pin index out of range; value out of range for its type
  *      -EINVAL           wrong type for the pin, or malformed argument
- *      -EPERM            write to a pin HAL feeds (direction in)
+ *      -EPERM            write to a pin HAL feeds (direction in), or to a pin
+ *                        not granted in $HMK_WRITE_PINS (see below)
  *      -EROFS            write through a handle opened HMK_OPEN_RDONLY
  *    hmk_strerror() turns these into one short phrase; callers print it once.
  *  - The library never prints, never calls exit(), never installs signal
@@ -85,6 +86,12 @@ struct hmk_stats {
 
 #define HMK_OPEN_RDONLY 0x1u  /* map read-only; writes fail with -EROFS */
 
+/* Write grants: when $HMK_WRITE_PINS is set (the daemon sets it from a
+ * service's `writes =`), only the pins it names (comma or space separated)
+ * may be written through any handle of this process (-EPERM otherwise); a
+ * name the region lacks makes hmk_open fail with -ENXIO; an empty list
+ * maps the region read-only, so the kernel refuses writes as well. */
+
 /* Region name: NULL means $HAL_MICROKERNEL_REGION, else "hal-microkernel". */
 int hmk_open(const char *name, unsigned flags, hmk_region **out);
 void hmk_close(hmk_region *r);                  /* NULL is fine */
@@ -134,8 +141,8 @@ int hmk_txn_commit(hmk_txn *t);                 /* number of pins written */
  * cycle in which some in value changed, or a writer commits out values,
  * after *seq; then updates *seq and returns 0. timeout_ms < 0 waits
  * forever. -ETIMEDOUT on timeout, -EINTR if a signal arrived, -ESTALE when
- * the region was detached (the bridge wakes every waiter when it unloads),
- * -EROFS on a handle opened HMK_OPEN_RDONLY (waiters register in the region). */
+ * the region was detached (the bridge wakes every waiter when it unloads).
+ * Works on read-only handles too. */
 uint32_t hmk_change_seq(const hmk_region *r);
 int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms);
 

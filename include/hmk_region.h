@@ -86,9 +86,9 @@ struct hmk_region_header {
     _Atomic uint64_t exec_ns_last;       /* bridge time in its function, last cycle */
     _Atomic uint64_t exec_ns_max;
     _Atomic uint64_t out_commits;        /* write transactions committed */
-    /* change notification (futex word and waiter count) */
+    /* change notification: the futex word (waiters count in <region>.waiters) */
     _Atomic uint32_t change_futex;
-    _Atomic uint32_t change_waiters;
+    uint32_t reserved1;
     char hal_prefix[HMK_NAME_MAX];       /* HAL name prefix, e.g. "microkernel" */
     uint8_t reserved[56];
 };
@@ -236,6 +236,27 @@ static inline unsigned hmk_out_write_flip(struct hmk_out_block *b)
 
 /* ---- change notification ---------------------------------------------- */
 
+/*
+ * Waiters register in a small companion object, /dev/shm/<region>.waiters,
+ * not in the region: a service granted no writes maps the region read-only
+ * and must still be able to say it is waiting. The companion is writable by
+ * everyone who may read the region; all a stranger can do with it is cause
+ * spurious FUTEX_WAKE calls, at most one per cycle. The futex word itself
+ * stays in the region (FUTEX_WAIT works on a read-only shared mapping).
+ */
+#define HMK_WAITERS_MAGIC  0x574d4c48u /* "HLMW" */
+#define HMK_WAITERS_SUFFIX ".waiters"
+#define HMK_WAITERS_SIZE   4096u
+
+struct hmk_waiters {
+    uint32_t magic;
+    uint32_t reserved0;
+    uint64_t generation;         /* the region's generation */
+    _Atomic uint32_t count;      /* processes blocked (or about to) in FUTEX_WAIT */
+    uint32_t reserved1;
+};
+_Static_assert(sizeof(struct hmk_waiters) <= HMK_WAITERS_SIZE, "waiters fit their object");
+
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -244,10 +265,10 @@ static inline unsigned hmk_out_write_flip(struct hmk_out_block *b)
 /* RT-safe: an atomic increment, and one non-blocking FUTEX_WAKE only when a
  * waiter has registered. Shared (not PRIVATE) futex: waiters are other
  * processes mapping the same object. */
-static inline void hmk_change_publish(struct hmk_region_header *h)
+static inline void hmk_change_publish(struct hmk_region_header *h, struct hmk_waiters *w)
 {
     atomic_fetch_add_explicit(&h->change_futex, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(&h->change_waiters, memory_order_seq_cst) != 0)
+    if (atomic_load_explicit(&w->count, memory_order_seq_cst) != 0)
         syscall(SYS_futex, &h->change_futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 #endif

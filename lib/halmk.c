@@ -4,6 +4,7 @@
  * seqlock rules are in include/hmk_region.h.
  */
 #include "halmk.h"
+#include "halmk_service.h"
 #include "hmk_region.h"
 
 #include <errno.h>
@@ -26,10 +27,13 @@
 
 struct hmk_region {
     struct hmk_shm *shm;
+    struct hmk_waiters *waiters;
     size_t size;
     unsigned flags;
     uint64_t generation;
     unsigned pin_count;
+    bool granted_only;                  /* $HMK_WRITE_PINS was set */
+    uint64_t granted[HMK_MAX_PINS / 64];
     char name[NAME_MAX + 1];
     char prefix[HMK_NAME_MAX];
     struct hmk_pin_desc pins[]; /* private, validated copy of the pin table */
@@ -87,6 +91,62 @@ static int hmk_state_check(uint32_t state)
     if (state == HMK_STATE_ATTACHED)
         return 0;
     return state == HMK_STATE_DETACHED ? -ESTALE : -EAGAIN;
+}
+
+/* The companion object waiters register in (see hmk_region.h). Missing or
+ * of another generation means the region is being replaced: -ESTALE. */
+static int hmk_waiters_open(const char *name, uint64_t generation, struct hmk_waiters **out)
+{
+    char path[NAME_MAX + 2];
+    struct hmk_waiters *w;
+    struct stat st;
+    int fd, ret = 0;
+
+    snprintf(path, sizeof(path), "/%s%s", name, HMK_WAITERS_SUFFIX);
+    fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return errno == ENOENT ? -ESTALE : -errno;
+    if (fstat(fd, &st) < 0 || st.st_size != HMK_WAITERS_SIZE) {
+        close(fd);
+        return -EBADMSG;
+    }
+    w = mmap(NULL, HMK_WAITERS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (w == MAP_FAILED)
+        return -errno;
+    if (w->magic != HMK_WAITERS_MAGIC)
+        ret = -EBADMSG;
+    else if (w->generation != generation)
+        ret = -ESTALE;
+    if (ret < 0) {
+        munmap(w, HMK_WAITERS_SIZE);
+        return ret;
+    }
+    *out = w;
+    return 0;
+}
+
+/* $HMK_WRITE_PINS, set by the daemon from the service's `writes =`:
+ * comma- or space-separated pin names. Unknown names are an error: a
+ * config that grants a pin the bridge does not have is a mistake. */
+static int hmk_grants_load(hmk_region *r)
+{
+    const char *env = getenv("HMK_WRITE_PINS");
+    char buf[8192], *save = NULL;
+
+    if (!env)
+        return 0;
+    r->granted_only = true;
+    if (strlen(env) >= sizeof(buf))
+        return -E2BIG;
+    strcpy(buf, env);
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        int i = hmk_pin_find(r, tok);
+        if (i < 0)
+            return -ENXIO;
+        r->granted[i / 64] |= 1ull << (i % 64);
+    }
+    return 0;
 }
 
 int hmk_open(const char *name, unsigned flags, hmk_region **out)
@@ -152,11 +212,35 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
     snprintf(r->name, sizeof(r->name), "%s", name);
     memcpy(r->prefix, shm->hdr.hal_prefix, sizeof(r->prefix));
     r->prefix[sizeof(r->prefix) - 1] = '\0';
+    ret = hmk_waiters_open(name, r->generation, &r->waiters);
+    if (ret < 0)
+        goto fail;
+    ret = hmk_grants_load(r);
+    if (ret < 0)
+        goto fail;
+    if (r->granted_only && !rdonly) {
+        /* granted nothing: map read-only so the kernel refuses writes too */
+        bool any = false;
+        for (unsigned i = 0; i < HMK_MAX_PINS / 64; i++)
+            any |= r->granted[i] != 0;
+        if (!any) {
+            munmap(shm, h.region_size);
+            shm = mmap(NULL, h.region_size, PROT_READ, MAP_SHARED, fd, 0);
+            r->shm = shm;
+            r->flags |= HMK_OPEN_RDONLY;
+            if (shm == MAP_FAILED) {
+                ret = -errno;
+                goto fail;
+            }
+        }
+    }
     close(fd);
     *out = r;
     return 0;
 
 fail:
+    if (r && r->waiters)
+        munmap(r->waiters, HMK_WAITERS_SIZE);
     free(r);
     if (shm != MAP_FAILED)
         munmap(shm, h.region_size);
@@ -170,6 +254,7 @@ void hmk_close(hmk_region *r)
     if (!r)
         return;
     munmap(r->shm, r->size);
+    munmap(r->waiters, HMK_WAITERS_SIZE);
     free(r);
 }
 
@@ -470,6 +555,8 @@ int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v)
         return -EROFS;
     if (!(r->pins[index].dir & HMK_RD_OUT))
         return -EPERM;
+    if (r->granted_only && !(r->granted[index / 64] & (1ull << (index % 64))))
+        return -EPERM;
     ret = hmk_value_check(&r->pins[index], v);
     if (ret < 0)
         return ret;
@@ -509,7 +596,7 @@ int hmk_txn_commit(hmk_txn *t)
         }
     }
     atomic_fetch_add_explicit(&r->shm->hdr.out_commits, 1, memory_order_relaxed);
-    hmk_change_publish(&r->shm->hdr);
+    hmk_change_publish(&r->shm->hdr, r->waiters);
     ret = (int)n;
 out:
     pthread_mutex_unlock(&b->lock);
@@ -588,6 +675,7 @@ const char *hmk_strerror(int err)
     case -EPERM:           return "pin is not writable from outside HAL (direction in)";
     case -EROFS:           return "region opened read-only";
     case -EACCES:          return "permission denied";
+    case -ENXIO:           return "$HMK_WRITE_PINS names a pin the region does not have";
     default:               return strerror(-err);
     }
 }
@@ -613,9 +701,6 @@ int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
     uint32_t cur;
     int ret;
 
-    /* waiting registers in the region, so it needs a writable mapping */
-    if (r->flags & HMK_OPEN_RDONLY)
-        return -EROFS;
     for (;;) {
         struct timespec ts, *tsp = NULL;
 
@@ -633,14 +718,14 @@ int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
         /* register before re-checking the word: the publisher increments,
          * then reads the waiter count (both seq_cst), so either it sees us
          * or we see its increment and do not sleep */
-        atomic_fetch_add_explicit(&h->change_waiters, 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&r->waiters->count, 1, memory_order_seq_cst);
         cur = atomic_load_explicit(&h->change_futex, memory_order_seq_cst);
         ret = 0;
         if (cur == *seq && (tsp == NULL || tsp->tv_sec || tsp->tv_nsec) &&
             syscall(SYS_futex, &h->change_futex, FUTEX_WAIT, *seq, tsp, NULL, 0) < 0 &&
             errno != EAGAIN)
             ret = -errno;
-        atomic_fetch_sub_explicit(&h->change_waiters, 1, memory_order_seq_cst);
+        atomic_fetch_sub_explicit(&r->waiters->count, 1, memory_order_seq_cst);
         if (hmk_check(r) < 0)
             return -ESTALE;
         cur = atomic_load_explicit(&h->change_futex, memory_order_acquire);
@@ -653,6 +738,61 @@ int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
         if (ret == -ETIMEDOUT || (timeout_ms >= 0 && hmk_mono_ms() >= deadline))
             return -ETIMEDOUT;
         if (ret < 0)
+            return ret;
+    }
+}
+
+uint64_t hmk_cycle(const hmk_region *r)
+{
+    return atomic_load_explicit(&r->shm->in.cycle, memory_order_acquire);
+}
+
+/* Marks the pins whose last change is after *since; returns how many. */
+static int hmk_changed_since(const hmk_region *r, const unsigned *pins, unsigned n,
+                             uint64_t since, uint64_t *newest, bool *changed)
+{
+    int count = 0;
+
+    for (unsigned k = 0; k < n; k++) {
+        uint64_t c = 0;
+        if (pins[k] < r->pin_count)
+            c = atomic_load_explicit(&r->shm->in.changed_cycle[pins[k]], memory_order_acquire);
+        if (changed)
+            changed[k] = c > since;
+        if (c > since)
+            count++;
+        if (c > *newest)
+            *newest = c;
+    }
+    return count;
+}
+
+int hmk_wait(const hmk_region *r, const unsigned *pins, unsigned n, uint64_t *since,
+             int timeout_ms, bool *changed)
+{
+    int64_t deadline = timeout_ms >= 0 ? hmk_mono_ms() + timeout_ms : 0;
+
+    if (!since || (n && !pins))
+        return -EINVAL;
+    for (unsigned k = 0; k < n; k++)
+        if (pins[k] >= r->pin_count || !(r->pins[pins[k]].dir & HMK_RD_IN))
+            return -EINVAL;
+    for (;;) {
+        /* take the futex cursor before looking, so a change published
+         * between the look and the sleep ends the sleep at once */
+        uint32_t seq = hmk_change_seq(r);
+        uint64_t newest = *since;
+        int left, ret, count = hmk_changed_since(r, pins, n, *since, &newest, changed);
+
+        if (count > 0) {
+            *since = newest;
+            return count;
+        }
+        left = timeout_ms < 0 ? -1 : (int)(deadline - hmk_mono_ms());
+        if (timeout_ms >= 0 && left <= 0)
+            return -ETIMEDOUT;
+        ret = hmk_wait_change(r, &seq, left);
+        if (ret < 0 && ret != -ETIMEDOUT)
             return ret;
     }
 }

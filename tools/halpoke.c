@@ -292,7 +292,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    ret = hmk_open(region, (list || (!watch && argc == 1)) ? HMK_OPEN_RDONLY : 0, &r);
+    ret = hmk_open(region, (list || watch || argc == 1) ? HMK_OPEN_RDONLY : 0, &r);
     if (ret < 0) {
         fprintf(stderr, "halpoke: region '%s': %s\n",
                 region ? region : (getenv("HAL_MICROKERNEL_REGION") ? getenv("HAL_MICROKERNEL_REGION")
