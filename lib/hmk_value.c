@@ -118,16 +118,26 @@ int hmk_value_parse(enum hmk_type type, const char *text, hmk_value *out)
 
 static int hmk_format_float(double f, char *buf, size_t len)
 {
-    int n = 0;
+    double mag = fabs(f);
+    int n = 0, prec;
 
     /* shortest %g precision that reads back bit-exactly (keeps "-0") */
-    for (int prec = 1; prec <= 17; prec++) {
-        n = snprintf(buf, len, "%.*g", prec, f);
-        if (n < 0 || (size_t)n >= len)
-            return -ENOSPC;
-        if (strtod(buf, NULL) == f && signbit(strtod(buf, NULL)) == signbit(f))
+    for (prec = 1; prec < 17; prec++) {
+        char probe[40];
+        snprintf(probe, sizeof(probe), "%.*g", prec, f);
+        if (strtod(probe, NULL) == f)
             break;
     }
+    /* but never an exponent for numbers a person reads as integers or
+     * plain decimals: 1500, not 1.5e+03 */
+    if (mag >= 1.0 && mag < 1e15) {
+        int digits = (int)floor(log10(mag)) + 1;
+        if (prec < digits)
+            prec = digits;
+    }
+    n = snprintf(buf, len, "%.*g", prec, f);
+    if (n < 0 || (size_t)n >= len)
+        return -ENOSPC;
     return n;
 }
 

@@ -1,0 +1,109 @@
+/*
+ * cfg.h - the daemon's configuration file ([daemon] and [service NAME]
+ * sections, parsed with inih). See configs/hal-microkernel.ini and
+ * hal-microkernel(8) for every key.
+ *
+ * Contract: cfg_load() either returns a complete, checked configuration
+ * (every value parsed, users and groups resolved, every after= target
+ * known, no dependency cycle, services in start order) or an error with the
+ * line number and one message; nothing is half-applied. The module never
+ * logs.
+ */
+#ifndef HMK_CFG_H
+#define HMK_CFG_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+enum cfg_restart { CFG_RESTART_NO, CFG_RESTART_ON_FAILURE, CFG_RESTART_ALWAYS };
+enum cfg_ready { CFG_READY_NONE, CFG_READY_FD };
+
+#define CFG_RLIM_UNSET ((uint64_t)-2) /* distinct from RLIM_INFINITY */
+
+struct cfg_service {
+    char *name;
+    int line;                 /* line of the [service NAME] header */
+    char **argv;              /* NULL-terminated */
+    enum cfg_restart restart;
+    uint64_t backoff_initial_ms;
+    double backoff_factor;
+    uint64_t backoff_max_ms;
+    unsigned crash_limit;     /* 0 = no limit */
+    uint64_t crash_window_ms;
+    char **after;             /* NULL-terminated names */
+    int *after_line;
+    bool has_user, has_group;
+    char *user;               /* for initgroups */
+    uid_t uid;
+    gid_t gid;
+    bool has_nice;
+    int nice;
+    bool has_affinity;
+    cpu_set_t affinity;
+    uint64_t limit_as, limit_cpu, limit_nofile; /* CFG_RLIM_UNSET or value/RLIM_INFINITY */
+    uint64_t stop_timeout_ms;
+    char **env;               /* NULL-terminated "K=V" */
+    bool has_writes;          /* writes = given: HMK_WRITE_PINS is set */
+    char **writes;            /* NULL-terminated pin names; NULL/empty = none */
+    enum cfg_ready ready;
+    /* seen-key bits, for "duplicate key" checks */
+    unsigned seen;
+};
+
+struct cfg_daemon {
+    char *region;
+    uint64_t heartbeat_ms;
+    int log_level;
+    char *control_socket;     /* "" = no control socket */
+    mode_t control_mode;
+    bool has_control_group;
+    gid_t control_gid;
+    bool pin_monitor;
+    unsigned pin_monitor_rate; /* lines per second */
+    unsigned seen;
+};
+
+struct cfg {
+    struct cfg_daemon daemon;
+    struct cfg_service **svc; /* in start order: every after= target first */
+    unsigned n_svc;
+};
+
+struct cfg_error {
+    int line;        /* 0 when not tied to a line */
+    char msg[256];
+};
+
+/* Parse `path`. On failure returns -EINVAL (bad content, *err filled) or the
+ * -errno of opening/reading the file (err->line = 0, err->msg empty). */
+int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
+/* The same from a string (for tests). */
+int cfg_load_string(const char *text, struct cfg **out, struct cfg_error *err);
+void cfg_free(struct cfg *c);
+void cfg_service_free(struct cfg_service *s);
+
+/* true when a and b would run the same process the same way */
+bool cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b);
+struct cfg_service *cfg_find(const struct cfg *c, const char *name);
+
+/* --- value parsers, exported for the unit tests --- */
+/* Shell-like split: words separated by blanks; '...' literal; "..." with
+ * \" \\ \$ \` escapes; a backslash outside quotes escapes the next
+ * character. No expansion of any kind. -EINVAL on unterminated quote or
+ * trailing backslash, -ENODATA when there is no word. */
+int cfg_split_argv(const char *s, char ***argv_out);
+void cfg_strv_free(char **v);
+/* "250ms", "2s", "1.5s", "2min", "1h"; a bare number means seconds. */
+int cfg_parse_duration_ms(const char *s, uint64_t *out);
+/* "3 in 60s" or "none" (-> 0, 0) */
+int cfg_parse_crash_limit(const char *s, unsigned *n, uint64_t *window_ms);
+/* "2-3,5" */
+int cfg_parse_cpu_list(const char *s, cpu_set_t *out);
+/* bytes with optional K/M/G/T (powers of 1024) or "infinity" */
+int cfg_parse_size(const char *s, uint64_t *out);
+int cfg_parse_bool(const char *s, bool *out);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * region.h - the daemon's side of the shared-memory region: attach through
+ * libhalmk, wait without polling while it is absent (inotify on /dev/shm),
+ * re-attach after the bridge detached it, stamp the heartbeat, and run the
+ * optional pin monitor. Daemon glue: this module logs (attach and detach
+ * once each, errors once per distinct error).
+ */
+#ifndef HMK_REGION_GLUE_H
+#define HMK_REGION_GLUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "halmk.h"
+#include "pinmon.h"
+
+struct region {
+    char name[64];
+    hmk_region *r;
+    int inotify_fd;   /* watches /dev/shm, -1 if that failed */
+    int retry_fd;     /* one-shot timerfd for transient open errors */
+    unsigned retries;
+    int last_err;     /* last error logged, so each is logged once */
+    bool pin_monitor;
+    unsigned pin_monitor_rate;
+    struct pinmon_bucket bucket;
+    unsigned npins;
+    hmk_value *prev_in, *prev_out; /* type 0 = pin has no such side */
+    bool have_prev;
+};
+
+#define REGION_SHM_DIR "/dev/shm"
+
+/* Opens the inotify and timer fds (O_CLOEXEC|O_NONBLOCK); does not attach. */
+int region_init(struct region *g, const char *name);
+void region_fini(struct region *g);
+/* Try to attach now; on -ENOENT and friends wait for inotify or the retry
+ * timer. Logs. */
+void region_try_attach(struct region *g);
+void region_on_inotify(struct region *g);
+void region_on_retry(struct region *g);
+/* Heartbeat tick: check for -ESTALE (re-attach), stamp the heartbeat, run
+ * the pin monitor. */
+void region_tick(struct region *g, uint64_t now_ms);
+/* Switch to another region name (reload). */
+void region_rename(struct region *g, const char *name);
+static inline bool region_attached(const struct region *g) { return g->r != NULL; }
+
+#endif

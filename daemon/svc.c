@@ -1,0 +1,236 @@
+/* svc.c - see svc.h */
+#include "svc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+const char *svc_step_name(int step)
+{
+    switch (step) {
+    case SVC_STEP_SETUP: return "setup";
+    case SVC_STEP_NICE: return "setpriority";
+    case SVC_STEP_AFFINITY: return "sched_setaffinity";
+    case SVC_STEP_RLIMIT: return "setrlimit";
+    case SVC_STEP_GROUPS: return "setgroups";
+    case SVC_STEP_SETGID: return "setgid";
+    case SVC_STEP_SETUID: return "setuid";
+    case SVC_STEP_EXEC: return "exec";
+    }
+    return "?";
+}
+
+int svc_signal(const struct svc_proc *p, int sig)
+{
+    if (p->pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0)
+            return -errno;
+        return 0;
+    }
+    /* no pidfds (ENOSYS: kernel < 5.3, or valgrind): the pid is still safe
+     * because it is our own child and we have not reaped it yet */
+    if (p->pid <= 0)
+        return -ESRCH;
+    if (kill(p->pid, sig) < 0)
+        return -errno;
+    return 0;
+}
+
+int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out)
+{
+    size_t n = 0, i = 0;
+    char **env;
+
+    while (cfg->env && cfg->env[n])
+        n++;
+    env = calloc(n + 4, sizeof(*env));
+    if (!env)
+        return -ENOMEM;
+    for (; i < n; i++)
+        if (!(env[i] = strdup(cfg->env[i])))
+            goto oom;
+    if (asprintf(&env[i++], "HAL_MICROKERNEL_REGION=%s", region) < 0)
+        goto oom_last;
+    if (cfg->ready == CFG_READY_FD && asprintf(&env[i++], "HMK_READY_FD=%d", SVC_READY_FD) < 0)
+        goto oom_last;
+    if (cfg->has_writes) {
+        /* libhalmk grants write access to exactly these pins */
+        size_t len = sizeof("HMK_WRITE_PINS=");
+        char *e;
+        for (char **w = cfg->writes; w && *w; w++)
+            len += strlen(*w) + 1;
+        e = env[i++] = malloc(len);
+        if (!e)
+            goto oom_last;
+        strcpy(e, "HMK_WRITE_PINS=");
+        for (char **w = cfg->writes; w && *w; w++) {
+            if (w != cfg->writes)
+                strcat(e, ",");
+            strcat(e, *w);
+        }
+    }
+    *out = env;
+    return 0;
+oom_last:
+    env[i - 1] = NULL; /* asprintf leaves it undefined */
+oom:
+    cfg_strv_free(env);
+    return -ENOMEM;
+}
+
+static int set_rlimit(int res, uint64_t v)
+{
+    struct rlimit rl;
+
+    if (v == CFG_RLIM_UNSET)
+        return 0;
+    rl.rlim_cur = rl.rlim_max = (rlim_t)v;
+    return setrlimit(res, &rl);
+}
+
+/* Runs in the child between fork and exec: only async-signal-safe calls
+ * (the daemon is single-threaded, but stay honest anyway). */
+static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char **env, int status_w, int ready_w)
+{
+    struct svc_exec_report rep = { 0, 0 };
+    sigset_t all;
+    int step = SVC_STEP_SETUP;
+
+    sigemptyset(&all);
+    /* the daemon blocks these for its signalfd and ignores SIGPIPE */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+        goto fail;
+    /* own session: terminal signals and the daemon's group stay separate */
+    if (setsid() < 0)
+        goto fail;
+    /* the ready pipe must land on SVC_READY_FD without clobbering status_w */
+    if (status_w == SVC_READY_FD) {
+        int n = fcntl(status_w, F_DUPFD_CLOEXEC, SVC_READY_FD + 1);
+        if (n < 0)
+            goto fail;
+        status_w = n;
+    }
+    if (ready_w >= 0) {
+        if (ready_w == SVC_READY_FD) {
+            if (fcntl(ready_w, F_SETFD, 0) < 0)
+                goto fail;
+        } else if (dup2(ready_w, SVC_READY_FD) < 0) {
+            goto fail;
+        }
+    }
+    /* everything but 0, 1, 2 (and the ready fd) closes on exec; most already
+     * does (O_CLOEXEC everywhere), this catches inherited strays */
+    if (syscall(SYS_close_range, ready_w >= 0 ? SVC_READY_FD + 1 : SVC_READY_FD, ~0U,
+                CLOSE_RANGE_CLOEXEC) < 0 && errno != ENOSYS) /* kernel < 5.11, valgrind */
+        goto fail;
+    step = SVC_STEP_NICE;
+    errno = 0;
+    if (cfg->has_nice && setpriority(PRIO_PROCESS, 0, cfg->nice) < 0)
+        goto fail;
+    step = SVC_STEP_AFFINITY;
+    if (cfg->has_affinity && sched_setaffinity(0, sizeof(cfg->affinity), &cfg->affinity) < 0)
+        goto fail;
+    step = SVC_STEP_RLIMIT;
+    if (set_rlimit(RLIMIT_AS, cfg->limit_as) < 0 || set_rlimit(RLIMIT_CPU, cfg->limit_cpu) < 0 ||
+        set_rlimit(RLIMIT_NOFILE, cfg->limit_nofile) < 0)
+        goto fail;
+    step = SVC_STEP_GROUPS;
+    if (cfg->has_user) {
+        if (initgroups(cfg->user, cfg->gid) < 0)
+            goto fail;
+    } else if (cfg->has_group) {
+        if (setgroups(1, &cfg->gid) < 0)
+            goto fail;
+    }
+    step = SVC_STEP_SETGID;
+    if ((cfg->has_user || cfg->has_group) && setgid(cfg->gid) < 0)
+        goto fail;
+    step = SVC_STEP_SETUID;
+    if (cfg->has_user && setuid(cfg->uid) < 0)
+        goto fail;
+    step = SVC_STEP_EXEC;
+    execvpe(cfg->argv[0], cfg->argv, env);
+fail:
+    rep.step = step;
+    rep.err = errno;
+    if (write(status_w, &rep, sizeof(rep)) < 0) {
+        /* nothing left to tell anyone */
+    }
+    _exit(127);
+}
+
+int svc_spawn(const struct cfg_service *cfg, const char *region, struct svc_proc *out)
+{
+    int status_p[2] = { -1, -1 }, ready_p[2] = { -1, -1 };
+    char **env = NULL;
+    pid_t pid;
+    int pidfd, ret;
+
+    ret = svc_build_env(cfg, region, &env);
+    if (ret < 0)
+        return ret;
+    if (pipe2(status_p, O_CLOEXEC) < 0 ||
+        (cfg->ready == CFG_READY_FD && pipe2(ready_p, O_CLOEXEC) < 0)) {
+        ret = -errno;
+        goto fail;
+    }
+    pid = fork();
+    if (pid < 0) {
+        ret = -errno;
+        goto fail;
+    }
+    if (pid == 0)
+        child(cfg, env, status_p[1], ready_p[1]);
+    close(status_p[1]);
+    status_p[1] = -1;
+    if (ready_p[1] >= 0) {
+        close(ready_p[1]);
+        ready_p[1] = -1;
+    }
+    cfg_strv_free(env);
+    env = NULL;
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0 && errno != ENOSYS) {
+        /* still our unreaped child: its pid cannot have been reused yet,
+         * so kill and reap it by pid this once */
+        ret = -errno;
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        goto fail;
+    }
+    /* only our read ends are non-blocking: the service gets a plain pipe */
+    fcntl(status_p[0], F_SETFL, O_NONBLOCK);
+    if (ready_p[0] >= 0)
+        fcntl(ready_p[0], F_SETFL, O_NONBLOCK);
+    out->pid = pid;
+    out->pidfd = pidfd;
+    out->status_fd = status_p[0];
+    out->ready_fd = ready_p[0];
+    return 0;
+
+fail:
+    cfg_strv_free(env);
+    for (int i = 0; i < 2; i++) {
+        if (status_p[i] >= 0)
+            close(status_p[i]);
+        if (ready_p[i] >= 0)
+            close(ready_p[i]);
+    }
+    return ret;
+}

@@ -1,0 +1,50 @@
+/*
+ * svc.h - starting and signalling a service's process.
+ *
+ * svc_spawn() forks, sets the child up (session, fds, nice, affinity, rlimits,
+ * groups, gid, uid, environment) and execs. Whether the exec happened is told
+ * through a close-on-exec pipe: EOF means exec succeeded, a struct
+ * svc_exec_report means the child gave up at `step` with `err` and exits 127.
+ * Processes are signalled only through their pidfd, never by pid.
+ * Library-style: returns -errno, never logs.
+ */
+#ifndef HMK_SVC_H
+#define HMK_SVC_H
+
+#include <sys/types.h>
+
+#include "cfg.h"
+
+#define SVC_READY_FD 3 /* where the child finds the ready pipe (HMK_READY_FD) */
+
+enum svc_step_id {
+    SVC_STEP_SETUP = 1, SVC_STEP_NICE, SVC_STEP_AFFINITY, SVC_STEP_RLIMIT,
+    SVC_STEP_GROUPS, SVC_STEP_SETGID, SVC_STEP_SETUID, SVC_STEP_EXEC,
+};
+
+struct svc_exec_report {
+    int step; /* enum svc_step_id */
+    int err;  /* errno */
+};
+
+struct svc_proc {
+    pid_t pid;
+    int pidfd;     /* -1 only where pidfd_open is ENOSYS */
+    int status_fd; /* read end of the exec-status pipe */
+    int ready_fd;  /* read end of the ready pipe, -1 for ready = none */
+};
+
+int svc_spawn(const struct cfg_service *cfg, const char *region, struct svc_proc *out);
+/* "exec", "setuid", ... */
+const char *svc_step_name(int step);
+/* Signal through the pidfd. Only where the kernel has no pidfds (ENOSYS,
+ * also under valgrind) pidfd is -1 and the pid is used: still race-free,
+ * because the daemon reaps its children itself and clears pid when it does,
+ * so an unreaped child's pid cannot have been reused. */
+int svc_signal(const struct svc_proc *p, int sig);
+/* Build "K=V" environment: config env, HAL_MICROKERNEL_REGION, HMK_READY_FD
+ * when ready = fd, HMK_WRITE_PINS when writes = is given. Caller frees with
+ * cfg_strv_free. */
+int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out);
+
+#endif

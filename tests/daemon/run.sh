@@ -1,0 +1,567 @@
+#!/bin/bash
+# Integration tests for hal-microkernel: real processes, no HAL.
+#   run.sh TEST DAEMON CTL TESTSVC NOTIFY REGIONTOOL
+# Each test gets its own temp dir, control socket and region name, so tests
+# run in parallel. Waits are on conditions with a deadline, never blind.
+# Exit 0 pass, 1 fail, 77 skip.
+set -u
+TEST=$1 DAEMON=$2 CTL=$3 SVC=$4 NOTIFY=$5 RTOOL=${6:-}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d /tmp/hmk-it-$TEST.XXXXXX)
+chmod 755 "$T"
+LOG=$T/events.log
+DLOG=$T/daemon.log
+SOCK=$T/ctl.sock
+REGION=hmk-it-$$-$RANDOM
+DPID= NPID=
+export HMK_TEST_LOG=$LOG
+: >"$LOG"
+
+cleanup() {
+    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+    [ -n "$NPID" ] && kill -TERM "$NPID" 2>/dev/null
+    # services are in their own sessions: kill what our test services left
+    for p in $(pgrep -f "^$SVC [a-z]" 2>/dev/null); do
+        grep -qs "HMK_TEST_LOG=$LOG" /proc/$p/environ && kill -KILL "$p"
+    done
+    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.waiters"
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*"
+    echo "--- daemon log"; cat "$DLOG" 2>/dev/null | tail -n 60
+    echo "--- events"; tail -n 40 "$LOG"
+    exit 1
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds
+wait_for() {
+    local limit=$1 desc=$2; shift 2
+    local end=$(( $(date +%s%N) + limit * 1000000000 ))
+    until "$@"; do
+        [ "$(date +%s%N)" -gt "$end" ] && fail "timed out after ${limit}s waiting for: $desc"
+        sleep 0.01
+    done
+}
+
+# conf BODY: daemon section plus services, written to $T/conf.ini
+conf() {
+    local f=${2:-$T/conf.ini}
+    { printf '[daemon]\nregion = %s\ncontrol-socket = %s\nheartbeat-period = 100ms\nlog-level = %s\n' \
+        "$REGION" "$SOCK" "${LOGLEVEL:-debug}"; printf '%s\n' "$1"; } |
+        sed "s|^\[service .*\]\$|&\nenv = HMK_TEST_LOG=$LOG|" >"$f"
+}
+
+start_daemon() {
+    "$DAEMON" -c "${1:-$T/conf.ini}" 2>>"$DLOG" &
+    DPID=$!
+    wait_for 5 "control socket" test -S "$SOCK"
+}
+
+stop_daemon() {
+    kill -TERM "$DPID"
+    local rc=0
+    wait "$DPID" || rc=$?
+    DPID=
+    [ "$rc" = 0 ] || fail "daemon exited $rc after SIGTERM"
+}
+
+ctl() { "$CTL" -s "$SOCK" "$@"; }
+# field NAME COLUMN: one column of the status table (--json is checked in ctl_perm)
+field() {
+    local line
+    line=$(ctl status "$1" | sed -n 2p) || return 1
+    case $2 in
+    state) echo "$line" | awk '{print $2}' ;;
+    pid) echo "$line" | awk '{print ($3 == "-") ? 0 : $3}' ;;
+    restarts) echo "$line" | awk '{print $5}' ;;
+    last_exit) echo "$line" | sed -E 's/^([^ ]+ +){5} *//' ;;
+    esac
+}
+state_is() { [ "$(field "$1" state)" = "$2" ]; }
+count() { grep -c "^$1 $2 " "$LOG"; }
+count_ge() { [ "$(count "$1" "$2")" -ge "$3" ]; }
+log_has() { grep -q -- "$1" "$DLOG"; }
+zombies_of() { # number of zombie children of pid $1
+    local n=0 p
+    for p in /proc/[0-9]*; do
+        read -r _ _ st pp _ <"$p/stat" 2>/dev/null || continue
+        [ "$pp" = "$1" ] && [ "$st" = Z ] && n=$((n + 1))
+    done
+    echo $n
+}
+no_zombies() { [ "$(zombies_of "$DPID")" = 0 ]; }
+
+t_backoff() {
+    conf "[service c]
+exec = $SVC c crash 0 1
+restart = always
+backoff-initial = 200ms
+backoff-factor = 2
+backoff-max = 800ms
+crash-limit = none"
+    start_daemon
+    wait_for 10 "5 starts" count_ge start c 5
+    # delay between crash i and start i+1: 200, 400, 800, 800 ms
+    python3 - "$LOG" <<'PY' || fail "backoff delays wrong"
+import sys
+ev=[l.split() for l in open(sys.argv[1])]
+starts=[int(e[3]) for e in ev if e[0]=='start']
+crashes=[int(e[3]) for e in ev if e[0]=='crash']
+want=[200,400,800,800]
+for i,w in enumerate(want):
+    d=(starts[i+1]-crashes[i])/1e6
+    print("restart %d after %.1f ms (want %d)"%(i+1,d,w))
+    if not (w-5 <= d <= w+150): sys.exit(1)
+PY
+    stop_daemon
+}
+
+t_crash_limit() {
+    conf "[service c]
+exec = $SVC c crash 0 3
+restart = on-failure
+backoff-initial = 0
+crash-limit = 3 in 60s"
+    start_daemon
+    wait_for 10 "failed" state_is c failed
+    [ "$(count start c)" = 4 ] || fail "expected 4 starts (1 + 3 restarts), got $(count start c)"
+    [ "$(field c restarts)" = 3 ] || fail "restarts $(field c restarts) != 3"
+    [ "$(field c last_exit)" = "exited 3" ] || fail "last exit: $(field c last_exit)"
+    log_has "Service c failed" || fail "failure not logged"
+    # left alone: a manual start (also proving it is not dead) is the only way out
+    ctl start c >/dev/null || fail "ctl start"
+    wait_for 10 "manual start" count_ge start c 5
+    wait_for 10 "failed again" state_is c failed
+    [ "$(count start c)" = 8 ] || fail "manual start should reset the crash history: $(count start c) starts"
+    stop_daemon
+}
+
+t_restart_policy() {
+    conf "[service no]
+exec = $SVC no crash 0 1
+restart = no
+[service okexit]
+exec = $SVC okexit crash 0 0
+restart = on-failure
+[service badexit]
+exec = $SVC badexit crash 0 2
+restart = on-failure
+backoff-initial = 0
+crash-limit = 2 in 60s
+[service always]
+exec = $SVC always crash 0 0
+restart = always
+backoff-initial = 0
+crash-limit = 2 in 60s"
+    start_daemon
+    wait_for 10 "no stopped" state_is no stopped
+    wait_for 10 "okexit stopped" state_is okexit stopped
+    wait_for 10 "badexit failed" state_is badexit failed
+    wait_for 10 "always failed" state_is always failed
+    [ "$(count start no)" = 1 ] || fail "restart=no restarted"
+    [ "$(field no last_exit)" = "exited 1" ] || fail "no: last exit $(field no last_exit)"
+    [ "$(count start okexit)" = 1 ] || fail "on-failure restarted a clean exit"
+    [ "$(count start badexit)" = 3 ] || fail "on-failure: $(count start badexit) starts, want 3"
+    [ "$(count start always)" = 3 ] || fail "always: $(count start always) starts, want 3"
+    stop_daemon
+}
+
+t_kill200() {
+    conf "[service k]
+exec = $SVC k run
+restart = always
+backoff-initial = 0
+crash-limit = none"
+    start_daemon
+    local i pid prev=0
+    for i in $(seq 1 200); do
+        wait_for 10 "running instance $i" eval '[ "$(count start k)" -ge '$i' ] && pid=$(field k pid) && [ "$pid" != 0 ] && [ "$pid" != "$prev" ] && state_is k running'
+        kill -KILL "$pid"
+        prev=$pid
+    done
+    wait_for 10 "201st start" count_ge start k 201
+    wait_for 10 "restart count 200" eval '[ "$(field k restarts)" = 200 ]'
+    [ "$(count start k)" = 201 ] || fail "starts $(count start k) != 201"
+    wait_for 5 "no zombies" no_zombies
+    [ "$(field k last_exit)" = "killed by SIGKILL" ] || fail "last exit $(field k last_exit)"
+    stop_daemon
+}
+
+t_latency() {
+    conf "[service l]
+exec = $SVC l crash 0 1
+restart = always
+backoff-initial = 0
+crash-limit = none"
+    LOGLEVEL=warning
+    start_daemon
+    wait_for 30 "101 starts" count_ge start l 101
+    python3 - "$LOG" <<'PY' || fail "latency"
+import sys, statistics
+ev=[l.split() for l in open(sys.argv[1])]
+starts=[int(e[3]) for e in ev if e[0]=='start']
+crashes=[int(e[3]) for e in ev if e[0]=='crash']
+d=[(starts[i+1]-crashes[i])/1e3 for i in range(100)]
+print("restart latency over 100 crashes: median %.0f us, min %.0f, max %.0f" % (statistics.median(d), min(d), max(d)))
+sys.exit(0 if statistics.median(d) < 50000 else 1)
+PY
+    stop_daemon
+}
+
+t_exec_missing() {
+    conf "[service m]
+exec = /nonexistent/hmk-binary --flag
+restart = always
+backoff-initial = 0"
+    start_daemon
+    wait_for 5 "failed" state_is m failed
+    [ "$(field m last_exit)" = "exec failed: No such file or directory" ] || fail "last exit: $(field m last_exit)"
+    [ "$(field m restarts)" = 0 ] || fail "exec failure was retried"
+    log_has "Service m: exec failed: No such file or directory" || fail "not logged"
+    [ "$(grep -c 'Started service m' "$DLOG")" = 1 ] || fail "crash loop"
+    stop_daemon
+}
+
+t_stop_timeout() {
+    conf "[service s]
+exec = $SVC s ignore-term
+stop-timeout = 300ms"
+    start_daemon
+    wait_for 5 "started" count_ge start s 1
+    wait_for 5 "running" state_is s running
+    local pid t0 t1
+    pid=$(field s pid)
+    t0=$(date +%s%N)
+    ctl stop s >/dev/null || fail "ctl stop"
+    wait_for 5 "stopped" state_is s stopped
+    t1=$(date +%s%N)
+    [ $(( (t1 - t0) / 1000000 )) -ge 290 ] || fail "stopped before the stop-timeout"
+    log_has "Service s did not stop within 300 ms; sending SIGKILL" || fail "no escalation logged"
+    [ "$(field s last_exit)" = "killed by SIGKILL" ] || fail "last exit $(field s last_exit)"
+    [ ! -e /proc/$pid ] || fail "process still there"
+    stop_daemon
+}
+
+t_after_order() {
+    conf "[service c]
+exec = $SVC c ready 50
+ready = fd
+after = b
+[service a]
+exec = $SVC a ready 50
+ready = fd
+[service b]
+exec = $SVC b ready 50
+ready = fd
+after = a"
+    start_daemon
+    wait_for 10 "c ready" count_ge ready c 1
+    local order
+    order=$(awk '$1=="start"||$1=="ready"{printf "%s-%s ", $1, $2}' "$LOG")
+    [ "$order" = "start-a ready-a start-b ready-b start-c ready-c " ] || fail "start order: $order"
+    stop_daemon
+    order=$(awk '$1=="stop"{printf "%s ", $2}' "$LOG")
+    [ "$order" = "c b a " ] || fail "stop order: $order"
+}
+
+t_reload() {
+    conf "[service keep]
+exec = $SVC keep run
+[service change]
+exec = $SVC change run
+env = X=1
+[service gone]
+exec = $SVC gone run
+[service broken]
+exec = /nonexistent/hmk-gone"
+    start_daemon
+    wait_for 5 "3 running" eval 'state_is keep running && state_is change running && state_is gone running'
+    wait_for 5 "broken failed" state_is broken failed
+    local keep_pid change_pid
+    keep_pid=$(field keep pid); change_pid=$(field change pid)
+    conf "[service keep]
+exec = $SVC keep run
+[service change]
+exec = $SVC change run
+env = X=2
+[service new]
+exec = $SVC new run
+[service broken]
+exec = $SVC broken run"
+    kill -HUP "$DPID"
+    wait_for 5 "new running" eval 'ctl status new >/dev/null 2>&1 && state_is new running'
+    wait_for 5 "gone removed" eval '! ctl status gone >/dev/null 2>&1'
+    wait_for 5 "change restarted" eval '[ "$(count start change)" = 2 ] && state_is change running'
+    [ "$(count stop gone)" = 1 ] || fail "removed service not stopped"
+    [ "$(count stop change)" = 1 ] || fail "changed service not stopped once"
+    [ "$(field change pid)" != "$change_pid" ] || fail "changed service kept its pid"
+    [ "$(field keep pid)" = "$keep_pid" ] || fail "untouched service was restarted"
+    [ "$(count start keep)" = 1 ] && [ "$(count stop keep)" = 0 ] || fail "untouched service touched"
+    # a failed service whose configuration was fixed starts again
+    wait_for 5 "fixed service running" state_is broken running
+    stop_daemon
+}
+
+t_reload_bad() {
+    conf "[service keep]
+exec = $SVC keep run"
+    start_daemon
+    wait_for 5 "running" state_is keep running
+    local pid; pid=$(field keep pid)
+    conf "[service keep]
+exec = $SVC keep run
+[service other]
+exec = $SVC other run
+bogus-key = 1"
+    kill -HUP "$DPID"
+    wait_for 5 "rejection logged" log_has "Reload rejected"
+    # line 12: 5 [daemon] lines, then each service section gets an env line
+    log_has "$T/conf.ini:12: unknown key 'bogus-key' in \[service other\]" || fail "error line not logged"
+    ! ctl status other >/dev/null 2>&1 || fail "half-applied"
+    [ "$(field keep pid)" = "$pid" ] || fail "running service touched"
+    # and a later good reload still works
+    conf "[service keep]
+exec = $SVC keep run
+[service other]
+exec = $SVC other run"
+    kill -HUP "$DPID"
+    wait_for 5 "other running" eval 'ctl status other >/dev/null 2>&1 && state_is other running'
+    stop_daemon
+}
+
+t_notify() {
+    "$NOTIFY" "$T/notify.sock" "$T/notify.out" &
+    NPID=$!
+    wait_for 5 "notify socket" test -e "$T/notify.out"
+    conf "[service a]
+exec = $SVC a run"
+    NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 start_daemon
+    wait_for 5 "READY=1" grep -qx "READY=1" "$T/notify.out"
+    wait_for 5 "STATUS" grep -q "^STATUS=1 service: 1 running; region $REGION absent" "$T/notify.out"
+    wait_for 5 "3 watchdog pings" eval '[ "$(grep -cx WATCHDOG=1 "$T/notify.out")" -ge 3 ]'
+    stop_daemon
+    grep -qx "STOPPING=1" "$T/notify.out" || fail "no STOPPING=1"
+    # the environment was not handed down to the service
+    ! grep -qs NOTIFY_SOCKET "/proc/$(pgrep -f "^$SVC a run" | head -1)/environ" || fail "NOTIFY_SOCKET leaked"
+    cat "$T/notify.out"
+}
+
+t_ctl_perm() {
+    command -v setpriv >/dev/null || { echo "setpriv missing"; exit 77; }
+    [ "$(id -u)" = 0 ] || { echo "needs root to switch uid"; exit 77; }
+    local gid; gid=$(getent group users | cut -d: -f3)
+    conf "[service a]
+exec = $SVC a run"
+    sed -i "s|^\[daemon\]|[daemon]\ncontrol-mode = 0666\ncontrol-group = users|" "$T/conf.ini"
+    start_daemon
+    wait_for 5 "running" state_is a running
+    local pid out rc; pid=$(field a pid)
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$SOCK" status a) || fail "status refused: $out"
+    echo "$out" | grep -q "^a  *running" || fail "status output: $out"
+    rc=0; out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$SOCK" restart a 2>&1) || rc=$?
+    [ "$rc" = 1 ] || fail "unprivileged restart: rc $rc"
+    echo "$out" | grep -q "permission denied" || fail "message: $out"
+    [ "$(field a pid)" = "$pid" ] || fail "restart happened anyway"
+    log_has "Refused 'restart a' from an unprivileged peer" || fail "refusal not logged"
+    # a member of control-group (supplementary) may
+    setpriv --reuid=65534 --regid=65534 --groups="$gid" "$CTL" -s "$SOCK" restart a >/dev/null || fail "group member refused"
+    wait_for 5 "restarted" eval '[ "$(field a pid)" != "$pid" ] && state_is a running'
+    ctl --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0]["name"]=="a" and d[0]["restarts"]==0' || fail "json"
+    stop_daemon
+}
+
+# Silent peers filling the client table are evicted once they had their
+# grace time (5 s), so the socket stays usable.
+t_ctl_flood() {
+    conf "[service a]
+exec = $SVC a run"
+    start_daemon
+    python3 - "$SOCK" "$T/flooded" <<'PY' &
+import socket, sys, time
+conns = []
+for i in range(40):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    conns.append(s)
+open(sys.argv[2], "w").close()
+time.sleep(30)
+PY
+    local fl=$! out
+    wait_for 5 "flood connected" test -e "$T/flooded"
+    # the table is full of silent peers now: refused at first ...
+    out=$(ctl status a 2>&1) && fail "not flooded: $out"
+    echo "$out" | grep -q busy || fail "flooded answer: $out"
+    # ... and after the grace time a new request gets through
+    wait_for 15 "status through the flood" eval 'ctl status a 2>/dev/null | grep -q running'
+    kill $fl 2>/dev/null; wait $fl 2>/dev/null
+    stop_daemon
+}
+
+t_config_check() {
+    "$DAEMON" -n -c "$SRC/configs/hal-microkernel.ini" || fail "example config rejected"
+    local out rc
+    printf '[daemon]\nregion = x\n[service a]\nexec = /bin/true\nafter = b\n' >"$T/bad.ini"
+    rc=0; out=$("$DAEMON" -n -c "$T/bad.ini" 2>&1) || rc=$?
+    [ "$rc" = 1 ] && [ "$out" = "$T/bad.ini:5: unknown service 'b' in after" ] || fail "after: rc=$rc '$out'"
+    printf '[service a]\nexec = /bin/true\nafter = b\n[service b]\nexec = /bin/true\nafter = a\n' >"$T/bad.ini"
+    rc=0; out=$("$DAEMON" -n -c "$T/bad.ini" 2>&1) || rc=$?
+    [ "$rc" = 1 ] && [[ "$out" == "$T/bad.ini:"*": dependency cycle in after: "* ]] || fail "cycle: rc=$rc '$out'"
+    rc=0; out=$("$DAEMON" -n -c "$T/missing.ini" 2>&1) || rc=$?
+    [ "$rc" = 1 ] && [ "$out" = "Failed to open '$T/missing.ini': No such file or directory" ] || fail "missing: '$out'"
+    # a second daemon on the same control socket refuses to start
+    conf ""
+    start_daemon
+    rc=0; out=$("$DAEMON" -c "$T/conf.ini" 2>&1) || rc=$?
+    [ "$rc" = 1 ] && [ "$out" = "<3>Another hal-microkernel is running on '$SOCK'" ] || fail "second daemon: rc=$rc '$out'"
+    ctl status >/dev/null || fail "first daemon lost its socket"
+    stop_daemon
+    rc=0; out=$("$DAEMON" -n -c "$T/missing.ini" 2>&1) || rc=$?
+    [ "$rc" = 1 ] && [ "$out" = "Failed to open '$T/missing.ini': No such file or directory" ] || fail "missing: '$out'"
+    # a bad config makes the daemon itself exit 1 with the same line
+    rc=0; out=$("$DAEMON" -c "$T/bad.ini" 2>&1) || rc=$?
+    [ "$rc" = 1 ] && [[ "$out" == "<3>$T/bad.ini:"* ]] || fail "daemon: rc=$rc '$out'"
+}
+
+t_no_region() {
+    conf "[service a]
+exec = $SVC a env"
+    start_daemon
+    wait_for 5 "running" state_is a running
+    wait_for 5 "waiting logged" log_has "Waiting for region '$REGION' (bridge not loaded)"
+    grep -q "^env a .* HAL_MICROKERNEL_REGION=$REGION\$" "$LOG" || fail "region not in the service's env"
+    # a foreign object appearing wakes the daemon at once (inotify, no polling)
+    printf 'not a region' >"/dev/shm/$REGION"
+    wait_for 5 "attach attempt" log_has "Region '$REGION' not ready yet"
+    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.waiters"
+    # idle: no CPU. utime+stime in clock ticks over 2 s must not move (retry
+    # timer gives up after ~10 s, so wait for it first)
+    wait_for 20 "retries over" eval '[ "$(grep -c "not ready yet" "$DLOG")" -ge 1 ]'
+    local a b
+    a=$(awk '{print $14+$15}' /proc/$DPID/stat)
+    sleep 2
+    b=$(awk '{print $14+$15}' /proc/$DPID/stat)
+    [ $((b - a)) -le 1 ] || fail "idle daemon used $((b - a)) ticks in 2 s"
+    stop_daemon
+}
+
+# The region side without HAL: hmk-test-region plays the bridge.
+t_region() {
+    conf "[service a]
+exec = $SVC a run"
+    sed -i "s|^heartbeat-period = .*|heartbeat-period = 50ms\npin-monitor = yes\npin-monitor-rate = 5|" "$T/conf.ini"
+    start_daemon
+    wait_for 5 "waiting logged" log_has "Waiting for region '$REGION' (bridge not loaded)"
+    "$RTOOL" create "$REGION" 4 || fail "create"
+    wait_for 5 "attach" log_has "Attached to region '$REGION' (generation [0-9]*, 4 pins)"
+    # heartbeat: our pid, and moving
+    local hb1 hb2
+    hb1=$("$RTOOL" heartbeat "$REGION")
+    [ "${hb1% *}" = "$DPID" ] || fail "heartbeat pid: $hb1"
+    wait_for 5 "heartbeat moves" eval '[ "$("$RTOOL" heartbeat "$REGION")" != "$hb1" ]'
+    # pin monitor: one change, one line
+    "$RTOOL" set-in "$REGION" 0 1500
+    wait_for 5 "pin-mon line" log_has '\[PIN-MON\] Pin 0 (pin.0) in changed: 0 -> 1500$'
+    # a burst above 5 lines/s: bounded, with a summary
+    local i
+    for i in $(seq 1 8); do
+        "$RTOOL" set-in "$REGION" 1 $i; "$RTOOL" set-in "$REGION" 2 $i; "$RTOOL" set-in "$REGION" 3 $i
+        sleep 0.06 # spread over heartbeats so each change is seen
+    done
+    wait_for 5 "suppressed line" log_has '\[PIN-MON\] [0-9]* changes suppressed'
+    local n; n=$(grep -c '\[PIN-MON\] Pin' "$DLOG")
+    [ "$n" -le 8 ] || fail "$n pin-mon lines in a burst: not rate-bounded"
+    # the bridge unloads: detach logged once, wait, re-attach to the new one
+    "$RTOOL" detach "$REGION" || fail "detach"
+    wait_for 5 "detach logged" log_has "Region '$REGION' detached by the bridge"
+    "$RTOOL" create "$REGION" 2 || fail "re-create"
+    wait_for 5 "re-attach" eval '[ "$(grep -c "Attached to region" "$DLOG")" = 2 ]'
+    [ "$(grep -c "detached by the bridge" "$DLOG")" = 1 ] || fail "detach logged more than once"
+    hb1=$("$RTOOL" heartbeat "$REGION")
+    wait_for 5 "heartbeat on the new region" eval '[ "$("$RTOOL" heartbeat "$REGION")" != "$hb1" ]'
+    state_is a running || fail "service disturbed"
+    stop_daemon
+}
+
+t_double_fork() {
+    conf "[service d]
+exec = $SVC d double-fork"
+    start_daemon
+    wait_for 5 "grandchild exit" count_ge grandchild-exit d 1
+    wait_for 5 "orphan reaped" log_has "Reaped orphaned process"
+    wait_for 5 "no zombies" no_zombies
+    state_is d running || fail "service not running"
+    stop_daemon
+}
+
+t_env_fds() {
+    [ "$(id -u)" = 0 ] || { echo "needs root for user = nobody"; exit 77; }
+    conf "[service e]
+exec = $SVC e env
+ready = none
+user = nobody
+group = nogroup
+nice = 5
+cpu-affinity = 0
+limit-nofile = 64
+env = FOO=bar baz
+env = LANG=C"
+    chmod 666 "$LOG"
+    start_daemon
+    wait_for 5 "env dumped" count_ge nofile e 1
+    local envs; envs=$(awk '$1=="env"{print $5, $6}' "$LOG" | sort | tr '\n' ';')
+    [ "$envs" = "FOO=bar baz;HAL_MICROKERNEL_REGION=$REGION ;HMK_TEST_LOG=$LOG ;LANG=C ;" ] || fail "environment: $envs"
+    grep -q "^fds e [0-9]* [0-9]* 0,1,2\$" "$LOG" || fail "fds: $(grep ^fds "$LOG")"
+    grep -q "^id e .* uid=65534 gid=65534" "$LOG" || fail "ids: $(grep ^id "$LOG")"
+    grep -q "^nice e .* 5\$" "$LOG" || fail "nice"
+    grep -q "^affinity e .* 1\$" "$LOG" || fail "affinity"
+    grep -q "^nofile e .* 64\$" "$LOG" || fail "nofile"
+    stop_daemon
+    # with ready = fd the service also gets fd 3 and HMK_READY_FD=3
+    : >"$LOG"
+    conf "[service e]
+exec = $SVC e env
+ready = fd
+writes = pin.0 spindle.speed"
+    start_daemon
+    wait_for 5 "env dumped" count_ge nofile e 1
+    grep -q "^fds e [0-9]* [0-9]* 0,1,2,3\$" "$LOG" || fail "fds with ready: $(grep ^fds "$LOG")"
+    grep -q "^env e .* HMK_READY_FD=3\$" "$LOG" || fail "HMK_READY_FD"
+    grep -q "^env e .* HMK_WRITE_PINS=pin.0,spindle.speed\$" "$LOG" || fail "HMK_WRITE_PINS"
+    state_is e starting || fail "a service that never reports ready must stay starting"
+    stop_daemon
+}
+
+t_unit_verify() {
+    command -v systemd-analyze >/dev/null || { echo "systemd-analyze missing"; exit 77; }
+    # verify the shipped unit; only ExecStart's path points at this build
+    sed "s|/usr/sbin/hal-microkernel|$DAEMON|g" "$SRC/configs/hal-microkernel.service" >"$T/hal-microkernel.service"
+    local out
+    out=$(cd "$T" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no "$T/hal-microkernel.service" 2>&1)
+    local rc=$?
+    echo "$out"
+    [ "$rc" = 0 ] || fail "systemd-analyze verify: rc $rc"
+    echo "$out" | grep -q "hal-microkernel.service" && fail "warnings about the unit"
+    grep -q '^Type=notify$' "$SRC/configs/hal-microkernel.service" || fail "not Type=notify"
+    true
+}
+
+# A few scenarios again with the daemon under valgrind: any memory error or
+# leak makes it exit 42 instead of 0 (pidfds and close_range are unknown to
+# valgrind: the daemon falls back to signalling its unreaped children by pid)
+t_valgrind() {
+    command -v valgrind >/dev/null || { echo "valgrind missing"; exit 77; }
+    printf '#!/bin/sh\nexec valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible --error-exitcode=42 "%s" "$@"\n' "$DAEMON" >"$T/vg.sh"
+    chmod +x "$T/vg.sh"
+    local t
+    for t in reload reload_bad crash_limit stop_timeout exec_missing region ctl_perm; do
+        "$0" "$t" "$T/vg.sh" "$CTL" "$SVC" "$NOTIFY" "$RTOOL" >"$T/vg-$t.out" 2>&1 ||
+            { cat "$T/vg-$t.out"; fail "$t under valgrind"; }
+        echo "valgrind: $t clean"
+    done
+}
+
+"t_$TEST"
+echo "PASS: $TEST"

@@ -1,0 +1,251 @@
+/* test_svc.c - starting a service's process: fork and pipe2 are wrapped
+ * (-Wl,--wrap) to inject failures; the success paths fork for real. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cfg.h"
+#include "svc.h"
+
+pid_t __real_fork(void);
+int __real_pipe2(int fds[2], int flags);
+
+static int fork_errno;      /* non-zero: fork fails with it */
+static int pipe2_fail_at;   /* n > 0: the n-th pipe2 call fails with EMFILE */
+static int pipe2_calls;
+
+pid_t __wrap_fork(void)
+{
+    if (fork_errno) {
+        errno = fork_errno;
+        return -1;
+    }
+    return __real_fork();
+}
+
+int __wrap_pipe2(int fds[2], int flags)
+{
+    if (++pipe2_calls == pipe2_fail_at) {
+        errno = EMFILE;
+        return -1;
+    }
+    return __real_pipe2(fds, flags);
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the DIR's own fd */
+}
+
+static struct cfg_service *svc_cfg(const char *text)
+{
+    struct cfg_error err;
+    struct cfg *c = NULL;
+    struct cfg_service *s;
+
+    if (cfg_load_string(text, &c, &err) < 0) {
+        fprintf(stderr, "line %d: %s\n", err.line, err.msg);
+        fail();
+    }
+    s = c->svc[0];
+    c->svc[0] = NULL;
+    cfg_free(c);
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    fork_errno = 0;
+    pipe2_fail_at = 0;
+    pipe2_calls = 0;
+    return 0;
+}
+
+static void test_env(void **state)
+{
+    struct cfg_service *s = svc_cfg("[service a]\nexec = a\nenv = A=1\nenv = B=2 3\nready = fd\n");
+    char **env = NULL;
+    (void)state;
+
+    assert_int_equal(svc_build_env(s, "rig", &env), 0);
+    assert_string_equal(env[0], "A=1");
+    assert_string_equal(env[1], "B=2 3");
+    assert_string_equal(env[2], "HAL_MICROKERNEL_REGION=rig");
+    assert_string_equal(env[3], "HMK_READY_FD=3");
+    assert_null(env[4]);
+    cfg_strv_free(env);
+    s->ready = CFG_READY_NONE;
+    assert_int_equal(svc_build_env(s, "rig", &env), 0);
+    assert_null(env[3]);
+    cfg_strv_free(env);
+    cfg_service_free(s);
+    /* writes = a list, and writes = none (set, empty: the service may write nothing) */
+    s = svc_cfg("[service a]\nexec = a\nwrites = pin.1 spindle.speed,x\n");
+    assert_int_equal(svc_build_env(s, "rig", &env), 0);
+    assert_string_equal(env[1], "HMK_WRITE_PINS=pin.1,spindle.speed,x");
+    assert_null(env[2]);
+    cfg_strv_free(env);
+    cfg_service_free(s);
+    s = svc_cfg("[service a]\nexec = a\nwrites = none\n");
+    assert_int_equal(svc_build_env(s, "rig", &env), 0);
+    assert_string_equal(env[1], "HMK_WRITE_PINS=");
+    cfg_strv_free(env);
+    cfg_service_free(s);
+}
+
+static void test_fork_fails(void **state)
+{
+    struct cfg_service *s = svc_cfg("[service a]\nexec = /bin/true\nready = fd\n");
+    struct svc_proc p;
+    int before = count_fds();
+    (void)state;
+
+    fork_errno = EAGAIN;
+    assert_int_equal(svc_spawn(s, "r", &p), -EAGAIN);
+    assert_int_equal(count_fds(), before); /* both pipes closed again */
+    cfg_service_free(s);
+}
+
+static void test_pipe_fails(void **state)
+{
+    struct cfg_service *s = svc_cfg("[service a]\nexec = /bin/true\nready = fd\n");
+    struct svc_proc p;
+    int before = count_fds();
+    (void)state;
+
+    pipe2_fail_at = 2; /* the ready pipe */
+    assert_int_equal(svc_spawn(s, "r", &p), -EMFILE);
+    assert_int_equal(count_fds(), before);
+    cfg_service_free(s);
+}
+
+/* spawn for real, read the exec report, reap through the pidfd */
+static void run(const char *text, int *step, int *err, int *status)
+{
+    struct cfg_service *s = svc_cfg(text);
+    struct svc_exec_report rep;
+    struct svc_proc p;
+    siginfo_t si = { 0 };
+    ssize_t n;
+    int flags;
+
+    assert_int_equal(svc_spawn(s, "r", &p), 0);
+    assert_true(p.pid > 0 && p.pidfd >= 0 && p.status_fd >= 0);
+    /* the daemon's ends are close-on-exec too */
+    assert_true(fcntl(p.pidfd, F_GETFD) & FD_CLOEXEC);
+    assert_true(fcntl(p.status_fd, F_GETFD) & FD_CLOEXEC);
+    flags = fcntl(p.status_fd, F_GETFL);
+    fcntl(p.status_fd, F_SETFL, flags & ~O_NONBLOCK);
+    n = read(p.status_fd, &rep, sizeof(rep));
+    *step = n == (ssize_t)sizeof(rep) ? rep.step : 0;
+    *err = n == (ssize_t)sizeof(rep) ? rep.err : 0;
+    assert_true(n == 0 || n == (ssize_t)sizeof(rep));
+    assert_int_equal(waitid((idtype_t)P_PIDFD, (id_t)p.pidfd, &si, WEXITED), 0);
+    assert_int_equal(si.si_pid, p.pid);
+    *status = si.si_status;
+    close(p.pidfd);
+    close(p.status_fd);
+    if (p.ready_fd >= 0)
+        close(p.ready_fd);
+    cfg_service_free(s);
+}
+
+static void test_exec_ok(void **state)
+{
+    int step, err, status;
+    (void)state;
+    run("[service a]\nexec = /bin/sh -c 'exit 7'\n", &step, &err, &status);
+    assert_int_equal(step, 0); /* EOF: exec happened */
+    assert_int_equal(status, 7);
+    /* PATH lookup without PATH in the environment uses the default */
+    run("[service a]\nexec = true\n", &step, &err, &status);
+    assert_int_equal(step, 0);
+    assert_int_equal(status, 0);
+}
+
+static void test_exec_missing(void **state)
+{
+    int step, err, status;
+    (void)state;
+    run("[service a]\nexec = /nonexistent/prog\n", &step, &err, &status);
+    assert_int_equal(step, SVC_STEP_EXEC);
+    assert_int_equal(err, ENOENT);
+    assert_int_equal(status, 127);
+    assert_string_equal(svc_step_name(step), "exec");
+    run("[service a]\nexec = /etc/passwd\n", &step, &err, &status);
+    assert_int_equal(step, SVC_STEP_EXEC);
+    assert_int_equal(err, EACCES);
+}
+
+static void test_setup_fails(void **state)
+{
+    int step, err, status;
+    (void)state;
+    /* above the kernel's nr_open: setrlimit refuses, reported as such */
+    run("[service a]\nexec = /bin/true\nlimit-nofile = 1073741824\n", &step, &err, &status);
+    assert_int_equal(step, SVC_STEP_RLIMIT);
+    assert_string_equal(svc_step_name(step), "setrlimit");
+    assert_int_equal(status, 127);
+}
+
+static void test_fds_and_env(void **state)
+{
+    char tmp[] = "/tmp/hmk-test-svc-XXXXXX", text[512], buf[512];
+    int step, err, status, fd;
+    ssize_t n;
+    (void)state;
+
+    fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    close(fd);
+    /* a stray fd without O_CLOEXEC in the daemon must not reach the child */
+    fd = open("/dev/null", O_RDONLY);
+    snprintf(text, sizeof(text),
+             "[service a]\nexec = /bin/sh -c 'ls /proc/self/fd | tr \"\\\\n\" \" \" >%s; echo \"$HMK_READY_FD $HAL_MICROKERNEL_REGION $FOO\" >>%s'\nready = fd\nenv = FOO=bar\n",
+             tmp, tmp);
+    run(text, &step, &err, &status);
+    close(fd);
+    assert_int_equal(status, 0);
+    fd = open(tmp, O_RDONLY);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    unlink(tmp);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    /* ls's own directory fd is the 5th; 0 1 2 and the ready fd 3 */
+    assert_string_equal(buf, "0 1 2 3 4 3 r bar\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_env, setup),
+        cmocka_unit_test_setup(test_fork_fails, setup),
+        cmocka_unit_test_setup(test_pipe_fails, setup),
+        cmocka_unit_test_setup(test_exec_ok, setup),
+        cmocka_unit_test_setup(test_exec_missing, setup),
+        cmocka_unit_test_setup(test_setup_fails, setup),
+        cmocka_unit_test_setup(test_fds_and_env, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,212 @@
+/*
+ * hal-microkernelctl - talk to the hal-microkernel daemon's control socket.
+ * Protocol: include/hmk_ctl.h. Links no daemon code.
+ *
+ *   hal-microkernelctl [-s PATH] [--json] status [NAME]
+ *   hal-microkernelctl [-s PATH] [--json] start|stop|restart NAME
+ *
+ * Exit status: 0 ok, 1 the daemon answered with an error, 2 usage, 3 cannot
+ * reach the daemon or it answered something unreadable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hmk_ctl.h"
+
+struct rec {
+    char *f[7]; /* "service", name, state, pid, uptime_ms, restarts, last_exit */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: hal-microkernelctl [-s SOCKET] [--json] status [NAME]\n"
+               "       hal-microkernelctl [-s SOCKET] [--json] start|stop|restart NAME\n"
+               "  -s, --socket PATH  control socket (default " HMK_CTL_DEFAULT_SOCKET ")\n"
+               "  -j, --json         print JSON instead of a table\n");
+}
+
+static void fmt_uptime(unsigned long long ms, char *buf, size_t len)
+{
+    unsigned long long s = ms / 1000;
+
+    if (s >= 86400)
+        snprintf(buf, len, "%llud%02lluh", s / 86400, s / 3600 % 24);
+    else if (s >= 3600)
+        snprintf(buf, len, "%lluh%02llum", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(buf, len, "%llum%02llus", s / 60, s % 60);
+    else
+        snprintf(buf, len, "%llu.%01llus", s, ms % 1000 / 100);
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    const char *path = HMK_CTL_DEFAULT_SOCKET;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char req[HMK_CTL_REQUEST_MAX + 1];
+    char *buf = NULL, *line, *save = NULL, *final = NULL;
+    struct rec *recs = NULL;
+    size_t len = 0, cap = 0, nrec = 0;
+    bool json = false, need_name;
+    int opt, fd, rc = 3;
+
+    while ((opt = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': path = optarg; break;
+        case 'j': json = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    need_name = strcmp(argv[optind], "status") != 0;
+    if ((strcmp(argv[optind], "status") && strcmp(argv[optind], "start") && strcmp(argv[optind], "stop") &&
+         strcmp(argv[optind], "restart")) ||
+        argc - optind > 2 || (need_name && argc - optind != 2)) {
+        usage(stderr);
+        return 2;
+    }
+    if (argc - optind == 2 && !hmk_ctl_name_valid(argv[optind + 1], strlen(argv[optind + 1]))) {
+        fprintf(stderr, "hal-microkernelctl: invalid service name '%s'\n", argv[optind + 1]);
+        return 2;
+    }
+    snprintf(req, sizeof(req), "%s%s%s\n", argv[optind], argc - optind == 2 ? " " : "",
+             argc - optind == 2 ? argv[optind + 1] : "");
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "hal-microkernelctl: socket path too long: '%s'\n", path);
+        return 2;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "hal-microkernelctl: cannot connect to '%s': %s\n", path, strerror(errno));
+        goto out;
+    }
+    /* a daemon that refuses us (busy) may answer and close before we send:
+     * then its answer is still there to read */
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req) && errno != EPIPE &&
+        errno != ECONNRESET) {
+        fprintf(stderr, "hal-microkernelctl: cannot send to '%s': %s\n", path, strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        ssize_t n;
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap + 65536);
+            if (!nb) {
+                fprintf(stderr, "hal-microkernelctl: out of memory\n");
+                goto out;
+            }
+            buf = nb;
+            cap += 65536;
+        }
+        n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == ECONNRESET)
+            break; /* what arrived before the reset is still the answer */
+        if (n < 0) {
+            fprintf(stderr, "hal-microkernelctl: cannot read from '%s': %s\n", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!strncmp(line, "service\t", 8)) {
+            struct rec r;
+            char *fs = NULL, *t = strtok_r(line, "\t", &fs);
+            int i = 0;
+            struct rec *nr;
+            for (; t && i < 7; t = strtok_r(NULL, "\t", &fs))
+                r.f[i++] = t;
+            if (i != 7 || final) {
+                fprintf(stderr, "hal-microkernelctl: malformed reply from the daemon\n");
+                goto out;
+            }
+            nr = realloc(recs, (nrec + 1) * sizeof(*nr));
+            if (!nr)
+                goto out;
+            recs = nr;
+            recs[nrec++] = r;
+        } else if (!final && (!strcmp(line, "ok") || !strncmp(line, "error\t", 6))) {
+            final = line;
+        } else {
+            fprintf(stderr, "hal-microkernelctl: malformed reply from the daemon\n");
+            goto out;
+        }
+    }
+    if (!final) {
+        fprintf(stderr, "hal-microkernelctl: the daemon closed the connection without an answer\n");
+        goto out;
+    }
+    if (strcmp(final, "ok")) {
+        fprintf(stderr, "hal-microkernelctl: %s\n", final + 6);
+        rc = 1;
+        goto out;
+    }
+    if (json) {
+        printf("[");
+        for (size_t i = 0; i < nrec; i++) {
+            printf("%s{\"name\":", i ? "," : "");
+            json_str(recs[i].f[1]);
+            printf(",\"state\":");
+            json_str(recs[i].f[2]);
+            printf(",\"pid\":%s,\"uptime_ms\":%s,\"restarts\":%s,\"last_exit\":", recs[i].f[3], recs[i].f[4],
+                   recs[i].f[5]);
+            json_str(recs[i].f[6]);
+            printf("}");
+        }
+        printf("]\n");
+    } else {
+        printf("%-20s %-9s %7s %9s %8s  %s\n", "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
+        for (size_t i = 0; i < nrec; i++) {
+            char up[32];
+            unsigned long long ms = strtoull(recs[i].f[4], NULL, 10);
+            if (strcmp(recs[i].f[3], "0"))
+                fmt_uptime(ms, up, sizeof(up));
+            else
+                snprintf(up, sizeof(up), "-");
+            printf("%-20s %-9s %7s %9s %8s  %s\n", recs[i].f[1], recs[i].f[2],
+                   strcmp(recs[i].f[3], "0") ? recs[i].f[3] : "-", up, recs[i].f[5], recs[i].f[6]);
+        }
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(recs);
+    free(buf);
+    return rc;
+}
