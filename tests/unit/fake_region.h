@@ -43,7 +43,7 @@ struct fake_region {
 
 /* paths still to unlink at exit (a test that fails skips its own cleanup
  * only if it crashed; cmocka still runs teardowns after failed asserts) */
-static char fake_objects[FAKE_MAX_OBJECTS][160];
+static char fake_objects[FAKE_MAX_OBJECTS][256];
 static int fake_atexit_done;
 static unsigned fake_seq;
 
