@@ -49,7 +49,8 @@
 #define MAX_CLIENTS 32
 
 enum wkind {
-    W_SIGNAL = 1, W_HEARTBEAT, W_WATCHDOG, W_INOTIFY, W_REGION_RETRY, W_LISTEN, W_CLIENT,
+    W_SIGNAL = 1, W_HEARTBEAT, W_WATCHDOG, W_INOTIFY, W_REGION_RETRY, W_REGION_CHANGE, W_LISTEN,
+    W_CLIENT,
     W_SVC_PID, W_SVC_STATUS, W_SVC_READY, W_SVC_TIMER,
 };
 
@@ -94,7 +95,7 @@ static struct {
     const char *config_path;
     struct cfg *cfg;              /* [daemon] part; services live in struct svc */
     int epfd, sigfd, hb_fd, wd_fd, listen_fd;
-    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_listen;
+    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_change, w_listen;
     char listen_path[108];
     struct region region;
     struct svc *svcs;             /* start order */
@@ -104,7 +105,7 @@ static struct {
     bool shutting_down;
     struct status_notifier status;
 } d = { .epfd = -1, .sigfd = -1, .hb_fd = -1, .wd_fd = -1, .listen_fd = -1,
-        .region = { .inotify_fd = -1, .retry_fd = -1 } };
+        .region = { .inotify_fd = -1, .retry_fd = -1, .change_fd = -1 } };
 
 static uint64_t now_ms(void)
 {
@@ -998,6 +999,9 @@ static void dispatch(struct watch *w, uint32_t events)
         }
         sd_notify(0, "WATCHDOG=1");
         break;
+    case W_REGION_CHANGE:
+        region_on_change(&d.region, now_ms());
+        break;
     case W_INOTIFY:
     case W_REGION_RETRY: {
         bool was = region_attached(&d.region);
@@ -1141,8 +1145,10 @@ int main(int argc, char **argv)
     }
     d.w_ino = (struct watch){ W_INOTIFY, NULL };
     d.w_retry = (struct watch){ W_REGION_RETRY, NULL };
+    d.w_change = (struct watch){ W_REGION_CHANGE, NULL };
     if ((d.region.inotify_fd >= 0 && ep_add(d.region.inotify_fd, &d.w_ino, EPOLLIN) < 0) ||
-        (d.region.retry_fd >= 0 && ep_add(d.region.retry_fd, &d.w_retry, EPOLLIN) < 0)) {
+        (d.region.retry_fd >= 0 && ep_add(d.region.retry_fd, &d.w_retry, EPOLLIN) < 0) ||
+        (d.region.change_fd >= 0 && ep_add(d.region.change_fd, &d.w_change, EPOLLIN) < 0)) {
         log_err("Failed to set up the event loop: %m");
         goto out;
     }

@@ -2,22 +2,42 @@
 #include "region.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 #define RETRY_FIRST_MS 20u
 #define RETRY_MAX 10u /* 20ms doubling, capped at 2 s: about 10 s in all */
+#define REGION_PINMON_MIN_MS 20u
+
+/* Owned by the daemon; the thread only reads it, and is always joined
+ * (watcher_stop) before it is freed. */
+struct region_watcher {
+    char name[64];
+    int fd;                 /* the thread's own dup of change_fd */
+    uint32_t seq;           /* change cursor taken before the baseline scan */
+    atomic_bool cancel;
+    pthread_t thread;
+};
 
 int region_init(struct region *g, const char *name)
 {
     memset(g, 0, sizeof(*g));
     g->inotify_fd = g->retry_fd = -1;
+    g->change_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (g->change_fd < 0)
+        return -errno;
     snprintf(g->name, sizeof(g->name), "%s", name);
     g->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (g->retry_fd < 0)
@@ -41,8 +61,122 @@ static void pins_free(struct region *g)
     g->have_prev = false;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void pinmon_run(struct region *g, uint64_t now_ms);
+
+static void *watcher_main(void *arg)
+{
+    struct region_watcher *w = arg;
+    struct timespec pause = { 0, (long)REGION_PINMON_MIN_MS * 1000000L };
+    hmk_region *r = NULL;
+    uint32_t seq;
+    uint64_t one = 1;
+
+    /* its own read-only handle: the daemon may close its own at any time */
+    if (hmk_open(w->name, HMK_OPEN_RDONLY, &r) < 0)
+        return NULL;
+    seq = w->seq;
+    while (!atomic_load(&w->cancel)) {
+        int ret = hmk_wait_change(r, &seq, -1);
+        if (ret == -EINTR)
+            continue; /* watcher_stop's signal: the loop re-checks cancel */
+        if (ret < 0)
+            break; /* -ESTALE: the daemon re-attaches and starts a new watcher */
+        if (write(w->fd, &one, sizeof(one)) < 0) {
+            /* the counter saturates only if the loop never reads: fine */
+        }
+        /* coalesce: a pin that changes every servo cycle is scanned at
+         * most 1000 / REGION_PINMON_MIN_MS times a second */
+        nanosleep(&pause, NULL);
+    }
+    hmk_close(r);
+    return NULL;
+}
+
+static void watcher_wake(int sig)
+{
+    (void)sig; /* only there to make blocking calls return EINTR */
+}
+
+/* Stops and joins the watcher. A signal interrupts its futex wait; the
+ * signal can land just before the thread blocks, so it is repeated until
+ * the join succeeds. */
+static void watcher_stop(struct region *g)
+{
+    struct region_watcher *w = g->watcher;
+
+    if (!w)
+        return;
+    atomic_store(&w->cancel, true);
+    for (;;) {
+        struct timespec ts;
+        pthread_kill(w->thread, SIGRTMIN);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_timedjoin_np(w->thread, NULL, &ts) == 0)
+            break;
+    }
+    close(w->fd);
+    free(w);
+    g->watcher = NULL;
+}
+
+static void watcher_start(struct region *g)
+{
+    static bool handler_set;
+    struct region_watcher *w;
+    sigset_t all, old;
+    int ret;
+
+    if (g->watcher || !g->pin_monitor || g->change_fd < 0)
+        return;
+    if (!handler_set) {
+        struct sigaction sa = { .sa_handler = watcher_wake }; /* no SA_RESTART */
+        sigaction(SIGRTMIN, &sa, NULL);
+        handler_set = true;
+    }
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return;
+    snprintf(w->name, sizeof(w->name), "%s", g->name);
+    w->seq = hmk_change_seq(g->r);
+    w->fd = fcntl(g->change_fd, F_DUPFD_CLOEXEC, 3);
+    if (w->fd < 0) {
+        free(w);
+        return;
+    }
+    /* the thread takes only watcher_stop's signal; the daemon's own go to
+     * its signalfd */
+    sigfillset(&all);
+    sigdelset(&all, SIGRTMIN);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    ret = pthread_create(&w->thread, NULL, watcher_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret != 0) {
+        log_err("Failed to start the pin monitor's change watcher: %s", strerror(ret));
+        close(w->fd);
+        free(w);
+        return;
+    }
+    g->watcher = w;
+    /* the baseline the first change is compared with; a change after the
+     * cursor was taken wakes the watcher, so none falls in between */
+    pinmon_run(g, mono_ms());
+}
+
 static void detach(struct region *g)
 {
+    watcher_stop(g);
     hmk_close(g->r);
     g->r = NULL;
     pins_free(g);
@@ -55,7 +189,9 @@ void region_fini(struct region *g)
         close(g->inotify_fd);
     if (g->retry_fd >= 0)
         close(g->retry_fd);
-    g->inotify_fd = g->retry_fd = -1;
+    if (g->change_fd >= 0)
+        close(g->change_fd);
+    g->inotify_fd = g->retry_fd = g->change_fd = -1;
 }
 
 static void arm_retry(struct region *g)
@@ -85,11 +221,13 @@ void region_try_attach(struct region *g)
     if (ret == 0) {
         g->retries = 0;
         g->last_err = 0;
+        hmk_heartbeat(g->r); /* connected as soon as we are attached */
         if (hmk_stats(g->r, &st) == 0)
             log_info("Attached to region '%s' (generation %llu, %u pins)", g->name,
                      (unsigned long long)st.generation, st.pin_count);
         else
             log_info("Attached to region '%s'", g->name);
+        watcher_start(g);
         return;
     }
     g->r = NULL;
@@ -153,6 +291,20 @@ static void pinmon_log(struct region *g, unsigned i, const char *name, const cha
     log_info("[PIN-MON] Pin %u (%s)%s changed: %s -> %s", i, name, side, va, vb);
 }
 
+/* The "N changes suppressed" line, once a token is free again. Also run
+ * from the heartbeat, so a burst that ends is reported without a change. */
+static void pinmon_summary(struct region *g, uint64_t now_ms)
+{
+    uint64_t n_sup;
+
+    if (!g->prev_in)
+        return;
+    n_sup = pinmon_bucket_flush(&g->bucket, now_ms);
+    if (n_sup)
+        log_info("[PIN-MON] %llu changes suppressed (more than %u lines/s)",
+                 (unsigned long long)n_sup, g->pin_monitor_rate);
+}
+
 static void pinmon_run(struct region *g, uint64_t now_ms)
 {
     unsigned n = hmk_pin_count(g->r);
@@ -190,12 +342,7 @@ static void pinmon_run(struct region *g, uint64_t now_ms)
         g->prev_out[i] = vout;
     }
     g->have_prev = true;
-    {
-        uint64_t n_sup = pinmon_bucket_flush(&g->bucket, now_ms);
-        if (n_sup)
-            log_info("[PIN-MON] %llu changes suppressed (more than %u lines/s)", (unsigned long long)n_sup,
-                     g->pin_monitor_rate);
-    }
+    pinmon_summary(g, now_ms);
 }
 
 void region_tick(struct region *g, uint64_t now_ms)
@@ -221,10 +368,26 @@ void region_tick(struct region *g, uint64_t now_ms)
         g->last_err = ret;
         return;
     }
-    if (g->pin_monitor)
-        pinmon_run(g, now_ms);
-    else if (g->prev_in)
+    /* the pin monitor may have been switched on or off by a reload */
+    if (g->pin_monitor && !g->watcher)
+        watcher_start(g);
+    else if (!g->pin_monitor && g->watcher) {
+        watcher_stop(g);
         pins_free(g);
+    }
+    if (g->pin_monitor)
+        pinmon_summary(g, now_ms);
+}
+
+void region_on_change(struct region *g, uint64_t now_ms)
+{
+    uint64_t x;
+
+    if (read(g->change_fd, &x, sizeof(x)) < 0) {
+        /* spurious: nothing to drain */
+    }
+    if (g->r && g->pin_monitor)
+        pinmon_run(g, now_ms);
 }
 
 void region_rename(struct region *g, const char *name)

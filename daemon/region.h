@@ -27,6 +27,8 @@ struct region {
     unsigned npins;
     hmk_value *prev_in, *prev_out; /* type 0 = pin has no such side */
     bool have_prev;
+    int change_fd;    /* eventfd the change watcher thread signals */
+    struct region_watcher *watcher; /* the running watcher, NULL if none */
 };
 
 #define REGION_SHM_DIR "/dev/shm"
@@ -39,9 +41,14 @@ void region_fini(struct region *g);
 void region_try_attach(struct region *g);
 void region_on_inotify(struct region *g);
 void region_on_retry(struct region *g);
-/* Heartbeat tick: check for -ESTALE (re-attach), stamp the heartbeat, run
- * the pin monitor. */
+/* Heartbeat tick: check for -ESTALE (re-attach), stamp the heartbeat. */
 void region_tick(struct region *g, uint64_t now_ms);
+/* change_fd is readable: the region's values changed; run the pin monitor.
+ * The pin monitor is driven by the region's change futex, not by a timer:
+ * a thread blocks in hmk_wait_change() and signals change_fd, at most once
+ * per REGION_PINMON_MIN_MS, so an idle region costs nothing and a busy one
+ * (a pin changing every servo cycle) costs at most 50 scans a second. */
+void region_on_change(struct region *g, uint64_t now_ms);
 /* Switch to another region name (reload). */
 void region_rename(struct region *g, const char *name);
 static inline bool region_attached(const struct region *g) { return g->r != NULL; }

@@ -46,6 +46,27 @@ static struct hmk_shm *map(const char *name, int flags)
     return shm;
 }
 
+static struct hmk_waiters *map_waiters(const char *name)
+{
+    char path[256];
+    struct hmk_waiters *w;
+    int fd;
+
+    snprintf(path, sizeof(path), "/dev/shm/%s%s", name, HMK_WAITERS_SUFFIX);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        perror(path);
+        exit(1);
+    }
+    w = mmap(NULL, HMK_WAITERS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (w == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    return w;
+}
+
 int main(int argc, char **argv)
 {
     struct hmk_shm *shm;
@@ -110,11 +131,17 @@ int main(int argc, char **argv)
     if (argc == 5 && !strcmp(argv[1], "set-in")) {
         unsigned i = (unsigned)atoi(argv[3]);
         uint64_t s;
+        uint64_t cycle;
         shm = map(argv[2], 0);
+        cycle = atomic_load(&shm->in.cycle) + 1;
         s = hmk_in_write_begin(&shm->in);
         atomic_store_explicit(&shm->in.value[i], hmk_enc_float(atof(argv[4])), memory_order_relaxed);
-        atomic_store_explicit(&shm->in.cycle, atomic_load(&shm->in.cycle) + 1, memory_order_relaxed);
+        atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
+        atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
         hmk_in_write_end(&shm->in, s);
+        atomic_store_explicit(&shm->hdr.bridge_cycle, cycle, memory_order_release);
+        /* and wake waiters, as the bridge does in a cycle with a change */
+        hmk_change_publish(&shm->hdr, map_waiters(argv[2]));
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "heartbeat")) {
@@ -127,6 +154,7 @@ int main(int argc, char **argv)
         char path[256];
         shm = map(argv[2], 0);
         atomic_store_explicit(&shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
+        hmk_change_publish(&shm->hdr, map_waiters(argv[2]));
         snprintf(path, sizeof(path), "/dev/shm/%s%s", argv[2], HMK_WAITERS_SUFFIX);
         unlink(path);
         snprintf(path, sizeof(path), "/dev/shm/%s", argv[2]);

@@ -458,8 +458,8 @@ exec = $SVC a run"
     wait_for 5 "attach" log_has "Attached to region '$REGION' (generation [0-9]*, 4 pins)"
     # heartbeat: our pid, and moving
     local hb1 hb2
+    wait_for 5 "heartbeat pid" eval '[ "$("$RTOOL" heartbeat "$REGION" | cut -d" " -f1)" = "$DPID" ]'
     hb1=$("$RTOOL" heartbeat "$REGION")
-    [ "${hb1% *}" = "$DPID" ] || fail "heartbeat pid: $hb1"
     wait_for 5 "heartbeat moves" eval '[ "$("$RTOOL" heartbeat "$REGION")" != "$hb1" ]'
     # pin monitor: one change, one line
     "$RTOOL" set-in "$REGION" 0 1500
