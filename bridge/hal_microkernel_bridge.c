@@ -44,6 +44,8 @@ static char *types = NULL;
 RTAPI_MP_STRING(types, "per-slot types, e.g. float,float,float,bit (default all float)");
 static char *pins = NULL;
 RTAPI_MP_STRING(pins, "named typed pins: NAME:TYPE:DIR[,NAME:TYPE:DIR]...");
+static char *safe = NULL;
+RTAPI_MP_STRING(safe, "per-slot fault policy: hold or a value, e.g. ,0,hold,0 (default all hold)");
 static int timeout_ms = 500;
 RTAPI_MP_INT(timeout_ms, "daemon heartbeat age after which connected goes false (ms)");
 static char *mode = NULL;
@@ -54,6 +56,8 @@ RTAPI_MP_STRING(mode, "permissions of the region, octal (default 0660)");
 /* Pointers into HAL shared memory: HAL rewrites them when pins are linked. */
 struct bridge_hal {
     hal_bit_t *connected;
+    hal_bit_t *fault;
+    hal_bit_t *fault_reset;
     hal_u32_t *update_count;
     hal_u32_t *error_count;
     void *ptr[]; /* per region pin: [2*i] the pin (a slot's .in), [2*i+1] a slot's .out */
@@ -72,6 +76,9 @@ static uint64_t timeout_ns;
 
 /* realtime-side private state */
 static uint64_t cycle;
+static bool was_connected; /* the daemon's heartbeat was fresh at some point */
+static bool faulted;       /* ... and then went stale: the fault latch */
+static bool reset_prev;
 static uint64_t exec_acc;
 static uint64_t last_in[HMK_MAX_PINS];
 static uint64_t latched[HMK_MAX_PINS];
@@ -113,6 +120,27 @@ static inline void publish_exec(uint64_t d)
         atomic_store_explicit(&h->exec_ns_max, d, memory_order_relaxed);
 }
 
+/* The fault latch: set when a daemon that was connected goes stale, held
+ * until a rising edge on fault-reset while the daemon is connected again.
+ * A bridge that never saw a daemon passes writes through (halpoke and
+ * services work without the daemon); one that lost it applies each out
+ * pin's policy (hold or safe value) until reset. */
+static inline void update_fault(bool connected)
+{
+    bool reset = *hal->fault_reset;
+
+    if (connected)
+        was_connected = true;
+    else if (was_connected) {
+        faulted = true;
+        was_connected = false;
+    }
+    if (faulted && connected && reset && !reset_prev)
+        faulted = false;
+    reset_prev = reset;
+    *hal->fault = faulted;
+}
+
 /* HAL -> region: one consistent snapshot of every in value per cycle. */
 static void bridge_read(void *arg, long period)
 {
@@ -143,6 +171,7 @@ static void bridge_read(void *arg, long period)
 
     hb = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_acquire);
     *hal->connected = hb != 0 && (t0 <= hb || t0 - hb <= timeout_ns);
+    update_fault(*hal->connected);
     *hal->update_count = (hal_u32_t)cycle;
     atomic_store_explicit(&h->bridge_time_ns, t0, memory_order_relaxed);
     atomic_store_explicit(&h->bridge_cycle, cycle, memory_order_release);
@@ -175,7 +204,15 @@ static void bridge_write(void *arg, long period)
             break;
         atomic_fetch_add_explicit(&h->torn_retries, 1, memory_order_relaxed);
     }
-    if (tries == HMK_LATCH_RETRIES) {
+    if (faulted) {
+        /* the region's values are not applied while the latch is set */
+        for (unsigned i = 0; i < spec.n; i++) {
+            const struct hmk_pin_desc *p = &spec.pin[i];
+            if ((p->dir & HMK_RD_OUT) && p->policy == HMK_POLICY_SAFE)
+                hal_put(p->type, hal->ptr[2 * i + ((p->flags & HMK_PIN_SLOT) ? 1 : 0)],
+                        p->safe_value);
+        }
+    } else if (tries == HMK_LATCH_RETRIES) {
         uint64_t m = atomic_fetch_add_explicit(&h->latch_misses, 1, memory_order_relaxed) + 1;
         *hal->error_count = (hal_u32_t)m;
     } else {
@@ -249,6 +286,10 @@ static int make_hal(const char *pfx, char *err, unsigned errlen)
             return r;
     }
     r = hal_pin_bit_newf(HAL_OUT, &hal->connected, comp_id, "%s.connected", pfx);
+    if (r == 0)
+        r = hal_pin_bit_newf(HAL_OUT, &hal->fault, comp_id, "%s.fault", pfx);
+    if (r == 0)
+        r = hal_pin_bit_newf(HAL_IN, &hal->fault_reset, comp_id, "%s.fault-reset", pfx);
     if (r == 0)
         r = hal_pin_u32_newf(HAL_OUT, &hal->update_count, comp_id, "%s.update-count", pfx);
     if (r == 0)
@@ -443,6 +484,8 @@ static int check_params(const char **pfx, unsigned *perm, char *err, unsigned er
         r = hmk_pinspec_parse(*pfx, count, pins, &spec, err, errlen);
     if (r == 0)
         r = hmk_pinspec_slot_types(&spec, types, err, errlen);
+    if (r == 0)
+        r = hmk_pinspec_slot_safe(&spec, safe, err, errlen);
     return r;
 }
 

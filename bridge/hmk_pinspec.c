@@ -6,8 +6,11 @@
 #include "hmk_pinspec.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int ps_fail(int ret, char *err, unsigned errlen, const char *fmt, ...)
@@ -122,6 +125,61 @@ static int ps_dir(const char *s, size_t len)
     return -1;
 }
 
+/* "hold", or a strict value of the pin's type, encoded as the region
+ * encodes values. Returns 0, or -EINVAL. */
+static int ps_policy(const char *s, size_t len, uint8_t type, struct hmk_pin_desc *p)
+{
+    char buf[64], *end;
+
+    if (len == 0 || (len == 4 && strncmp(s, "hold", 4) == 0)) {
+        p->policy = HMK_POLICY_HOLD;
+        return 0;
+    }
+    if (len >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    p->policy = HMK_POLICY_SAFE;
+    errno = 0;
+    switch (type) {
+    case HMK_RT_BIT:
+        if (!strcmp(buf, "1") || !strcmp(buf, "true") || !strcmp(buf, "TRUE"))
+            p->safe_value = 1;
+        else if (!strcmp(buf, "0") || !strcmp(buf, "false") || !strcmp(buf, "FALSE"))
+            p->safe_value = 0;
+        else
+            return -EINVAL;
+        return 0;
+    case HMK_RT_FLOAT: {
+        double d;
+        if (strspn(buf, "0123456789+-.eE") != len)
+            return -EINVAL; /* no nan, inf or hex */
+        d = strtod(buf, &end);
+        if (*end || end == buf || !isfinite(d))
+            return -EINVAL;
+        p->safe_value = hmk_enc_float(d);
+        return 0;
+    }
+    case HMK_RT_S32: {
+        long long v = strtoll(buf, &end, 10);
+        if (*end || end == buf || errno || v < INT32_MIN || v > INT32_MAX || buf[0] == ' ')
+            return -EINVAL;
+        p->safe_value = hmk_enc_s32((int32_t)v);
+        return 0;
+    }
+    default: {
+        unsigned long long v;
+        if (buf[0] < '0' || buf[0] > '9')
+            return -EINVAL;
+        v = strtoull(buf, &end, 10);
+        if (*end || errno || v > UINT32_MAX)
+            return -EINVAL;
+        p->safe_value = v;
+        return 0;
+    }
+    }
+}
+
 static int ps_exists(const struct hmk_pinspec *o, const char *name, size_t len)
 {
     for (unsigned i = 0; i < o->n; i++)
@@ -133,8 +191,8 @@ static int ps_exists(const struct hmk_pinspec *o, const char *name, size_t len)
 /* Names the bridge itself creates beside the pins. */
 static int ps_reserved(const char *name, size_t len)
 {
-    static const char *const r[] = { "connected", "update-count", "error-count",
-                                     "update", "read", "write" };
+    static const char *const r[] = { "connected", "update-count", "error-count", "fault",
+                                     "fault-reset", "update", "read", "write" };
     if (len >= 4 && strncmp(name, "pin.", 4) == 0)
         return 1; /* the slot namespace */
     for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
@@ -167,15 +225,18 @@ static int ps_add_named(const char *prefix, const char *item, size_t len,
 {
     const char *c1 = memchr(item, ':', len);
     const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - item)) : NULL;
-    size_t nlen, tlen, dlen;
+    const char *c3 = c2 ? memchr(c2 + 1, ':', len - (size_t)(c2 + 1 - item)) : NULL;
+    size_t nlen, tlen, dlen, plen = 0;
     int type, dir;
 
-    if (!c1 || !c2 || memchr(c2 + 1, ':', len - (size_t)(c2 + 1 - item)))
+    if (!c1 || !c2 || (c3 && memchr(c3 + 1, ':', len - (size_t)(c3 + 1 - item))))
         return ps_fail(-EINVAL, err, errlen,
-                       "pins: '%.*s': expected NAME:TYPE:DIR", (int)len, item);
+                       "pins: '%.*s': expected NAME:TYPE:DIR[:POLICY]", (int)len, item);
     nlen = (size_t)(c1 - item);
     tlen = (size_t)(c2 - c1 - 1);
-    dlen = len - (size_t)(c2 + 1 - item);
+    dlen = (c3 ? (size_t)(c3 - item) : len) - (size_t)(c2 + 1 - item);
+    if (c3)
+        plen = len - (size_t)(c3 + 1 - item);
     if (!ps_name_ok(item, nlen))
         return ps_fail(-EINVAL, err, errlen,
                        "pins: '%.*s': name must start with a letter and use [A-Za-z0-9_.-]",
@@ -200,7 +261,17 @@ static int ps_add_named(const char *prefix, const char *item, size_t len,
                        (int)nlen, item, (int)dlen, c2 + 1);
     if (o->n >= HMK_MAX_PINS)
         return ps_fail(-E2BIG, err, errlen, "pins: more than %u pins in all", HMK_MAX_PINS);
-    struct hmk_pin_desc *p = &o->pin[o->n++];
+    struct hmk_pin_desc *p = &o->pin[o->n];
+    memset(p, 0, sizeof(*p));
+    if (c3 && dir == HMK_RD_IN)
+        return ps_fail(-EINVAL, err, errlen,
+                       "pins: '%.*s': an in pin has no fault policy (HAL drives it)",
+                       (int)nlen, item);
+    if (c3 && ps_policy(c3 + 1, plen, (uint8_t)type, p) < 0)
+        return ps_fail(-EINVAL, err, errlen,
+                       "pins: '%.*s': policy '%.*s' is neither hold nor a %.*s value",
+                       (int)nlen, item, (int)plen, c3 + 1, (int)tlen, c1 + 1);
+    o->n++;
     memcpy(p->name, item, nlen);
     p->name[nlen] = '\0';
     p->type = (uint8_t)type;
@@ -260,6 +331,32 @@ int hmk_pinspec_slot_types(struct hmk_pinspec *ps, const char *types, char *err,
             return ps_fail(-EINVAL, err, errlen,
                            "types: item %u '%.*s' is not bit, float, s32 or u32", i, (int)len, s);
         ps->pin[i++].type = (uint8_t)t;
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    return 0;
+}
+
+int hmk_pinspec_slot_safe(struct hmk_pinspec *ps, const char *safe, char *err, unsigned errlen)
+{
+    const char *s = safe ? safe : "";
+    unsigned slots = 0, i = 0;
+
+    while (slots < ps->n && (ps->pin[slots].flags & HMK_PIN_SLOT))
+        slots++;
+    while (*s) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+        if (i >= slots)
+            return ps_fail(-EINVAL, err, errlen, "safe: more items than the %u slots (count=)",
+                           slots);
+        if (ps_policy(s, len, ps->pin[i].type, &ps->pin[i]) < 0)
+            return ps_fail(-EINVAL, err, errlen,
+                           "safe: item %u '%.*s' is neither hold nor a value of the slot's type",
+                           i, (int)len, s);
+        i++;
         s += len;
         if (*s == ',')
             s++;

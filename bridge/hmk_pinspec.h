@@ -8,11 +8,14 @@
  * region order: first the `count` float slots pin.0 .. pin.<count-1>, then
  * the named pins in the order given.
  *
- * Syntax of pins=:  NAME:TYPE:DIR[,NAME:TYPE:DIR]...
+ * Syntax of pins=:  NAME:TYPE:DIR[:POLICY][,NAME:TYPE:DIR[:POLICY]]...
  *   NAME  HAL name characters [A-Za-z0-9_.-], must start with a letter, and
  *         "<prefix>.<NAME>" must fit HAL's 47 characters
  *   TYPE  bit | float | s32 | u32
  *   DIR   in (HAL -> services) | out (services -> HAL) | io (both)
+ *   POLICY  out and io pins only: what the pin does while the fault latch
+ *         is set (the daemon's heartbeat went stale): "hold" (default) keeps
+ *         the last value, a value of the pin's type (0, 1.5, true) drives it
  */
 #ifndef HMK_PINSPEC_H
 #define HMK_PINSPEC_H
@@ -36,6 +39,10 @@ int hmk_pinspec_parse(const char *prefix, int count, const char *pins,
  * keeps float. Applied after hmk_pinspec_parse. E.g. "float,float,float,bit"
  * makes pin.3.in/pin.3.out bit pins, so a bit signal can be netted to them. */
 int hmk_pinspec_slot_types(struct hmk_pinspec *ps, const char *types, char *err, unsigned errlen);
+
+/* safe=: per-slot fault policy, comma-separated in slot order: "hold" or
+ * empty keeps the last value, a number drives that value. */
+int hmk_pinspec_slot_safe(struct hmk_pinspec *ps, const char *safe, char *err, unsigned errlen);
 
 /* Region name and prefix checks shared by the module's parameter checks. */
 int hmk_pinspec_check_prefix(const char *prefix, char *err, unsigned errlen);

@@ -49,6 +49,10 @@ enum hmk_region_dir { HMK_RD_IN = 1, HMK_RD_OUT = 2, HMK_RD_IO = 3 };
 /* hmk_pin_desc.flags */
 #define HMK_PIN_SLOT 0x01u /* seed slot: separate HAL pins pin.N.in and pin.N.out */
 
+/* Out side after the daemon's heartbeat went stale (the fault latch, see
+ * hal_microkernel_bridge(9)): keep the last value, or drive a safe one. */
+enum hmk_policy { HMK_POLICY_HOLD = 0, HMK_POLICY_SAFE = 1 };
+
 enum hmk_region_state { HMK_STATE_INIT = 0, HMK_STATE_ATTACHED = 1, HMK_STATE_DETACHED = 2 };
 
 struct hmk_pin_desc {
@@ -57,8 +61,8 @@ struct hmk_pin_desc {
     uint8_t  dir;                /* enum hmk_region_dir */
     uint8_t  flags;              /* HMK_PIN_* */
     uint8_t  reserved0;
-    uint32_t reserved1;          /* room for a disconnect policy (issue: liveness) */
-    uint64_t reserved2;          /* room for a declared safe value */
+    uint32_t policy;             /* enum hmk_policy: what the out side does in a fault */
+    uint64_t safe_value;         /* encoded value for HMK_POLICY_SAFE */
 };
 
 struct hmk_region_header {

@@ -30,7 +30,10 @@ count=-5|count=-5
 count=2000|count=2000
 count=0|count=0 and no pins=
 pins=foo:bit|'foo:bit': expected NAME:TYPE:DIR
-pins=foo:bit:in:extra|'foo:bit:in:extra'
+pins=foo:bit:in:extra|'foo': an in pin has no fault policy
+pins=foo:bit:out:maybe|policy 'maybe' is neither hold nor a bit value
+pins=a:bit:out:0:x|expected NAME:TYPE:DIR[:POLICY]
+safe=hold,nope|safe: item 1 'nope'
 pins=foo:int:in|type 'int'
 pins=foo:bit:sideways|direction 'sideways'
 pins=1foo:bit:in|'1foo': name must start with a letter

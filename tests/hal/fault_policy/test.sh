@@ -1,0 +1,61 @@
+# The fault latch: when the daemon that was connected goes stale, fault is
+# set and each out pin follows its policy (hold, or a safe value) until a
+# rising edge on fault-reset while the daemon is connected again.
+. "$HMK_TESTLIB"
+daemon=$HMK_BIN/daemon/hal-microkernel
+cat > hmk.ini <<'INI'
+[daemon]
+heartbeat-period = 50ms
+control-socket = none
+INI
+cat > fault.hal <<'HAL'
+loadrt threads name1=servo-thread period1=1000000
+loadrt hal_microkernel_bridge count=2 safe=0,hold pins=coolant:bit:out:false,feed:float:io:hold,spin:s32:out:-1 timeout_ms=300
+addf microkernel.update servo-thread
+start
+HAL
+hal_load fault.hal
+outs() { echo "$(getp microkernel.pin.0.out) $(getp microkernel.pin.1.out) $(getp microkernel.coolant) $(getp microkernel.feed) $(getp microkernel.spin)"; }
+
+# no daemon ever: writes pass through, no fault
+halpoke pin.0 1 pin.1 2 coolant true feed 0.5 spin 3 || die "write"
+wait_output 5 "1 2 TRUE 0.5 3" outs || die "pass-through without a daemon: $(outs)"
+[ "$(getp microkernel.fault)" = FALSE ] || die "fault without a daemon"
+echo "no daemon: pass-through"
+
+start_daemon() { "$daemon" -c hmk.ini 2>>daemon.log & dpid=$!; }
+start_daemon
+trap 'kill -9 $dpid 2>/dev/null' EXIT
+wait_output 10 TRUE getp microkernel.connected || die "not connected"
+halpoke pin.0 5 pin.1 6 coolant true feed 2.5 spin 7 || die "write"
+wait_output 5 "5 6 TRUE 2.5 7" outs || die "connected writes: $(outs)"
+echo "connected: $(outs)"
+
+kill -9 $dpid; wait $dpid 2>/dev/null
+wait_output 5 TRUE getp microkernel.fault || die "fault not set after the daemon died"
+[ "$(getp microkernel.connected)" = FALSE ] || die "connected while faulted"
+# safe values driven, held ones kept
+wait_output 5 "0 6 FALSE 2.5 -1" outs || die "policy not applied: $(outs)"
+echo "fault: $(outs)"
+# writes while faulted do not reach HAL
+halpoke pin.1 9 feed 4.5 || die "write during fault"
+wait_cycles 20
+[ "$(outs)" = "0 6 FALSE 2.5 -1" ] || die "a write reached HAL during the fault: $(outs)"
+# reset while the daemon is still gone does nothing
+hal_cmd setp microkernel.fault-reset 1
+wait_cycles 20
+[ "$(getp microkernel.fault)" = TRUE ] || die "reset without a daemon cleared the fault"
+hal_cmd setp microkernel.fault-reset 0
+echo "held during fault"
+
+# the daemon comes back: still latched until reset
+start_daemon
+wait_output 10 TRUE getp microkernel.connected || die "not reconnected"
+wait_cycles 20
+[ "$(getp microkernel.fault)" = TRUE ] || die "fault cleared by reconnecting alone"
+[ "$(outs)" = "0 6 FALSE 2.5 -1" ] || die "outputs left the policy before reset: $(outs)"
+hal_cmd setp microkernel.fault-reset 1
+wait_output 5 FALSE getp microkernel.fault || die "reset did not clear the fault"
+# the region's latest values apply again
+wait_output 5 "5 9 TRUE 4.5 7" outs || die "after reset: $(outs)"
+echo "reset: $(outs)"
