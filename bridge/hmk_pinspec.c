@@ -312,9 +312,13 @@ int hmk_pinspec_parse(const char *prefix, int count, const char *pins,
     return 0;
 }
 
-int hmk_pinspec_slot_types(struct hmk_pinspec *ps, const char *types, char *err, unsigned errlen)
+/* Walks a comma-separated per-slot list (types=, safe=), calling apply for
+ * each item with the slot it belongs to; names the list in errors. */
+static int ps_slot_list(struct hmk_pinspec *ps, const char *what, const char *list,
+                        int (*apply)(struct hmk_pin_desc *p, const char *s, size_t len),
+                        const char *expect, char *err, unsigned errlen)
 {
-    const char *s = types ? types : "";
+    const char *s = list ? list : "";
     unsigned slots = 0, i = 0;
 
     while (slots < ps->n && (ps->pin[slots].flags & HMK_PIN_SLOT))
@@ -322,15 +326,14 @@ int hmk_pinspec_slot_types(struct hmk_pinspec *ps, const char *types, char *err,
     while (*s) {
         const char *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        int t = len ? ps_type(s, len) : HMK_RT_FLOAT;
 
         if (i >= slots)
-            return ps_fail(-EINVAL, err, errlen, "types: more items than the %u slots (count=)",
-                           slots);
-        if (t < 0)
-            return ps_fail(-EINVAL, err, errlen,
-                           "types: item %u '%.*s' is not bit, float, s32 or u32", i, (int)len, s);
-        ps->pin[i++].type = (uint8_t)t;
+            return ps_fail(-EINVAL, err, errlen, "%s: more items than the %u slots (count=)",
+                           what, slots);
+        if (apply(&ps->pin[i], s, len) < 0)
+            return ps_fail(-EINVAL, err, errlen, "%s: item %u '%.*s' is not %s", what, i,
+                           (int)len, s, expect);
+        i++;
         s += len;
         if (*s == ',')
             s++;
@@ -338,28 +341,28 @@ int hmk_pinspec_slot_types(struct hmk_pinspec *ps, const char *types, char *err,
     return 0;
 }
 
+static int ps_apply_type(struct hmk_pin_desc *p, const char *s, size_t len)
+{
+    int t = len ? ps_type(s, len) : HMK_RT_FLOAT;
+
+    if (t < 0)
+        return -EINVAL;
+    p->type = (uint8_t)t;
+    return 0;
+}
+
+static int ps_apply_safe(struct hmk_pin_desc *p, const char *s, size_t len)
+{
+    return ps_policy(s, len, p->type, p);
+}
+
+int hmk_pinspec_slot_types(struct hmk_pinspec *ps, const char *types, char *err, unsigned errlen)
+{
+    return ps_slot_list(ps, "types", types, ps_apply_type, "bit, float, s32 or u32", err, errlen);
+}
+
 int hmk_pinspec_slot_safe(struct hmk_pinspec *ps, const char *safe, char *err, unsigned errlen)
 {
-    const char *s = safe ? safe : "";
-    unsigned slots = 0, i = 0;
-
-    while (slots < ps->n && (ps->pin[slots].flags & HMK_PIN_SLOT))
-        slots++;
-    while (*s) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-
-        if (i >= slots)
-            return ps_fail(-EINVAL, err, errlen, "safe: more items than the %u slots (count=)",
-                           slots);
-        if (ps_policy(s, len, ps->pin[i].type, &ps->pin[i]) < 0)
-            return ps_fail(-EINVAL, err, errlen,
-                           "safe: item %u '%.*s' is neither hold nor a value of the slot's type",
-                           i, (int)len, s);
-        i++;
-        s += len;
-        if (*s == ',')
-            s++;
-    }
-    return 0;
+    return ps_slot_list(ps, "safe", safe, ps_apply_safe, "hold or a value of the slot's type",
+                        err, errlen);
 }
