@@ -19,8 +19,9 @@
  * (serialised by the process-shared robust mutex `out.lock`) only ever modify
  * the copy readers are not directed to, so copy[seq & 1] is always a complete,
  * consistent set of values, even if a writer dies at any instruction. The
- * bridge therefore never waits for a writer: it retries at most
- * HMK_LATCH_RETRIES times, and only if two flips happen during its read.
+ * bridge therefore never waits for a writer: it retries when a flip
+ * happened during its read (the writer may then be writing the copy it was
+ * reading), at most HMK_LATCH_RETRIES times.
  *
  * RT context: the inline helpers marked "RT-safe" do no allocation, no
  * locking and no system call; the bridge calls only those.

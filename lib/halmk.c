@@ -445,15 +445,21 @@ int hmk_snapshot(const hmk_region *r, hmk_value *vals, unsigned n, uint64_t *cyc
     }
     if (tries == HMK_READ_TRIES)
         return -EAGAIN;
-    for (unsigned i = 0; i < n; i++) {
-        if (r->pins[i].dir & HMK_RD_IN) {
-            hmk_decode(r->pins[i].type, raw[i], &vals[i]);
-        } else {
-            int ret = hmk_read_out(r, i, &vals[i]);
-            if (ret < 0)
-                return ret;
-        }
+    /* out-only pins: one latch read for all of them, so that a transaction
+     * over several out-only pins is seen whole, as the bridge sees it */
+    for (tries = 0;; tries++) {
+        const struct hmk_out_block *ob = &r->shm->out;
+        uint64_t s = hmk_out_read_begin(ob);
+        for (unsigned i = 0; i < n; i++)
+            if (!(r->pins[i].dir & HMK_RD_IN))
+                raw[i] = atomic_load_explicit(&ob->copy[s & 1u].value[i], memory_order_relaxed);
+        if (!hmk_out_read_retry(ob, s))
+            break;
+        if (tries >= HMK_READ_TRIES)
+            return -EAGAIN;
     }
+    for (unsigned i = 0; i < n; i++)
+        hmk_decode(r->pins[i].type, raw[i], &vals[i]);
     if (cycle)
         *cycle = cyc;
     return hmk_check(r);

@@ -1,0 +1,812 @@
+/*
+ * test_region.c - the region's layout and its two seqlocks, exercised
+ * through libhalmk on one side and a fake bridge (tests/unit/fake_region.h)
+ * on the other:
+ *  - layout: sizes and offsets against the ABI table in docs/region.md;
+ *  - in seqlock: a fake-bridge writer thread and hmk_snapshot() readers,
+ *    >= 1,000,000 reads of a checksummed multi-pin record, zero torn;
+ *  - out latch: hmk_txn_* writer threads and a fake-bridge reader using the
+ *    bounded latch read, zero torn among successful reads;
+ *  - hmk_snapshot of out-only pins shows a transaction whole as well;
+ *  - a writer that stops at every point between and inside the two copies
+ *    of the latch leaves readers a consistent copy;
+ *  - a forked writer SIGKILLed while it holds the robust mutex mid-write is
+ *    recovered (EOWNERDEAD) by the next writer, which repairs both copies.
+ *
+ * Records carry a checksum relation so that tearing is detectable: pin 0
+ * is a sequence number, pins 1..N-2 are pseudo-random, pin N-1 is the xor
+ * of the others with a constant. test_region_checker_detects_tearing shows
+ * that the check does fire when a reader skips the seqlock.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "halmk.h"
+#include "fake_region.h"
+
+#define NPINS       16u            /* pins in a latch record */
+#define IN_NPINS    64u            /* pins in an in-seqlock record (longer reads) */
+#define CHECK_XOR   0xa5a5a5a5u
+#define IN_READS    1000000ull     /* total hmk_snapshot reads required */
+#define IN_READERS  3
+#define OUT_WRITERS 3
+#define OUT_READS   1000000ull     /* fake-bridge latch read attempts */
+#define MIN_CHANGES 2000ull        /* record changes the readers must observe */
+#define DEADLINE_NS (60ull * 1000000000ull)
+
+/* ---- records ------------------------------------------------------------ */
+
+static void make_record(uint32_t *rec, unsigned n, uint32_t seqno, uint64_t seed)
+{
+    uint32_t x = CHECK_XOR;
+    uint64_t st = seed;
+
+    rec[0] = seqno;
+    x ^= seqno;
+    for (unsigned i = 1; i + 1 < n; i++) {
+        rec[i] = (uint32_t)fake_rand(&st);
+        x ^= rec[i];
+    }
+    rec[n - 1] = x;
+}
+
+static int record_ok(const uint32_t *rec, unsigned n)
+{
+    uint32_t x = CHECK_XOR;
+    for (unsigned i = 0; i + 1 < n; i++)
+        x ^= rec[i];
+    return x == rec[n - 1];
+}
+
+static int record_ok64(const uint64_t *raw, unsigned n)
+{
+    uint32_t rec[HMK_MAX_PINS];
+    for (unsigned i = 0; i < n; i++) {
+        if (raw[i] >> 32)
+            return 0;
+        rec[i] = (uint32_t)raw[i];
+    }
+    return record_ok(rec, n);
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct fx {
+    struct fake_region f;
+};
+
+/* A forked writer still alive when a test fails is killed by the teardown
+ * (it may hold the region's lock); PR_SET_PDEATHSIG covers a crash of the
+ * test itself. */
+static pid_t live_child = -1;
+
+static pid_t fork_child(void)
+{
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(6);
+    } else if (pid > 0) {
+        live_child = pid;
+    }
+    return pid;
+}
+
+static void reap_child(pid_t pid, int *status)
+{
+    assert_int_equal(waitpid(pid, status, 0), pid);
+    live_child = -1;
+}
+
+static int setup_u32(void **state)
+{
+    static struct fx fx;
+    struct hmk_pin_desc pins[IN_NPINS];
+
+    fake_slots(pins, IN_NPINS, HMK_RT_U32);
+    if (fake_region_create(&fx.f, pins, IN_NPINS, NULL) < 0)
+        return -1;
+    *state = &fx;
+    return 0;
+}
+
+/* out-only u32 pins o0..o<NPINS-1>: hmk_snapshot gives their out values */
+static int setup_out_only(void **state)
+{
+    static struct fx fx;
+    struct hmk_pin_desc pins[NPINS];
+    char name[16];
+
+    for (unsigned i = 0; i < NPINS; i++) {
+        snprintf(name, sizeof(name), "o%u", i);
+        fake_pin(&pins[i], name, HMK_RT_U32, HMK_RD_OUT, 0);
+    }
+    if (fake_region_create(&fx.f, pins, NPINS, NULL) < 0)
+        return -1;
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    if (live_child > 0) {
+        kill(live_child, SIGKILL);
+        waitpid(live_child, NULL, 0);
+        live_child = -1;
+    }
+    fake_region_destroy(&fx->f);
+    return 0;
+}
+
+static hmk_region *open_rw(struct fx *fx)
+{
+    hmk_region *r = NULL;
+    int ret = hmk_open(fx->f.name, 0, &r);
+    assert_int_equal(ret, 0);
+    assert_non_null(r);
+    return r;
+}
+
+static void commit_record(hmk_txn *t, const uint32_t *rec, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        hmk_value v = { .type = HMK_TYPE_U32, .u = rec[i] };
+        assert_int_equal(hmk_txn_set(t, i, &v), 0);
+    }
+    assert_int_equal(hmk_txn_commit(t), (int)n);
+}
+
+/* ---- layout ------------------------------------------------------------- */
+
+static void test_region_layout_offsets(void **state)
+{
+    (void)state;
+    /* docs/region.md's table */
+    assert_int_equal(sizeof(struct hmk_shm), 106944);
+    assert_int_equal(sizeof(struct hmk_region_header), 256);
+    assert_int_equal(sizeof(struct hmk_pin_desc), 64);
+    assert_true(sizeof(pthread_mutex_t) <= 64);
+    assert_int_equal(offsetof(struct hmk_out_block, lock), 0);
+    assert_int_equal(sizeof(((struct hmk_out_block *)0)->lock_space), 64);
+
+    assert_int_equal(offsetof(struct hmk_region_header, magic), 0);
+    assert_int_equal(offsetof(struct hmk_region_header, abi_version), 4);
+    assert_int_equal(offsetof(struct hmk_region_header, header_size), 8);
+    assert_int_equal(offsetof(struct hmk_region_header, pin_desc_size), 12);
+    assert_int_equal(offsetof(struct hmk_region_header, region_size), 16);
+    assert_int_equal(offsetof(struct hmk_region_header, layout_hash), 24);
+    assert_int_equal(offsetof(struct hmk_region_header, generation), 32);
+    assert_int_equal(offsetof(struct hmk_region_header, pin_count), 40);
+    assert_int_equal(offsetof(struct hmk_region_header, max_pins), 44);
+    assert_int_equal(offsetof(struct hmk_region_header, state), 48);
+    assert_int_equal(offsetof(struct hmk_region_header, heartbeat_timeout_ms), 52);
+    assert_int_equal(offsetof(struct hmk_region_header, bridge_cycle), 56);
+    assert_int_equal(offsetof(struct hmk_region_header, bridge_time_ns), 64);
+    assert_int_equal(offsetof(struct hmk_region_header, daemon_heartbeat_ns), 72);
+    assert_int_equal(offsetof(struct hmk_region_header, daemon_pid), 80);
+    assert_int_equal(offsetof(struct hmk_region_header, cycles), 88);
+    assert_int_equal(offsetof(struct hmk_region_header, torn_retries), 96);
+    assert_int_equal(offsetof(struct hmk_region_header, latch_misses), 104);
+    assert_int_equal(offsetof(struct hmk_region_header, writer_recoveries), 112);
+    assert_int_equal(offsetof(struct hmk_region_header, exec_ns_last), 120);
+    assert_int_equal(offsetof(struct hmk_region_header, exec_ns_max), 128);
+    assert_int_equal(offsetof(struct hmk_region_header, out_commits), 136);
+    assert_int_equal(offsetof(struct hmk_region_header, change_futex), 144);
+    assert_int_equal(offsetof(struct hmk_region_header, hal_prefix), 152);
+    assert_int_equal(offsetof(struct hmk_region_header, reserved), 200);
+
+    assert_int_equal(offsetof(struct hmk_pin_desc, name), 0);
+    assert_int_equal(sizeof(((struct hmk_pin_desc *)0)->name), 48);
+    assert_int_equal(offsetof(struct hmk_pin_desc, type), 48);
+    assert_int_equal(offsetof(struct hmk_pin_desc, dir), 49);
+    assert_int_equal(offsetof(struct hmk_pin_desc, flags), 50);
+
+    assert_int_equal(offsetof(struct hmk_shm, hdr), 0);
+    assert_int_equal(offsetof(struct hmk_shm, pin), 256);
+    assert_int_equal(offsetof(struct hmk_shm, in), 65792);
+    assert_int_equal(offsetof(struct hmk_shm, in.value), 65856);
+    assert_int_equal(offsetof(struct hmk_shm, in.changed_cycle), 74048);
+    assert_int_equal(offsetof(struct hmk_shm, out), 82240);
+    assert_int_equal(offsetof(struct hmk_shm, out.seq), 82304);
+    assert_int_equal(offsetof(struct hmk_shm, out.copy[0]), 82368);
+    assert_int_equal(offsetof(struct hmk_shm, out.copy[1]), 94656);
+    assert_int_equal(sizeof(struct hmk_out_copy), 12 * HMK_MAX_PINS);
+    assert_true(HMK_MAX_PINS >= 256);
+
+    /* the values that travel in it */
+    assert_int_equal(HMK_RT_BIT, HMK_TYPE_BIT);
+    assert_int_equal(HMK_RT_FLOAT, HMK_TYPE_FLOAT);
+    assert_int_equal(HMK_RT_S32, HMK_TYPE_S32);
+    assert_int_equal(HMK_RT_U32, HMK_TYPE_U32);
+    assert_int_equal(HMK_RD_IN, HMK_DIR_IN);
+    assert_int_equal(HMK_RD_OUT, HMK_DIR_OUT);
+    assert_int_equal(HMK_RD_IO, HMK_DIR_IO);
+    assert_int_equal(hmk_dec_s32(hmk_enc_s32(INT32_MIN)), INT32_MIN);
+    assert_int_equal(hmk_enc_s32(-1), 0xffffffffull);
+    assert_true(hmk_enc_float(-0.0) == 0x8000000000000000ull);
+}
+
+/* The fixture's region is one that libhalmk accepts and reads as created. */
+static void test_region_fixture_is_valid(void **state)
+{
+    struct fx *fx = *state;
+    struct hmk_pin_info pi;
+    struct hmk_stats st;
+    hmk_region *r = open_rw(fx);
+
+    assert_int_equal(hmk_pin_count(r), IN_NPINS);
+    assert_int_equal(hmk_pin_info(r, 3, &pi), 0);
+    assert_string_equal(pi.name, "pin.3");
+    assert_int_equal(pi.type, HMK_TYPE_U32);
+    assert_int_equal(pi.dir, HMK_DIR_IO);
+    assert_true(pi.slot);
+    assert_int_equal(hmk_stats(r, &st), 0);
+    assert_int_equal(st.generation, fx->f.shm->hdr.generation);
+    assert_int_equal(st.layout_hash, hmk_layout_hash(fx->f.shm->pin, IN_NPINS));
+    hmk_close(r);
+}
+
+/* ---- in seqlock: fake bridge writer, hmk_snapshot readers ---------------- */
+
+struct in_run {
+    struct fx *fx;
+    hmk_region *r;
+    _Atomic int stop;
+    _Atomic uint64_t reads, torn, eagain, errors, distinct, backwards;
+    _Atomic uint64_t written;
+    uint64_t deadline;
+};
+
+static void *in_writer(void *arg)
+{
+    struct in_run *run = arg;
+    struct hmk_shm *shm = run->fx->f.shm;
+    uint64_t rng = 12345, k = 0;
+    uint32_t rec[IN_NPINS];
+    uint64_t raw[IN_NPINS];
+
+    while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+        k++;
+        make_record(rec, IN_NPINS, (uint32_t)k, k * 7919);
+        for (unsigned i = 0; i < IN_NPINS; i++)
+            raw[i] = rec[i];
+        fake_bridge_write_in(shm, raw, IN_NPINS, k);
+        atomic_store_explicit(&run->written, k, memory_order_relaxed);
+        /* a short, varying gap so readers also find the lock free; the
+         * bridge itself writes once per servo period */
+        unsigned spin = (unsigned)(fake_rand(&rng) % 256);
+        for (unsigned j = 0; j < spin; j++)
+            (void)atomic_load_explicit(&run->stop, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+static void *in_reader(void *arg)
+{
+    struct in_run *run = arg;
+    uint64_t quota = (IN_READS + IN_READERS - 1) / IN_READERS;
+    uint64_t last_cycle = 0, n = 0;
+    hmk_value vals[IN_NPINS];
+    uint32_t rec[IN_NPINS];
+
+    /* a share of the reads, and (the point of the exercise) reads that
+     * raced a moving writer: under CPU load the threads may be time-sliced
+     * rather than overlap, so keep going until enough records were seen
+     * change, within the deadline */
+    while (n < quota || atomic_load_explicit(&run->distinct, memory_order_relaxed) < MIN_CHANGES) {
+        uint64_t cycle = 0;
+        int ret = hmk_snapshot(run->r, vals, IN_NPINS, &cycle);
+        if (ret == -EAGAIN) {
+            atomic_fetch_add(&run->eagain, 1);
+        } else if (ret < 0) {
+            atomic_fetch_add(&run->errors, 1);
+        } else {
+            n++;
+            for (unsigned i = 0; i < IN_NPINS; i++)
+                rec[i] = vals[i].u;
+            /* the record's own checksum, and its sequence number = the
+             * snapshot's cycle (cycle 0: nothing written yet, all zero) */
+            if (cycle == 0 ? rec[IN_NPINS - 1] != 0 || rec[0] != 0
+                           : !record_ok(rec, IN_NPINS) || rec[0] != (uint32_t)cycle)
+                atomic_fetch_add(&run->torn, 1);
+            if (cycle < last_cycle)
+                atomic_fetch_add(&run->backwards, 1);
+            if (cycle != last_cycle)
+                atomic_fetch_add_explicit(&run->distinct, 1, memory_order_relaxed);
+            last_cycle = cycle;
+        }
+        if ((n & 1023) == 0 && fake_now_ns() > run->deadline)
+            break;
+    }
+    atomic_fetch_add(&run->reads, n);
+    return NULL;
+}
+
+static void test_region_in_seqlock_no_torn_snapshots(void **state)
+{
+    struct fx *fx = *state;
+    struct in_run run = { .fx = fx };
+    pthread_t w, rd[IN_READERS];
+    uint64_t t0 = fake_now_ns();
+
+    run.r = open_rw(fx);
+    run.deadline = t0 + DEADLINE_NS;
+    assert_int_equal(pthread_create(&w, NULL, in_writer, &run), 0);
+    for (int i = 0; i < IN_READERS; i++)
+        assert_int_equal(pthread_create(&rd[i], NULL, in_reader, &run), 0);
+    for (int i = 0; i < IN_READERS; i++)
+        pthread_join(rd[i], NULL);
+    atomic_store(&run.stop, 1);
+    pthread_join(w, NULL);
+    hmk_close(run.r);
+
+    print_message("in seqlock: %llu snapshots by %d readers, %llu records written, "
+                  "%llu cycle changes seen, %llu torn, %llu -EAGAIN, %.2f s\n",
+                  (unsigned long long)run.reads, IN_READERS, (unsigned long long)run.written,
+                  (unsigned long long)run.distinct, (unsigned long long)run.torn,
+                  (unsigned long long)run.eagain, (double)(fake_now_ns() - t0) / 1e9);
+    assert_true(run.reads >= IN_READS);
+    assert_int_equal(run.torn, 0);
+    assert_int_equal(run.errors, 0);
+    assert_int_equal(run.backwards, 0);
+    /* the readers really raced a moving writer */
+    assert_true(run.written >= MIN_CHANGES);
+    assert_true(run.distinct >= MIN_CHANGES);
+}
+
+/*
+ * Control: the same record check on a reader that copies the values with
+ * no seqlock at all does find torn records, so a zero above means something.
+ * Bounded by a deadline; stops at the first torn record.
+ */
+struct naive_run {
+    struct hmk_shm *shm;
+    _Atomic int stop;
+};
+
+static void *naive_writer(void *arg)
+{
+    struct naive_run *run = arg;
+    uint32_t rec[NPINS];
+    uint64_t raw[NPINS], k = 0;
+
+    while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+        k++;
+        make_record(rec, NPINS, (uint32_t)k, k * 31);
+        for (unsigned i = 0; i < NPINS; i++)
+            raw[i] = rec[i];
+        fake_bridge_write_in(run->shm, raw, NPINS, k);
+    }
+    return NULL;
+}
+
+static void test_region_checker_detects_tearing(void **state)
+{
+    struct fx *fx = *state;
+    struct naive_run run = { .shm = fx->f.shm };
+    uint64_t deadline = fake_now_ns() + 20ull * 1000000000ull, reads = 0, torn = 0;
+    uint64_t raw[NPINS];
+    pthread_t w;
+
+    assert_int_equal(pthread_create(&w, NULL, naive_writer, &run), 0);
+    while (torn == 0 && fake_now_ns() < deadline) {
+        for (int k = 0; k < 1000; k++) {
+            for (unsigned i = 0; i < NPINS; i++)
+                raw[i] = atomic_load_explicit(&fx->f.shm->in.value[i], memory_order_relaxed);
+            reads++;
+            if (raw[0] != 0 && !record_ok64(raw, NPINS))
+                torn++;
+        }
+    }
+    atomic_store(&run.stop, 1);
+    pthread_join(w, NULL);
+    print_message("control: a reader without the seqlock saw a torn record after %llu reads\n",
+                  (unsigned long long)reads);
+    assert_true(torn > 0);
+}
+
+/* ---- out latch: hmk_txn writers, fake-bridge reader ---------------------- */
+
+struct out_run {
+    struct fx *fx;
+    _Atomic int stop;
+    _Atomic uint64_t commits, errors;
+    uint64_t deadline;
+    int id_next;
+    pthread_mutex_t id_lock;
+};
+
+static void *out_writer(void *arg)
+{
+    struct out_run *run = arg;
+    hmk_region *r = NULL;
+    hmk_txn *t = NULL;
+    uint32_t rec[NPINS];
+    uint32_t k = 0;
+    int id;
+
+    pthread_mutex_lock(&run->id_lock);
+    id = ++run->id_next;
+    pthread_mutex_unlock(&run->id_lock);
+    if (hmk_open(run->fx->f.name, 0, &r) < 0 || hmk_txn_new(r, &t) < 0) {
+        atomic_fetch_add(&run->errors, 1);
+        hmk_close(r);
+        return NULL;
+    }
+    while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+        k++;
+        make_record(rec, NPINS, ((uint32_t)id << 24) | (k & 0xffffff),
+                    ((uint64_t)id << 32) | k);
+        for (unsigned i = 0; i < NPINS; i++) {
+            hmk_value v = { .type = HMK_TYPE_U32, .u = rec[i] };
+            if (hmk_txn_set(t, i, &v) < 0)
+                atomic_fetch_add(&run->errors, 1);
+        }
+        if (hmk_txn_commit(t) != (int)NPINS)
+            atomic_fetch_add(&run->errors, 1);
+        else
+            atomic_fetch_add_explicit(&run->commits, 1, memory_order_relaxed);
+    }
+    hmk_txn_free(t);
+    hmk_close(r);
+    return NULL;
+}
+
+static void test_region_out_latch_no_torn_reads(void **state)
+{
+    struct fx *fx = *state;
+    struct out_run run = { .fx = fx };
+    pthread_t w[OUT_WRITERS];
+    uint64_t raw[NPINS], prev0 = 0;
+    uint64_t attempts = 0, ok = 0, retries = 0, misses = 0, torn = 0, distinct = 0;
+    uint64_t t0 = fake_now_ns();
+
+    pthread_mutex_init(&run.id_lock, NULL);
+    run.deadline = t0 + DEADLINE_NS;
+    for (int i = 0; i < OUT_WRITERS; i++)
+        assert_int_equal(pthread_create(&w[i], NULL, out_writer, &run), 0);
+    /* the bridge's role, in this thread */
+    while ((attempts < OUT_READS || distinct < MIN_CHANGES) && fake_now_ns() < run.deadline) {
+        for (int k = 0; k < 1000; k++) {
+            int ret = fake_bridge_read_out(fx->f.shm, raw, NPINS);
+            attempts++;
+            if (ret < 0) {
+                misses++;
+                retries += HMK_LATCH_RETRIES - 1;
+                continue;
+            }
+            ok++;
+            retries += (unsigned)ret;
+            if (raw[0] == 0 && raw[NPINS - 1] == 0)
+                continue; /* nothing committed yet */
+            if (!record_ok64(raw, NPINS))
+                torn++;
+            if (raw[0] != prev0)
+                distinct++;
+            prev0 = raw[0];
+        }
+    }
+    atomic_store(&run.stop, 1);
+    for (int i = 0; i < OUT_WRITERS; i++)
+        pthread_join(w[i], NULL);
+    pthread_mutex_destroy(&run.id_lock);
+
+    /* afterwards, both copies hold the last commit */
+    for (unsigned i = 0; i < NPINS; i++) {
+        assert_int_equal(atomic_load(&fx->f.shm->out.copy[0].value[i]),
+                         atomic_load(&fx->f.shm->out.copy[1].value[i]));
+        assert_int_equal(atomic_load(&fx->f.shm->out.copy[0].wgen[i]),
+                         atomic_load(&fx->f.shm->out.copy[1].wgen[i]));
+    }
+    print_message("out latch: %llu bridge reads (%llu ok), %llu retries, %llu misses "
+                  "(bound %u), %llu torn, %llu commits by %d writers, %llu changes seen, "
+                  "%.2f s\n",
+                  (unsigned long long)attempts, (unsigned long long)ok,
+                  (unsigned long long)retries, (unsigned long long)misses, HMK_LATCH_RETRIES,
+                  (unsigned long long)torn, (unsigned long long)run.commits, OUT_WRITERS,
+                  (unsigned long long)distinct, (double)(fake_now_ns() - t0) / 1e9);
+    assert_true(attempts >= OUT_READS);
+    assert_int_equal(run.errors, 0);
+    assert_int_equal(torn, 0);
+    assert_true(run.commits >= MIN_CHANGES);
+    assert_true(distinct >= MIN_CHANGES);
+    assert_int_equal(atomic_load(&fx->f.shm->hdr.out_commits), run.commits);
+}
+
+/*
+ * hmk_snapshot of out-only pins (it gives their out values) must show a
+ * transaction whole too: all of them come from one latch read. Writers:
+ * hmk_txn_* threads as above; readers: hmk_snapshot in this thread.
+ */
+static void test_region_snapshot_out_only_pins_consistent(void **state)
+{
+    struct fx *fx = *state;
+    struct out_run run = { .fx = fx };
+    hmk_region *r = open_rw(fx);
+    pthread_t w[2];
+    hmk_value vals[NPINS];
+    uint32_t rec[NPINS], prev0 = 0;
+    uint64_t reads = 0, torn = 0, distinct = 0, eagain = 0;
+
+    pthread_mutex_init(&run.id_lock, NULL);
+    run.deadline = fake_now_ns() + DEADLINE_NS;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&w[i], NULL, out_writer, &run), 0);
+    while ((reads < 200000 || distinct < MIN_CHANGES) && fake_now_ns() < run.deadline) {
+        int ret = hmk_snapshot(r, vals, NPINS, NULL);
+        if (ret == -EAGAIN) {
+            eagain++;
+            continue;
+        }
+        assert_int_equal(ret, 0);
+        reads++;
+        for (unsigned i = 0; i < NPINS; i++)
+            rec[i] = vals[i].u;
+        if (rec[0] == 0 && rec[NPINS - 1] == 0)
+            continue;
+        if (!record_ok(rec, NPINS))
+            torn++;
+        if (rec[0] != prev0)
+            distinct++;
+        prev0 = rec[0];
+    }
+    atomic_store(&run.stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(w[i], NULL);
+    pthread_mutex_destroy(&run.id_lock);
+    hmk_close(r);
+    print_message("snapshot of out-only pins: %llu reads, %llu torn, %llu -EAGAIN, "
+                  "%llu changes seen\n", (unsigned long long)reads, (unsigned long long)torn,
+                  (unsigned long long)eagain, (unsigned long long)distinct);
+    assert_int_equal(run.errors, 0);
+    assert_int_equal(torn, 0);
+    assert_true(distinct >= MIN_CHANGES);
+}
+
+/* ---- a writer that stops between (or inside) the two copies -------------- */
+
+/* Writes rec's first `stores` values into the copy the flip returned. */
+static void raw_flip_and_write(struct hmk_out_block *b, const uint32_t *rec, unsigned n,
+                               unsigned stores)
+{
+    unsigned w = hmk_out_write_flip(b);
+    for (unsigned i = 0; i < stores && i < n; i++) {
+        atomic_store_explicit(&b->copy[w].value[i], rec[i], memory_order_relaxed);
+        atomic_store_explicit(&b->copy[w].wgen[i],
+                              atomic_load(&b->copy[w ^ 1u].wgen[i]) + 1, memory_order_relaxed);
+    }
+}
+
+static void expect_bridge_sees(const struct hmk_shm *shm, const uint32_t *rec, unsigned n)
+{
+    uint64_t raw[NPINS];
+    int ret = fake_bridge_read_out(shm, raw, n);
+
+    assert_int_equal(ret, 0); /* no writer running: first try */
+    assert_true(record_ok64(raw, n));
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(raw[i], rec[i]);
+}
+
+static void expect_lib_sees(hmk_region *r, const uint32_t *rec, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        hmk_value v;
+        assert_int_equal(hmk_read_out(r, i, &v), 0);
+        assert_int_equal(v.type, HMK_TYPE_U32);
+        assert_int_equal(v.u, rec[i]);
+    }
+}
+
+static void test_region_latch_stopped_writer_leaves_consistent_copy(void **state)
+{
+    struct fx *fx = *state;
+    struct hmk_out_block *b = &fx->f.shm->out;
+    hmk_region *r = open_rw(fx);
+    uint32_t a[NPINS], bb[NPINS];
+    hmk_txn *t;
+    unsigned points = 0;
+
+    assert_int_equal(hmk_txn_new(r, &t), 0);
+    make_record(a, NPINS, 0x1111, 1);
+    make_record(bb, NPINS, 0x2222, 2);
+
+    /* every stop point of a two-copy write of record B over record A */
+    for (unsigned round = 0; round < 2; round++) {
+        for (unsigned stores = 0; stores <= NPINS; stores++) {
+            commit_record(t, a, NPINS);            /* both copies = A */
+            expect_bridge_sees(fx->f.shm, a, NPINS);
+            if (round == 1)
+                raw_flip_and_write(b, bb, NPINS, NPINS); /* first copy complete */
+            raw_flip_and_write(b, bb, NPINS, stores);    /* ...and "dies" here */
+            /* readers are on the copy the flip moved them to: A while the
+             * first copy is being written, B once it was complete */
+            expect_bridge_sees(fx->f.shm, round == 0 ? a : bb, NPINS);
+            expect_lib_sees(r, round == 0 ? a : bb, NPINS);
+            points++;
+        }
+    }
+    /* the next full commit leaves both copies equal again */
+    commit_record(t, a, NPINS);
+    for (unsigned i = 0; i < NPINS; i++)
+        assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
+    expect_bridge_sees(fx->f.shm, a, NPINS);
+    print_message("latch: %u stop points checked\n", points);
+    hmk_txn_free(t);
+    hmk_close(r);
+}
+
+/* ---- robust mutex: a writer SIGKILLed while holding the lock -------------- */
+
+static int wait_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int n;
+    do
+        n = poll(&p, 1, timeout_ms);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/*
+ * The child takes the lock on the raw struct (as a libhalmk writer does),
+ * flips once and writes half of record B (second_copy: all of B, flips
+ * again and writes half of the second copy), tells the parent, and waits
+ * to be killed.
+ */
+static void run_dying_writer(struct fx *fx, int second_copy)
+{
+    struct hmk_out_block *b = &fx->f.shm->out;
+    hmk_region *r = open_rw(fx);
+    uint32_t a[NPINS], bb[NPINS], c[NPINS];
+    uint64_t rec0 = atomic_load(&fx->f.shm->hdr.writer_recoveries);
+    const uint32_t *survivor;
+    hmk_txn *t;
+    int pfd[2], status;
+    char ch;
+    pid_t pid;
+
+    assert_int_equal(hmk_txn_new(r, &t), 0);
+    make_record(a, NPINS, 0xa, 10);
+    make_record(bb, NPINS, 0xb, 11);
+    make_record(c, NPINS, 0xc, 12);
+    commit_record(t, a, NPINS);
+    survivor = second_copy ? bb : a;
+
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork_child();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        if (pthread_mutex_lock(&b->lock) != 0)
+            _exit(3);
+        if (second_copy)
+            raw_flip_and_write(b, bb, NPINS, NPINS);
+        raw_flip_and_write(b, bb, NPINS, NPINS / 2);
+        if (write(pfd[1], "x", 1) != 1)
+            _exit(4);
+        for (;;)
+            pause();
+    }
+    close(pfd[1]);
+    assert_int_equal(wait_readable(pfd[0], 10000), 1);
+    assert_int_equal(read(pfd[0], &ch, 1), 1);
+    close(pfd[0]);
+
+    /* the child holds the lock mid-write: readers still get a whole record */
+    expect_bridge_sees(fx->f.shm, survivor, NPINS);
+    expect_lib_sees(r, survivor, NPINS);
+
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    reap_child(pid, &status);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    expect_bridge_sees(fx->f.shm, survivor, NPINS);
+
+    /* next writer: a one-pin write gets EOWNERDEAD, repairs, succeeds */
+    assert_int_equal(hmk_write_u32(r, 0, 0x12345678u), 0);
+    assert_int_equal(atomic_load(&fx->f.shm->hdr.writer_recoveries), rec0 + 1);
+    for (unsigned i = 0; i < NPINS; i++) {
+        uint32_t want = i == 0 ? 0x12345678u : survivor[i];
+        /* both copies repaired: no trace of the half-written copy */
+        assert_int_equal(atomic_load(&b->copy[0].value[i]), want);
+        assert_int_equal(atomic_load(&b->copy[1].value[i]), want);
+        assert_int_equal(atomic_load(&b->copy[0].wgen[i]), atomic_load(&b->copy[1].wgen[i]));
+    }
+    /* and a full transaction afterwards is visible as a whole; no second
+     * recovery (the mutex was made consistent) */
+    commit_record(t, c, NPINS);
+    expect_bridge_sees(fx->f.shm, c, NPINS);
+    expect_lib_sees(r, c, NPINS);
+    for (unsigned i = 0; i < NPINS; i++)
+        assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
+    assert_int_equal(atomic_load(&fx->f.shm->hdr.writer_recoveries), rec0 + 1);
+    assert_int_equal(pthread_mutex_trylock(&b->lock), 0);
+    assert_int_equal(pthread_mutex_unlock(&b->lock), 0);
+    hmk_txn_free(t);
+    hmk_close(r);
+}
+
+static void test_region_robust_mutex_owner_dies_in_first_copy(void **state)
+{
+    run_dying_writer(*state, 0);
+}
+
+static void test_region_robust_mutex_owner_dies_in_second_copy(void **state)
+{
+    run_dying_writer(*state, 1);
+}
+
+/* A transaction's commit (hmk_txn_commit) recovers too, not only hmk_write. */
+static void test_region_robust_mutex_txn_commit_recovers(void **state)
+{
+    struct fx *fx = *state;
+    struct hmk_out_block *b = &fx->f.shm->out;
+    hmk_region *r = open_rw(fx);
+    uint32_t a[NPINS], bb[NPINS], c[NPINS];
+    hmk_txn *t;
+    int status;
+    pid_t pid;
+
+    assert_int_equal(hmk_txn_new(r, &t), 0);
+    make_record(a, NPINS, 0xa, 20);
+    make_record(bb, NPINS, 0xb, 21);
+    make_record(c, NPINS, 0xc, 22);
+    commit_record(t, a, NPINS);
+    pid = fork_child();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* dies on its own, holding the lock, mid-write */
+        if (pthread_mutex_lock(&b->lock) != 0)
+            _exit(3);
+        raw_flip_and_write(b, bb, NPINS, 3);
+        kill(getpid(), SIGKILL);
+        _exit(5);
+    }
+    reap_child(pid, &status);
+    assert_true(WIFSIGNALED(status));
+    expect_bridge_sees(fx->f.shm, a, NPINS);
+    commit_record(t, c, NPINS);
+    assert_int_equal(atomic_load(&fx->f.shm->hdr.writer_recoveries), 1);
+    expect_bridge_sees(fx->f.shm, c, NPINS);
+    for (unsigned i = 0; i < NPINS; i++)
+        assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
+    hmk_txn_free(t);
+    hmk_close(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_region_layout_offsets),
+        cmocka_unit_test_setup_teardown(test_region_fixture_is_valid, setup_u32, teardown),
+        cmocka_unit_test_setup_teardown(test_region_in_seqlock_no_torn_snapshots, setup_u32, teardown),
+        cmocka_unit_test_setup_teardown(test_region_checker_detects_tearing, setup_u32, teardown),
+        cmocka_unit_test_setup_teardown(test_region_out_latch_no_torn_reads, setup_u32, teardown),
+        cmocka_unit_test_setup_teardown(test_region_snapshot_out_only_pins_consistent,
+                                        setup_out_only, teardown),
+        cmocka_unit_test_setup_teardown(test_region_latch_stopped_writer_leaves_consistent_copy,
+                                        setup_u32, teardown),
+        cmocka_unit_test_setup_teardown(test_region_robust_mutex_owner_dies_in_first_copy,
+                                        setup_u32, teardown),
+        cmocka_unit_test_setup_teardown(test_region_robust_mutex_owner_dies_in_second_copy,
+                                        setup_u32, teardown),
+        cmocka_unit_test_setup_teardown(test_region_robust_mutex_txn_commit_recovers,
+                                        setup_u32, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
