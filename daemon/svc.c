@@ -2,6 +2,7 @@
 #include "svc.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -100,11 +101,51 @@ static int set_rlimit(int res, uint64_t v)
     return setrlimit(res, &rl);
 }
 
-/* Runs in the child between fork and exec: only async-signal-safe calls
- * (the daemon is single-threaded, but stay honest anyway). */
+/* execvpe() would search the daemon's own PATH; a service's program is
+ * looked up in the PATH its configuration gives it (env = PATH=...), else
+ * /bin:/usr/bin. No allocation: this runs between fork and exec. Returns
+ * only on failure, with errno from the most telling attempt. */
+static void exec_in_path(char *const argv[], char *const env[])
+{
+    const char *path = "/bin:/usr/bin", *p;
+    char buf[4096];
+    int saved = ENOENT;
+
+    if (strchr(argv[0], '/')) {
+        execve(argv[0], argv, env);
+        return;
+    }
+    for (size_t i = 0; env[i]; i++)
+        if (strncmp(env[i], "PATH=", 5) == 0)
+            path = env[i] + 5;
+    for (p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        size_t flen = strlen(argv[0]);
+
+        if (dlen + 1 + flen < sizeof(buf)) {
+            memcpy(buf, dlen ? p : ".", dlen ? dlen : 1);
+            if (!dlen)
+                dlen = 1;
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, argv[0], flen + 1);
+            execve(buf, argv, env);
+            if (errno != ENOENT && errno != ENOTDIR)
+                saved = errno; /* e.g. EACCES: tell that rather than ENOENT */
+        }
+        p += end ? (size_t)(end - p) + 1 : strlen(p);
+    }
+    errno = saved;
+}
+
+/* Runs in the child between fork and exec: only async-signal-safe calls,
+ * as far as dropping privileges allows (the daemon forks from its main
+ * thread; its one other thread, the pin monitor's watcher, holds no lock
+ * while it waits). */
 static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char **env, int status_w, int ready_w)
 {
     struct svc_exec_report rep = { 0, 0 };
+    pid_t parent = getppid();
     sigset_t all;
     int step = SVC_STEP_SETUP;
 
@@ -163,8 +204,14 @@ static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char 
     step = SVC_STEP_SETUID;
     if (cfg->has_user && setuid(cfg->uid) < 0)
         goto fail;
+    /* a daemon killed outright (SIGKILL, OOM) must not leave its services
+     * running unsupervised beside the next instance, which starts its own:
+     * they get SIGTERM when it dies. Set after setuid, which clears it. */
+    step = SVC_STEP_SETUP;
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+        goto fail;
     step = SVC_STEP_EXEC;
-    execvpe(cfg->argv[0], cfg->argv, env);
+    exec_in_path(cfg->argv, env);
 fail:
     rep.step = step;
     rep.err = errno;

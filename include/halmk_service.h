@@ -15,9 +15,13 @@
  *  - Handlers run in the service's one thread. They may block (file I/O,
  *    network, sleep): HAL never waits for them. A handler returning < 0
  *    stops the loop and hmk_svc_run returns that value.
- *  - Values staged with hmk_svc_set() during one round of handlers are
- *    committed together as one transaction after the round (they reach HAL
- *    in the same servo cycle); hmk_svc_commit() commits earlier.
+ *  - Values staged with hmk_svc_set() during one round of handlers (the
+ *    on_change calls for one wake-up, or one on_tick) are committed together
+ *    as one transaction after the round (they reach HAL in the same servo
+ *    cycle); hmk_svc_commit() commits earlier.
+ *  - Signals: the framework handles SIGTERM and SIGINT (and uses SIGALRM
+ *    after them, to close a race with its waits); a service must not use
+ *    alarm() for itself.
  *  - Write permission: the daemon passes the pins a service may write in
  *    $HMK_WRITE_PINS (comma-separated region names). When it is set, pins
  *    outside it cannot be declared in `writes` (-EPERM), and a service with
@@ -69,6 +73,9 @@ int hmk_svc_read_info(hmk_svc *s, unsigned slot, struct hmk_pin_info *info);
 int hmk_svc_write_info(hmk_svc *s, unsigned slot, struct hmk_pin_info *info);
 /* Ask the loop to end as after SIGTERM (from a handler). */
 void hmk_svc_stop(hmk_svc *s);
+/* Change the on_tick period from a handler (starts as def->period_ms);
+ * <= 0 stops ticking, so an idle service sets no timer at all. */
+void hmk_svc_set_period(hmk_svc *s, int period_ms);
 
 /* Tell the supervising daemon this service is ready: writes "READY=1\n" to
  * the fd named by $HMK_READY_FD and closes it. 0 if there is no such fd

@@ -27,15 +27,23 @@ struct hmk_svc {
     unsigned write_idx[SVC_MAX_PINS];
     bool changed[SVC_MAX_PINS];
     uint64_t since;
+    int period_ms;
     bool stop;
 };
 
 static volatile sig_atomic_t svc_signalled;
 
+/* A SIGTERM that lands between the loop's check of the flag and its entry
+ * into the futex wait (or poll) would be missed, and no call waits on a
+ * futex with a signal mask. So the handler also arms SIGALRM (alarm() is
+ * async-signal-safe): if the race happened, the alarm interrupts the wait
+ * a second later and the loop sees the flag. */
 static void svc_on_signal(int sig)
 {
-    (void)sig;
+    if (sig == SIGALRM)
+        return;
     svc_signalled = 1;
+    alarm(1);
 }
 
 static int svc_fail(int ret, char *err, size_t errlen, const char *fmt, ...)
@@ -229,13 +237,16 @@ static int svc_loop(hmk_svc *s)
         ret = svc_round(s, true);
     while (ret >= 0 && !s->stop && !svc_signalled) {
         ret = hmk_wait(s->r, s->read_idx, s->nreads, &s->since,
-                       d->period_ms > 0 ? d->period_ms : -1, s->changed);
-        if (ret > 0)
+                       s->period_ms > 0 ? s->period_ms : -1, s->changed);
+        if (ret > 0) {
             ret = svc_round(s, false);
-        else if (ret == -ETIMEDOUT)
+        } else if (ret == -ETIMEDOUT) {
             ret = d->on_tick ? d->on_tick(s, d->user) : 0;
-        else if (ret == -EINTR)
+            if (ret >= 0)
+                ret = hmk_svc_commit(s); /* what on_tick staged, as one transaction */
+        } else if (ret == -EINTR) {
             ret = 0;
+        }
     }
     return ret;
 }
@@ -253,10 +264,12 @@ int hmk_svc_run(const struct hmk_svc_def *def, char *err, size_t errlen)
     if (!s)
         return svc_fail(-ENOMEM, err, errlen, "out of memory");
     s->def = def;
+    s->period_ms = def->period_ms;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = svc_on_signal; /* no SA_RESTART: waits must return */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     for (;;) {
         ret = svc_attach(s, err, errlen);
         if (ret < 0)
@@ -337,6 +350,11 @@ int hmk_svc_write_info(hmk_svc *s, unsigned slot, struct hmk_pin_info *info)
     if (slot >= s->nwrites)
         return -ERANGE;
     return hmk_pin_info(s->r, s->write_idx[slot], info);
+}
+
+void hmk_svc_set_period(hmk_svc *s, int period_ms)
+{
+    s->period_ms = period_ms;
 }
 
 void hmk_svc_stop(hmk_svc *s)

@@ -50,6 +50,12 @@ daemon_start() {
     wait_until 10 test -S "$sock" || die "daemon made no control socket: $(tail -n 5 daemon.log)"
 }
 
+# svc_clean: no sanitizer report from any service (an ASan build's services
+# would otherwise crash, be restarted, and pass unnoticed).
+svc_clean() {
+    ! grep -q 'Sanitizer' daemon.log *.err 2>/dev/null || die "sanitizer report: $(grep -h -A5 Sanitizer daemon.log *.err)"
+}
+
 daemon_stop() {
     kill -TERM "$dpid" 2>/dev/null || return 0
     wait_until 20 sh -c "! kill -0 $dpid 2>/dev/null" || kill -9 "$dpid" 2>/dev/null

@@ -112,3 +112,4 @@ wait_output 10 stopped svc_field filefeed state || die "did not stop"
 ms=$(( $(date +%s%N) / 1000000 - t ))
 echo "stopped in $ms ms, $(svc_field filefeed last_exit)"
 [ "$ms" -lt 3000 ] || die "SIGTERM did not end the blocking read (took $ms ms)"
+svc_clean

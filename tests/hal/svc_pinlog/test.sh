@@ -14,6 +14,13 @@ one_line_error 2 "$svcbin/pinlog" --bogus
 
 bridge_load "$pins"
 one_line_error 1 "$svcbin/pinlog" --out "$PWD/x.jsonl" a nosuch | grep -q "'nosuch'" || die "unknown pin"
+# no pins named: every pin HAL feeds (by hand, no daemon)
+"$svcbin/pinlog" --out "$PWD/all.jsonl" 2>all.err &
+allpid=$!
+wait_until 5 sh -c "[ \$($check $PWD/all.jsonl count) = 3 ]" || die "not all pins logged: $(cat all.jsonl)"
+kill "$allpid"; wait "$allpid" || die "pinlog exited $? on SIGTERM: $(cat all.err)"
+[ "$($check "$PWD/all.jsonl" values c)" = 0 ] || die "c missing from all pins"
+echo "no pins named: all 3 in pins logged"
 
 { daemon_ini; cat <<INI
 [service pinlog]
@@ -104,3 +111,4 @@ hal_cmd setp microkernel.a 777.25
 wait_until 10 logged a 777.25 || die "nothing logged after reload: $(tail -n 5 daemon.log)"
 [ "$(svc_pid pinlog)" = "$pid" ] || die "pinlog was restarted, not re-attached"
 echo "re-attached after bridge reload (same pid)"
+svc_clean

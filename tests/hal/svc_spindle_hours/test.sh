@@ -93,3 +93,4 @@ hal_cmd setp microkernel.run 1
 wait_until 10 state_at_least $(( before + 1000 )) || die "not counting after reload"
 [ "$(svc_pid spindle-hours)" = "$pid" ] || die "restarted instead of re-attached"
 echo "re-attached after bridge reload (same pid), counting on"
+svc_clean
