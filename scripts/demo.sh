@@ -1,10 +1,14 @@
 #!/bin/bash
-# demo.sh - a real HAL with the bridge, and live pins.
+# demo.sh - a real HAL with the bridge, the supervisor daemon and the
+# example services, and live pins.
 # Installs dependencies, builds, installs the bridge into LinuxCNC's module
 # directory, starts configs/demo.hal (siggen driving in pins, an out pin
-# looped back into an in pin), then for DEMO_SECONDS (default 20, 0 = until
-# Ctrl-C) writes out values with halpoke and prints the region and the HAL
-# pins side by side. HAL is stopped on exit.
+# looped back into an in pin) and the daemon with
+# configs/hal-microkernel-demo.ini (pinlog, spindle-hours, filefeed). Then,
+# for DEMO_SECONDS (default 20, 0 = until Ctrl-C), writes out values with
+# halpoke, feeds numbers to filefeed through its FIFO, and prints the region,
+# the HAL pins, the services' state and the newest pinlog lines. Everything
+# is stopped on exit.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${HMK_BUILD_DIR:-$src/build}/default
@@ -13,28 +17,56 @@ seconds=${DEMO_SECONDS:-20}
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 cmake --build "$build" --target install-bridge >/dev/null
-export PATH=$build:$PATH
+export PATH=$build:$build/daemon:$PATH
 if [ "$(id -u)" = 0 ]; then
     export RTAPI_UID=${RTAPI_UID:-65534} RTAPI_FIFO_PATH=${RTAPI_FIFO_PATH:-/tmp/hmk-rtapi-fifo}
 fi
-log=$(mktemp /tmp/hmk-demo.XXXXXX.log)
-stop() { halrun -U >>"$log" 2>&1 </dev/null || true; }
+work=$(mktemp -d /tmp/hmk-demo.XXXXXX)
+dpid=
+stop() {
+    [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+    halrun -U >>"$work/hal.log" 2>&1 </dev/null || true
+    echo "demo stopped; logs in $work"
+}
 trap stop EXIT
-stop
+# one HAL per machine: wait for any test run to finish
+exec 9>/tmp/hmk-hal.lock
+flock 9
+halrun -U >>"$work/hal.log" 2>&1 </dev/null || true
+rm -f /tmp/hmk-demo-pins.jsonl* /tmp/hmk-demo-feed
+
 cd "$src/configs"
-halcmd -f demo.hal >>"$log" 2>&1 </dev/null || { cat "$log"; exit 1; }
-echo "HAL is running configs/demo.hal; log in $log"
+halcmd -f demo.hal >>"$work/hal.log" 2>&1 </dev/null || { cat "$work/hal.log"; exit 1; }
+# the services come from this build, not from an installed copy
+sed "s|^env = PATH=.*|env = PATH=$build/services:/usr/bin:/bin|" hal-microkernel-demo.ini > "$work/demo.ini"
+hal-microkernel -n -c "$work/demo.ini"
+hal-microkernel -c "$work/demo.ini" 2>"$work/daemon.log" &
+dpid=$!
+echo "HAL runs configs/demo.hal; the daemon runs $work/demo.ini (log: $work/daemon.log)"
+for _ in $(seq 1 100); do
+    [ "$(halcmd -s getp microkernel.connected 2>/dev/null)" = TRUE ] && break
+    sleep 0.05
+done
 halcmd show thread
+ctl() { hal-microkernelctl -s /tmp/hmk-demo-control "$@"; }
 start=$(date +%s)
 i=0
 while [ "$seconds" = 0 ] || [ $(( $(date +%s) - start )) -lt "$seconds" ]; do
-    # a "service" writing a setpoint and a bit, as one transaction
+    # a "service" of our own: a setpoint and a bit, as one transaction
     halpoke pin.1 "$(awk -v i=$i 'BEGIN { printf "%.3f", 10 * sin(i / 5) }')" \
             coolant "$(( i / 10 % 2 ))"
+    # filefeed does the blocking read a realtime component never may
+    if [ $(( i % 3 )) = 0 ] && [ -p /tmp/hmk-demo-feed ]; then
+        timeout 2 sh -c "echo $(( 100 + i )).5 > /tmp/hmk-demo-feed" || true
+    fi
     printf '\n--- t=%ss ---------------------------------------------\n' $(( $(date +%s) - start ))
     halpoke --list
     echo "HAL:"
-    halcmd -s show pin microkernel | awk '$5 ~ /(pin\.[0-3]\.|connected|update-count|coolant|loop)/ { printf "  %-28s %s\n", $5, $4 }'
+    halcmd -s show pin microkernel | awk '$5 ~ /(pin\.[0-3]\.|connected|fault$|update-count|coolant)/ { printf "  %-28s %s\n", $5, $4 }'
+    echo "Services:"
+    ctl status | sed 's/^/  /'
+    echo "pinlog (last 2 lines of /tmp/hmk-demo-pins.jsonl):"
+    tail -n 2 /tmp/hmk-demo-pins.jsonl 2>/dev/null | sed 's/^/  /' || true
     i=$(( i + 1 ))
     sleep 1
 done
