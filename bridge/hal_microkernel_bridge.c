@@ -48,6 +48,8 @@ static char *safe = NULL;
 RTAPI_MP_STRING(safe, "per-slot fault policy: hold or a value, e.g. ,0,hold,0 (default all hold)");
 static int timeout_ms = 500;
 RTAPI_MP_INT(timeout_ms, "daemon heartbeat age after which connected goes false (ms)");
+static int stream_depth = HMK_STREAM_DEFAULT_DEPTH;
+RTAPI_MP_INT(stream_depth, "records in the change stream ring (16..1048576, default 4096)");
 static char *mode = NULL;
 RTAPI_MP_STRING(mode, "permissions of the region, octal (default 0660)");
 
@@ -70,6 +72,10 @@ static int shm_fd = -1;
 static char shm_path[256];
 static struct hmk_waiters *wobj = MAP_FAILED;
 static int wobj_fd = -1;
+static struct hmk_stream_hdr *sobj = MAP_FAILED;
+static int sobj_fd = -1;
+static size_t sobj_size;
+static char sobj_path[sizeof(shm_path) + sizeof(HMK_STREAM_SUFFIX)];
 static char wobj_path[sizeof(shm_path) + sizeof(HMK_WAITERS_SUFFIX)];
 static struct hmk_pinspec spec;
 static uint64_t timeout_ns;
@@ -161,6 +167,7 @@ static void bridge_read(void *arg, long period)
             last_in[i] = raw;
             changed++;
             atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
+            hmk_stream_append(sobj, cycle, i, raw);
         }
         atomic_store_explicit(&shm->in.value[i], raw, memory_order_relaxed);
     }
@@ -417,21 +424,27 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
 {
     /* whoever may read the region may register as a waiter */
     unsigned wperm = (perm & 0666) | ((perm & 0444) >> 1);
-    char tmp[sizeof(shm_path) + 32], wtmp[sizeof(wobj_path) + 32];
+    char tmp[sizeof(shm_path) + 32], wtmp[sizeof(wobj_path) + 32], stmp[sizeof(sobj_path) + 32];
     struct timespec ts;
     uint64_t gen = 0, now;
-    void *map = MAP_FAILED, *wmap = MAP_FAILED;
+    void *map = MAP_FAILED, *wmap = MAP_FAILED, *smap = MAP_FAILED;
     int r;
 
     snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", region);
     snprintf(wobj_path, sizeof(wobj_path), "%s%s", shm_path, HMK_WAITERS_SUFFIX);
     snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.%ld", region, (long)getpid());
     snprintf(wtmp, sizeof(wtmp), "/dev/shm/.%s%s.%ld", region, HMK_WAITERS_SUFFIX, (long)getpid());
+    snprintf(sobj_path, sizeof(sobj_path), "%s%s", shm_path, HMK_STREAM_SUFFIX);
+    snprintf(stmp, sizeof(stmp), "/dev/shm/.%s%s.%ld", region, HMK_STREAM_SUFFIX, (long)getpid());
     r = make_object(tmp, perm, sizeof(*shm), &shm_fd, &map, err, errlen);
     shm = map;
     if (r == 0)
         r = make_object(wtmp, wperm, HMK_WAITERS_SIZE, &wobj_fd, &wmap, err, errlen);
     wobj = wmap;
+    sobj_size = sizeof(struct hmk_stream_hdr) + (size_t)stream_depth * sizeof(struct hmk_stream_rec);
+    if (r == 0)
+        r = make_object(stmp, perm, sobj_size, &sobj_fd, &smap, err, errlen);
+    sobj = smap;
     if (r == 0)
         r = retire_old(shm_path, &gen, err, errlen);
     if (r < 0)
@@ -441,23 +454,34 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     gen = gen + 1 > now ? gen + 1 : now;
     wobj->magic = HMK_WAITERS_MAGIC;
     wobj->generation = gen;
+    sobj->depth = (uint32_t)stream_depth;
+    sobj->generation = gen;
+    sobj->magic = HMK_STREAM_MAGIC;
     init_region(pfx, gen);
-    /* waiters first: whoever opens the new region finds its companion */
-    if (rename(wtmp, wobj_path) < 0 || rename(tmp, shm_path) < 0) {
+    /* companions first: whoever opens the new region finds them */
+    if (rename(wtmp, wobj_path) < 0 || rename(stmp, sobj_path) < 0 ||
+        rename(tmp, shm_path) < 0) {
         r = -errno;
         snprintf(err, errlen, "region='%s': rename into %s: %s", region, shm_path, strerror(-r));
         goto fail;
     }
     return 0;
 fail:
+    if (sobj != MAP_FAILED)
+        munmap(sobj, sobj_size);
     if (wobj != MAP_FAILED)
         munmap(wobj, HMK_WAITERS_SIZE);
     if (shm != MAP_FAILED)
         munmap(shm, sizeof(*shm));
     wobj = MAP_FAILED;
     shm = MAP_FAILED;
+    sobj = MAP_FAILED;
     unlink(tmp);
     unlink(wtmp);
+    unlink(stmp);
+    if (sobj_fd >= 0)
+        close(sobj_fd);
+    sobj_fd = -1;
     if (wobj_fd >= 0)
         close(wobj_fd);
     if (shm_fd >= 0)
@@ -476,6 +500,10 @@ static int check_params(const char **pfx, unsigned *perm, char *err, unsigned er
     r = hmk_pinspec_check_region(region, err, errlen);
     if (r == 0)
         r = hmk_pinspec_parse_mode(mode && *mode ? mode : "0660", perm, err, errlen);
+    if (r == 0 && (stream_depth < 16 || stream_depth > (int)HMK_STREAM_MAX_DEPTH)) {
+        snprintf(err, errlen, "stream_depth=%d: must be 16..%u", stream_depth, HMK_STREAM_MAX_DEPTH);
+        r = -EINVAL;
+    }
     if (r == 0 && (timeout_ms < 1 || timeout_ms > 3600000)) {
         snprintf(err, errlen, "timeout_ms=%d: must be 1..3600000", timeout_ms);
         r = -EINVAL;
@@ -536,11 +564,17 @@ void rtapi_app_exit(void)
         hmk_change_publish(&shm->hdr, wobj); /* waiters see -ESTALE at once */
         unlink_if_ours(shm_fd, shm_path);
         unlink_if_ours(wobj_fd, wobj_path);
+        unlink_if_ours(sobj_fd, sobj_path);
         munmap(shm, sizeof(*shm));
         munmap(wobj, HMK_WAITERS_SIZE);
+        munmap(sobj, sobj_size);
         shm = MAP_FAILED;
         wobj = MAP_FAILED;
+        sobj = MAP_FAILED;
     }
+    if (sobj_fd >= 0)
+        close(sobj_fd);
+    sobj_fd = -1;
     if (shm_fd >= 0)
         close(shm_fd);
     if (wobj_fd >= 0)

@@ -146,6 +146,26 @@ int hmk_txn_commit(hmk_txn *t);                 /* number of pins written */
 uint32_t hmk_change_seq(const hmk_region *r);
 int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms);
 
+/* Change stream: every change of an in value, in order, lossless while the
+ * reader keeps up (the bridge's ring holds stream_depth records), and an
+ * exact count of what it missed when it does not. A subscription starts at
+ * the newest record: it sees changes from now on. Read-only; one per
+ * thread. hmk_stream_read() fills up to max events, blocking (futex, no
+ * polling) up to timeout_ms (< 0: for ever) when there are none, and adds
+ * the number of records overwritten before it could read them to *lost.
+ * Returns the number of events, or -ETIMEDOUT, -EINTR, -ESTALE (region
+ * detached: subscribe again on the new region). */
+typedef struct hmk_stream hmk_stream;
+struct hmk_event {
+    uint64_t cycle;     /* bridge cycle in which HAL's value changed */
+    unsigned pin;       /* region pin index */
+    hmk_value value;    /* the new value */
+};
+int hmk_stream_open(hmk_region *r, hmk_stream **out);
+int hmk_stream_read(hmk_stream *s, struct hmk_event *ev, unsigned max, int timeout_ms,
+                    uint64_t *lost);
+void hmk_stream_close(hmk_stream *s);                /* NULL is fine */
+
 /* Daemon only: stamp the heartbeat that drives <prefix>.connected. */
 int hmk_heartbeat(hmk_region *r);
 

@@ -262,6 +262,59 @@ struct hmk_waiters {
 };
 _Static_assert(sizeof(struct hmk_waiters) <= HMK_WAITERS_SIZE, "waiters fit their object");
 
+/* ---- change stream ------------------------------------------------------ */
+
+/*
+ * Every in-value change, in order: /dev/shm/<region>.stream, a ring of
+ * fixed-size records with one producer (the bridge, in its read function)
+ * and any number of readers, each at its own position, without locks.
+ * Record at position p lives in slot p % depth; its `seq` is p + 1 once
+ * complete. The producer invalidates a slot (seq = 0), writes the fields
+ * and then publishes seq and head (release). A reader that finds another
+ * seq, before or after copying, knows the slot was overwritten: it counts
+ * the records it missed instead of returning wrong ones. The bridge never
+ * waits for a reader. A pin contributes at most one record per cycle.
+ */
+#define HMK_STREAM_MAGIC   0x534d4c48u /* "HLMS" */
+#define HMK_STREAM_SUFFIX  ".stream"
+#define HMK_STREAM_DEFAULT_DEPTH 4096u
+#define HMK_STREAM_MAX_DEPTH (1u << 20)
+
+struct hmk_stream_rec {
+    _Atomic uint64_t seq;        /* position + 1 when complete, 0 while written */
+    _Atomic uint64_t cycle;
+    _Atomic uint64_t value;      /* encoded as in the region */
+    _Atomic uint32_t pin;
+    uint32_t reserved;
+};
+
+struct hmk_stream_hdr {
+    uint32_t magic;
+    uint32_t depth;              /* records in the ring */
+    uint64_t generation;         /* the region's generation */
+    _Atomic uint64_t head;       /* records ever written */
+    uint8_t reserved[40];
+    struct hmk_stream_rec rec[];
+};
+_Static_assert(sizeof(struct hmk_stream_rec) == 32, "stream record is 32 bytes");
+_Static_assert(sizeof(struct hmk_stream_hdr) == 64, "stream header is 64 bytes");
+
+/* RT-safe. Bridge only. */
+static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t cycle, uint32_t pin,
+                                     uint64_t value)
+{
+    uint64_t pos = atomic_load_explicit(&st->head, memory_order_relaxed);
+    struct hmk_stream_rec *r = &st->rec[pos % st->depth];
+
+    atomic_store_explicit(&r->seq, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&r->cycle, cycle, memory_order_relaxed);
+    atomic_store_explicit(&r->pin, pin, memory_order_relaxed);
+    atomic_store_explicit(&r->value, value, memory_order_relaxed);
+    atomic_store_explicit(&r->seq, pos + 1, memory_order_release);
+    atomic_store_explicit(&st->head, pos + 1, memory_order_release);
+}
+
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -36,6 +36,15 @@ static int hmk_int_shape_ok(const char *s, int allow_minus)
     return *s >= '0' && *s <= '9';
 }
 
+/* Decimal, or hexadecimal after "0x": never base 0, which would read a
+ * leading zero as octal ("010" is ten, not eight). */
+static int hmk_int_base(const char *s)
+{
+    if (*s == '-')
+        s++;
+    return s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+}
+
 static int hmk_parse_s32(const char *s, hmk_value *v)
 {
     char *end;
@@ -44,7 +53,7 @@ static int hmk_parse_s32(const char *s, hmk_value *v)
     if (!hmk_int_shape_ok(s, 1))
         return -EINVAL;
     errno = 0;
-    x = strtoll(s, &end, 0);
+    x = strtoll(s, &end, hmk_int_base(s));
     if (*end)
         return -EINVAL;
     if (errno == ERANGE || x < INT32_MIN || x > INT32_MAX)
@@ -60,13 +69,13 @@ static int hmk_parse_u32(const char *s, hmk_value *v)
 
     if (*s == '-' && hmk_int_shape_ok(s, 1)) {
         /* a well-formed negative number is a range error, not a syntax one */
-        strtoll(s, &end, 0);
+        strtoll(s, &end, hmk_int_base(s));
         return *end ? -EINVAL : -ERANGE;
     }
     if (!hmk_int_shape_ok(s, 0))
         return -EINVAL;
     errno = 0;
-    x = strtoull(s, &end, 0);
+    x = strtoull(s, &end, hmk_int_base(s));
     if (*end)
         return -EINVAL;
     if (errno == ERANGE || x > UINT32_MAX)

@@ -213,6 +213,67 @@ static long watch_scan(hmk_region *r, struct watch *w, int first)
     return lines;
 }
 
+static bool watch_all_in(hmk_region *r, const struct watch *w)
+{
+    for (unsigned k = 0; k < w->n; k++) {
+        struct hmk_pin_info info;
+        hmk_pin_info(r, (unsigned)w->idx[k], &info);
+        if (info.dir == HMK_DIR_OUT)
+            return false;
+    }
+    return true;
+}
+
+/* Every change, from the bridge's change stream; a reader that fell behind
+ * says exactly how many changes it missed. */
+static int watch_stream(hmk_region *r, struct watch *w, long lines, long max_lines, int timeout_s)
+{
+    static bool wanted[1024];
+    struct hmk_event ev[64];
+    uint64_t lost = 0, reported = 0;
+    hmk_stream *s;
+    int ret = hmk_stream_open(r, &s);
+
+    if (ret < 0) {
+        fprintf(stderr, "halpoke: region '%s': change stream: %s\n", hmk_region_name(r),
+                hmk_strerror(ret));
+        return 1;
+    }
+    for (unsigned k = 0; k < w->n; k++)
+        wanted[w->idx[k]] = true;
+    while (!stop_requested && (max_lines <= 0 || lines < max_lines)) {
+        int n = hmk_stream_read(s, ev, 64, timeout_s > 0 ? timeout_s * 1000 : -1, &lost);
+        if (n == -EINTR)
+            continue;
+        if (n == -ETIMEDOUT)
+            break;
+        if (n < 0) {
+            fprintf(stderr, "halpoke: region '%s': %s\n", hmk_region_name(r), hmk_strerror(n));
+            hmk_stream_close(s);
+            return 1;
+        }
+        if (lost != reported) {
+            fprintf(stderr, "halpoke: %llu changes lost (fell behind the bridge's stream)\n",
+                    (unsigned long long)(lost - reported));
+            reported = lost;
+        }
+        for (int k = 0; k < n && (max_lines <= 0 || lines < max_lines); k++) {
+            struct hmk_pin_info info;
+            char text[VALUE_LEN];
+
+            if (!wanted[ev[k].pin])
+                continue;
+            hmk_pin_info(r, ev[k].pin, &info);
+            hmk_value_format(&ev[k].value, text, sizeof(text));
+            printf("%llu %s %s\n", (unsigned long long)ev[k].cycle, info.name, text);
+            lines++;
+        }
+        fflush(stdout);
+    }
+    hmk_stream_close(s);
+    return 0;
+}
+
 static int cmd_watch(hmk_region *r, int argc, char **argv, long max_lines, int timeout_s)
 {
     static struct watch w;
@@ -231,6 +292,9 @@ static int cmd_watch(hmk_region *r, int argc, char **argv, long max_lines, int t
         for (unsigned i = 0; i < hmk_pin_count(r); i++)
             w.idx[w.n++] = (int)i;
     lines = watch_scan(r, &w, 1);
+    if (watch_all_in(r, &w))
+        return watch_stream(r, &w, lines, max_lines, timeout_s);
+    /* out-only pins are not in the change stream: compare on each wake */
     while (!stop_requested && (max_lines <= 0 || lines < max_lines)) {
         int ret = hmk_wait_change(r, &seq, timeout_s > 0 ? timeout_s * 1000 : -1);
         if (ret == -EINTR)

@@ -47,6 +47,7 @@ region=hmk-test-foreign|is not a hal-microkernel region
 mode=0777|mode='0777'
 mode=0400|mode='0400'
 timeout_ms=0|timeout_ms=0
+stream_depth=8|stream_depth=8
 types=float,nope|types: item 1 'nope'
 count=2 types=float,float,bit|types: more items than the 2 slots
 CASES

@@ -1,0 +1,213 @@
+/*
+ * test_stream.c - the change stream's ring: order, wrap-around, exact
+ * overrun accounting, records overwritten while read, waits. A fake bridge
+ * appends with hmk_stream_append, exactly as the bridge does.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+
+#include "fake_region.h"
+#include "halmk.h"
+
+#define DEPTH 16u
+
+struct fx {
+    struct fake_region f;
+    struct hmk_stream_hdr *st;
+    char spath[192];
+    size_t size;
+    hmk_region *r;
+    hmk_stream *s;
+    uint64_t cycle;
+};
+
+static int setup(void **state)
+{
+    struct fx *x = calloc(1, sizeof(*x));
+    struct hmk_pin_desc pins[2];
+    int err = 0;
+
+    fake_slots(pins, 1, HMK_RT_FLOAT);
+    fake_pin(&pins[1], "b", HMK_RT_BIT, HMK_RD_IN, 0);
+    assert_int_equal(fake_region_create(&x->f, pins, 2, NULL), 0);
+    snprintf(x->spath, sizeof(x->spath), "%s%s", x->f.path, HMK_STREAM_SUFFIX);
+    x->size = sizeof(struct hmk_stream_hdr) + DEPTH * sizeof(struct hmk_stream_rec);
+    x->st = fake_make_object(x->spath, x->size, &err);
+    assert_non_null(x->st);
+    x->st->depth = DEPTH;
+    x->st->generation = x->f.shm->hdr.generation;
+    x->st->magic = HMK_STREAM_MAGIC;
+    assert_int_equal(hmk_open(x->f.name, HMK_OPEN_RDONLY, &x->r), 0);
+    assert_int_equal(hmk_stream_open(x->r, &x->s), 0);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *x = *state;
+
+    hmk_stream_close(x->s);
+    hmk_close(x->r);
+    munmap(x->st, x->size);
+    unlink(x->spath);
+    fake_untrack(x->spath);
+    fake_region_destroy(&x->f);
+    free(x);
+    return 0;
+}
+
+/* One bridge cycle in which slot 0 took value v. */
+static void append(struct fx *x, double v)
+{
+    x->cycle++;
+    hmk_stream_append(x->st, x->cycle, 0, hmk_enc_float(v));
+    hmk_change_publish(&x->f.shm->hdr, x->f.w);
+}
+
+static void test_stream_order_and_wrap(void **state)
+{
+    struct fx *x = *state;
+    struct hmk_event ev[8];
+    uint64_t lost = 0, next = 1;
+
+    /* 5 rounds of 7 records through a 16-record ring: wraps twice */
+    for (int round = 0; round < 5; round++) {
+        for (int k = 0; k < 7; k++)
+            append(x, (double)(round * 7 + k));
+        int got = 0;
+        while (got < 7) {
+            int n = hmk_stream_read(x->s, ev, 8, 0, &lost);
+            assert_true(n > 0);
+            for (int k = 0; k < n; k++) {
+                assert_int_equal(ev[k].cycle, next);
+                assert_int_equal(ev[k].pin, 0);
+                assert_int_equal(ev[k].value.type, HMK_TYPE_FLOAT);
+                assert_true(ev[k].value.f == (double)(next - 1));
+                next++;
+            }
+            got += n;
+        }
+    }
+    assert_int_equal(lost, 0);
+    assert_int_equal(hmk_stream_read(x->s, ev, 8, 0, &lost), -ETIMEDOUT);
+}
+
+static void test_stream_overrun_counted_exactly(void **state)
+{
+    struct fx *x = *state;
+    struct hmk_event ev[32];
+    uint64_t lost = 0;
+    int n;
+
+    for (int k = 0; k < 100; k++)
+        append(x, (double)k);
+    n = hmk_stream_read(x->s, ev, 32, 0, &lost);
+    /* the newest 16 are there, the 84 before them are counted, not guessed */
+    assert_int_equal(n, (int)DEPTH);
+    assert_int_equal(lost, 100 - DEPTH);
+    assert_int_equal(ev[0].cycle, 100 - DEPTH + 1);
+    assert_true(ev[0].value.f == (double)(100 - DEPTH));
+    assert_int_equal(ev[n - 1].cycle, 100);
+}
+
+static void test_stream_overwritten_record_is_lost_not_wrong(void **state)
+{
+    struct fx *x = *state;
+    struct hmk_event ev[4];
+    uint64_t lost = 0;
+
+    append(x, 1.0);
+    append(x, 2.0);
+    /* the bridge is rewriting the first record's slot as the reader looks */
+    atomic_store(&x->st->rec[0].seq, 0);
+    assert_int_equal(hmk_stream_read(x->s, ev, 4, 0, &lost), 1);
+    assert_int_equal(lost, 1);
+    assert_int_equal(ev[0].cycle, 2);
+}
+
+struct later {
+    struct fx *x;
+    bool detach;
+};
+
+static void *append_later(void *arg)
+{
+    struct later *l = arg;
+    uint64_t end = fake_now_ns() + 5000000000ull;
+
+    while (atomic_load(&l->x->f.w->count) == 0 && fake_now_ns() < end)
+        sched_yield();
+    if (l->detach)
+        fake_bridge_detach(&l->x->f);
+    else
+        append(l->x, 42.0);
+    return NULL;
+}
+
+static void test_stream_read_blocks_until_append(void **state)
+{
+    struct fx *x = *state;
+    struct later l = { .x = x };
+    struct hmk_event ev[4];
+    pthread_t t;
+
+    pthread_create(&t, NULL, append_later, &l);
+    assert_int_equal(hmk_stream_read(x->s, ev, 4, 5000, NULL), 1);
+    pthread_join(t, NULL);
+    assert_true(ev[0].value.f == 42.0);
+}
+
+static void test_stream_read_returns_estale_on_detach(void **state)
+{
+    struct fx *x = *state;
+    struct later l = { .x = x, .detach = true };
+    struct hmk_event ev[4];
+    pthread_t t;
+
+    pthread_create(&t, NULL, append_later, &l);
+    assert_int_equal(hmk_stream_read(x->s, ev, 4, 5000, NULL), -ESTALE);
+    pthread_join(t, NULL);
+}
+
+static void test_stream_times_out(void **state)
+{
+    struct fx *x = *state;
+    struct hmk_event ev[4];
+    uint64_t t0 = fake_now_ns();
+
+    assert_int_equal(hmk_stream_read(x->s, ev, 4, 50, NULL), -ETIMEDOUT);
+    assert_true(fake_now_ns() - t0 >= 40000000ull);
+}
+
+static void test_stream_open_checks_generation(void **state)
+{
+    struct fx *x = *state;
+    hmk_stream *s2 = NULL;
+
+    x->st->generation++;
+    assert_int_equal(hmk_stream_open(x->r, &s2), -ESTALE);
+    x->st->generation--;
+    x->st->magic = 0;
+    assert_int_equal(hmk_stream_open(x->r, &s2), -EBADMSG);
+    x->st->magic = HMK_STREAM_MAGIC;
+    assert_null(s2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stream_order_and_wrap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_overrun_counted_exactly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_overwritten_record_is_lost_not_wrong, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_read_blocks_until_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_read_returns_estale_on_detach, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_open_checks_generation, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
