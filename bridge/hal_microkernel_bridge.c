@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,6 +53,8 @@ static int stream_depth = HMK_STREAM_DEFAULT_DEPTH;
 RTAPI_MP_INT(stream_depth, "records in the change stream ring (16..1048576, default 4096)");
 static char *mode = NULL;
 RTAPI_MP_STRING(mode, "permissions of the region, octal (default 0660)");
+static char *group = NULL;
+RTAPI_MP_STRING(group, "group owning the region (default: LinuxCNC's user's group)");
 
 #define MODNAME "hal_microkernel_bridge"
 
@@ -385,6 +388,8 @@ static void init_region(const char *pfx, uint64_t gen)
 
 /* Creates, sizes (fallocate: a full /dev/shm fails here, not later with
  * SIGBUS), permission-sets and maps a new object under a temporary name. */
+static gid_t region_gid = (gid_t)-1; /* -1: leave the creator's group */
+
 static int make_object(const char *tmp, unsigned perm, size_t size, int *fd, void **map,
                        char *err, unsigned errlen)
 {
@@ -397,6 +402,13 @@ static int make_object(const char *tmp, unsigned perm, size_t size, int *fd, voi
         snprintf(err, errlen, "region='%s': cannot create %s: %s", region, tmp, strerror(-r));
         return r;
     }
+    if (region_gid != (gid_t)-1 && fchown(*fd, (uid_t)-1, region_gid) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "group='%s': cannot give the region to it: %s (the user running "
+                 "LinuxCNC must be a member)", group, strerror(-r));
+        return r;
+    }
+    /* after fchown, which may clear set-id bits: the mode is set, not umasked */
     r = fchmod(*fd, perm) < 0 ? -errno : -posix_fallocate(*fd, 0, (off_t)size);
     if (r < 0) {
         snprintf(err, errlen, "region='%s': cannot size %zu bytes in /dev/shm: %s",
@@ -500,6 +512,15 @@ static int check_params(const char **pfx, unsigned *perm, char *err, unsigned er
     r = hmk_pinspec_check_region(region, err, errlen);
     if (r == 0)
         r = hmk_pinspec_parse_mode(mode && *mode ? mode : "0660", perm, err, errlen);
+    if (r == 0 && group && *group) {
+        struct group *g = getgrnam(group);
+        if (!g) {
+            snprintf(err, errlen, "group='%s': no such group", group);
+            r = -EINVAL;
+        } else {
+            region_gid = g->gr_gid;
+        }
+    }
     if (r == 0 && (stream_depth < 16 || stream_depth > (int)HMK_STREAM_MAX_DEPTH)) {
         snprintf(err, errlen, "stream_depth=%d: must be 16..%u", stream_depth, HMK_STREAM_MAX_DEPTH);
         r = -EINVAL;

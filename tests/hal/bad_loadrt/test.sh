@@ -48,6 +48,8 @@ mode=0777|mode='0777'
 mode=0400|mode='0400'
 timeout_ms=0|timeout_ms=0
 stream_depth=8|stream_depth=8
+group=no-such-group-hmk|group='no-such-group-hmk': no such group
+group=daemon|group='daemon': cannot give the region to it
 types=float,nope|types: item 1 'nope'
 count=2 types=float,float,bit|types: more items than the 2 slots
 CASES
