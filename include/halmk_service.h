@@ -54,7 +54,15 @@ struct hmk_svc_def {
     int (*on_tick)(hmk_svc *s, void *user);
     /* on SIGTERM/SIGINT, before the last commit; optional */
     void (*on_stop)(hmk_svc *s, void *user);
+    /* stream mode only: `count` changes were lost because the service fell
+     * more than the bridge's stream_depth records behind; optional */
+    int (*on_lost)(hmk_svc *s, uint64_t count, void *user);
     int period_ms;
+    /* false: on_change gets the latest value of each changed pin per wake
+     * (state). true: on_change gets every change, in order, with the cycle
+     * it happened in, from the bridge's change stream (events: a pulse of
+     * one servo cycle is seen), and on_lost says exactly what was missed. */
+    bool stream;
     void *user;
 };
 

@@ -225,16 +225,60 @@ static int svc_round(hmk_svc *s, bool all)
     return ret;
 }
 
+/* Stream mode: every change of a read pin, in order, and what was lost. */
+static int svc_stream_loop(hmk_svc *s, hmk_stream *st)
+{
+    const struct hmk_svc_def *d = s->def;
+    struct hmk_event ev[64];
+    uint64_t lost = 0, reported = 0;
+    int ret = 0;
+
+    while (ret >= 0 && !s->stop && !svc_signalled) {
+        int n = hmk_stream_read(st, ev, 64, s->period_ms > 0 ? s->period_ms : -1, &lost);
+
+        ret = 0;
+        if (lost != reported && d->on_lost) {
+            ret = d->on_lost(s, lost - reported, d->user);
+            reported = lost;
+        }
+        for (int k = 0; ret >= 0 && k < n && !s->stop; k++)
+            for (unsigned r = 0; r < s->nreads; r++)
+                if (s->read_idx[r] == ev[k].pin && d->on_change) {
+                    ret = d->on_change(s, r, &ev[k].value, ev[k].cycle, d->user);
+                    break;
+                }
+        if (ret >= 0 && n == -ETIMEDOUT && d->on_tick)
+            ret = d->on_tick(s, d->user);
+        else if (ret >= 0 && n < 0 && n != -ETIMEDOUT && n != -EINTR)
+            ret = n;
+        if (ret >= 0)
+            ret = hmk_svc_commit(s);
+    }
+    return ret;
+}
+
 static int svc_loop(hmk_svc *s)
 {
     const struct hmk_svc_def *d = s->def;
     int ret = 0;
 
+    hmk_stream *st = NULL;
+
+    /* subscribe before the first round: a change right after it is then in
+     * the stream, not lost between the two */
+    if (d->stream && (ret = hmk_stream_open(s->r, &st)) < 0)
+        return ret;
     s->since = hmk_cycle(s->r);
     if (d->on_attach)
         ret = d->on_attach(s, d->user);
     if (ret >= 0)
         ret = svc_round(s, true);
+    if (d->stream) {
+        if (ret >= 0)
+            ret = svc_stream_loop(s, st);
+        hmk_stream_close(st);
+        return ret;
+    }
     while (ret >= 0 && !s->stop && !svc_signalled) {
         ret = hmk_wait(s->r, s->read_idx, s->nreads, &s->since,
                        s->period_ms > 0 ? s->period_ms : -1, s->changed);

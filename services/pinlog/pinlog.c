@@ -184,6 +184,29 @@ static int pinlog_on_change(hmk_svc *s, unsigned slot, const hmk_value *v, uint6
     return ret;
 }
 
+/* The service fell behind the bridge's change stream: say exactly how
+ * many changes are missing, in the log itself, where they would have been. */
+static int pinlog_on_lost(hmk_svc *s, uint64_t count, void *user)
+{
+    struct pinlog *pl = user;
+    struct plog_rec rec = { .cycle = hmk_cycle(hmk_svc_region(s)), .lost = count };
+    struct timespec mono;
+    char line[PLOG_LINE_MAX];
+    int n, ret;
+
+    clock_gettime(CLOCK_REALTIME, &rec.wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    rec.mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+    n = plog_format(&rec, line, sizeof(line));
+    if (n < 0)
+        return n;
+    ret = pinlog_append(pl, line, (size_t)n);
+    if (ret < 0)
+        snprintf(pl->err, sizeof(pl->err), "%s: %s", pl->path, strerror(-ret));
+    pinlog_want_tick(s, pl);
+    return ret;
+}
+
 /* Called sync_ms after the last round: flush what is still unsynced. */
 static int pinlog_on_tick(hmk_svc *s, void *user)
 {
@@ -306,8 +329,10 @@ int main(int argc, char **argv)
 {
     struct pinlog pl = { .path = "/var/log/hal-microkernel/pins.jsonl", .max_bytes = 10485760,
                          .keep = 5, .sync_ms = 100, .fd = -1 };
+    /* stream mode: every change in order, even one that lasted one cycle */
     struct hmk_svc_def def = { .name = "pinlog", .on_change = pinlog_on_change,
-                               .on_tick = pinlog_on_tick, .on_stop = pinlog_on_stop, .user = &pl };
+                               .on_tick = pinlog_on_tick, .on_stop = pinlog_on_stop,
+                               .on_lost = pinlog_on_lost, .stream = true, .user = &pl };
     char err[256] = "", copy[PATH_MAX];
     int ret;
 

@@ -63,8 +63,9 @@ int plog_format(const struct plog_rec *r, char *buf, size_t len)
     struct tm tm;
     char stamp[32];
     size_t pos = 0;
+    bool lost = r->lost > 0;
 
-    if (r->value.type < HMK_TYPE_BIT || r->value.type > HMK_TYPE_U32)
+    if (!lost && (r->value.type < HMK_TYPE_BIT || r->value.type > HMK_TYPE_U32))
         return -EINVAL;
     if (!gmtime_r(&r->wall.tv_sec, &tm) ||
         !strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm))
@@ -72,8 +73,15 @@ int plog_format(const struct plog_rec *r, char *buf, size_t len)
     if (!plog_put(buf, len, &pos,
                   "{\"time\":\"%s.%03ldZ\",\"mono_ns\":%" PRIu64 ",\"cycle\":%" PRIu64 ",\"pin\":",
                   stamp, r->wall.tv_nsec / 1000000L, r->mono_ns, r->cycle) ||
-        !plog_put_str(buf, len, &pos, r->pin) ||
-        !plog_put(buf, len, &pos, ",\"type\":\"%s\",\"value\":", hmk_type_name(r->value.type)) ||
+        !plog_put_str(buf, len, &pos, lost ? "" : r->pin))
+        return -ENOSPC;
+    if (lost) {
+        /* the reader fell behind the bridge's stream: how many it missed */
+        if (!plog_put(buf, len, &pos, ",\"type\":\"lost\",\"value\":%" PRIu64 "}\n", r->lost))
+            return -ENOSPC;
+        return (int)pos;
+    }
+    if (!plog_put(buf, len, &pos, ",\"type\":\"%s\",\"value\":", hmk_type_name(r->value.type)) ||
         !plog_put_value(buf, len, &pos, &r->value) || !plog_put(buf, len, &pos, "}\n"))
         return -ENOSPC;
     return (int)pos;

@@ -26,6 +26,8 @@ struct plog_rec {
     uint64_t cycle;         /* bridge cycle of the snapshot it came from */
     const char *pin;        /* region name */
     hmk_value value;
+    uint64_t lost;          /* > 0: a "lost" record (pin "", type "lost",
+                             * value = changes missed), not a change */
 };
 
 /* One JSON object and '\n' into buf; returns its length, -ENOSPC if buf is

@@ -13,7 +13,7 @@ import json, os, re, sys
 
 KEYS = ["time", "mono_ns", "cycle", "pin", "type", "value"]
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-TYPES = {"bit": bool, "float": (int, float, str), "s32": int, "u32": int}
+TYPES = {"bit": bool, "float": (int, float, str), "s32": int, "u32": int, "lost": int}
 
 
 def fail(msg):
