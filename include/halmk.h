@@ -134,7 +134,9 @@ int hmk_txn_new(hmk_region *r, hmk_txn **out);
 void hmk_txn_free(hmk_txn *t);                  /* NULL is fine */
 int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v);
 void hmk_txn_clear(hmk_txn *t);
-int hmk_txn_commit(hmk_txn *t);                 /* number of pins written */
+/* Number of pins written, or -ESTALE if the region was (or got) detached:
+ * a commit never reports success for a region the bridge has left. */
+int hmk_txn_commit(hmk_txn *t);
 
 /* Change notification. *seq is a cursor: start it with hmk_change_seq().
  * Blocks in the kernel (futex; no polling) until the bridge publishes a

@@ -607,6 +607,10 @@ int hmk_txn_commit(hmk_txn *t)
 out:
     pthread_mutex_unlock(&b->lock);
     hmk_txn_clear(t);
+    /* detached while we wrote: the bridge may have stopped reading before
+     * our values, so say so rather than report a write HAL may never see */
+    if (ret >= 0 && hmk_check(r) < 0)
+        ret = -ESTALE;
     return ret;
 }
 
