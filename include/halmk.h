@@ -168,6 +168,32 @@ int hmk_stream_read(hmk_stream *s, struct hmk_event *ev, unsigned max, int timeo
                     uint64_t *lost);
 void hmk_stream_close(hmk_stream *s);                /* NULL is fine */
 
+/* Message queues between services: named, bounded, fixed-size messages in
+ * shared memory (/dev/shm/hmkq.<name>), many senders, one receiver at a
+ * time. Every wait has a timeout: timeout_ms 0 never blocks (-EAGAIN when
+ * full or empty), < 0 waits for ever, > 0 gives -ETIMEDOUT. Senders and
+ * receivers serialise on robust process-shared mutexes; a sender killed
+ * mid-send loses only its own message (or, if it had published it, the
+ * next sender completes it), a receiver killed mid-receive leaves the
+ * message in the queue (delivered again: at least once). Neither corrupts
+ * nor wedges the queue.
+ * hmk_queue_create makes the object (the daemon does, from its config); an
+ * existing queue of the same geometry is kept with its messages, one of
+ * another geometry gives -EEXIST. */
+typedef struct hmk_queue hmk_queue;
+struct hmk_queue_stats {
+    unsigned depth, msg_size, queued;
+    uint64_t sent, received, recoveries;
+};
+int hmk_queue_create(const char *name, unsigned depth, unsigned msg_size, unsigned mode);
+int hmk_queue_unlink(const char *name);
+int hmk_queue_open(const char *name, hmk_queue **out);
+void hmk_queue_close(hmk_queue *q);                  /* NULL is fine */
+int hmk_queue_send(hmk_queue *q, const void *msg, size_t len, int timeout_ms);
+/* Returns the message's length; -EMSGSIZE (message kept) if len is short. */
+int hmk_queue_recv(hmk_queue *q, void *buf, size_t len, int timeout_ms);
+int hmk_queue_stats(const hmk_queue *q, struct hmk_queue_stats *out);
+
 /* Daemon only: stamp the heartbeat that drives <prefix>.connected. */
 int hmk_heartbeat(hmk_region *r);
 
