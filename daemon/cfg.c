@@ -47,8 +47,9 @@ struct pstate {
     struct src src;
     int line;
     bool failed;
-    int in_section;   /* 0 none, 1 daemon, 2 service */
+    int in_section;   /* 0 none, 1 daemon, 2 service, 3 queue */
     struct cfg_service *cur;
+    struct cfg_queue *curq;
     bool seen_daemon;
 };
 
@@ -342,7 +343,19 @@ void cfg_service_free(struct cfg_service *s)
     free(s->user);
     cfg_strv_free(s->env);
     cfg_strv_free(s->writes);
+    cfg_strv_free(s->q_send);
+    cfg_strv_free(s->q_recv);
     free(s);
+}
+
+static void queue_free(struct cfg_queue *q)
+{
+    if (!q)
+        return;
+    free(q->name);
+    cfg_strv_free(q->senders);
+    cfg_strv_free(q->receivers);
+    free(q);
 }
 
 void cfg_free(struct cfg *c)
@@ -352,6 +365,9 @@ void cfg_free(struct cfg *c)
     for (unsigned i = 0; i < c->n_svc; i++)
         cfg_service_free(c->svc[i]);
     free(c->svc);
+    for (unsigned i = 0; i < c->n_q; i++)
+        queue_free(c->q[i]);
+    free(c->q);
     free(c->daemon.region);
     free(c->daemon.control_socket);
     free(c);
@@ -378,7 +394,9 @@ bool cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b)
            (!a->has_affinity || CPU_EQUAL(&a->affinity, &b->affinity)) && a->limit_as == b->limit_as &&
            a->limit_cpu == b->limit_cpu && a->limit_nofile == b->limit_nofile &&
            a->stop_timeout_ms == b->stop_timeout_ms && strv_equal(a->env, b->env) && a->ready == b->ready &&
-           a->has_writes == b->has_writes && strv_equal(a->writes, b->writes);
+           a->has_writes == b->has_writes && strv_equal(a->writes, b->writes) &&
+           a->has_queues == b->has_queues && strv_equal(a->q_send, b->q_send) &&
+           strv_equal(a->q_recv, b->q_recv);
 }
 
 static struct cfg_service *service_new(const char *name, int line)
@@ -470,7 +488,39 @@ static void check_section_line(struct pstate *ps, const char *line)
         ps->cur = s;
         return;
     }
-    perr(ps, ps->line, "unknown section [%s] (expected [daemon] or [service NAME])", name);
+    if (!strncmp(name, "queue ", 6)) {
+        const char *qn = name + 6;
+        struct cfg_queue *q, **nv;
+        size_t len = strlen(qn);
+
+        if (len == 0 || len > 64 || strspn(qn, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                               "0123456789_-") != len) {
+            perr(ps, ps->line, "invalid queue name '%s' (1-64 characters of A-Z a-z 0-9 _ -)", qn);
+            return;
+        }
+        for (unsigned i = 0; i < ps->c->n_q; i++)
+            if (!strcmp(ps->c->q[i]->name, qn)) {
+                perr(ps, ps->line, "duplicate section [queue %s]", qn);
+                return;
+            }
+        q = calloc(1, sizeof(*q));
+        if (q)
+            q->name = strdup(qn);
+        nv = q && q->name ? realloc(ps->c->q, (ps->c->n_q + 1) * sizeof(*nv)) : NULL;
+        if (!nv) {
+            queue_free(q);
+            perr(ps, ps->line, "out of memory");
+            return;
+        }
+        q->line = ps->line;
+        ps->c->q = nv;
+        nv[ps->c->n_q++] = q;
+        ps->in_section = 3;
+        ps->curq = q;
+        return;
+    }
+    perr(ps, ps->line, "unknown section [%s] (expected [daemon], [service NAME] or [queue NAME])",
+         name);
 }
 
 static char *reader(char *str, int num, void *stream)
@@ -762,7 +812,7 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
             }
         }
         if (!strncmp(val, "HAL_MICROKERNEL_REGION=", 23) || !strncmp(val, "HMK_READY_FD=", 13) ||
-            !strncmp(val, "HMK_WRITE_PINS=", 15)) {
+            !strncmp(val, "HMK_WRITE_PINS=", 15) || !strncmp(val, "HMK_QUEUES_", 11)) {
             perr(ps, ps->line, "env '%.*s' is set by the daemon", (int)(eq - val), val);
             return 1;
         }
@@ -814,6 +864,91 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
     return 1;
 }
 
+/* Appends the blank-separated words of val to *v. */
+static int strv_append_words(char ***v, const char *val)
+{
+    char **words = NULL;
+    size_t n = 0, m = 0;
+    int ret = cfg_split_argv(val, &words);
+
+    if (ret < 0)
+        return ret;
+    while (*v && (*v)[n])
+        n++;
+    while (words[m])
+        m++;
+    char **nv = realloc(*v, (n + m + 1) * sizeof(*nv));
+    if (!nv) {
+        cfg_strv_free(words);
+        return -ENOMEM;
+    }
+    memcpy(nv + n, words, (m + 1) * sizeof(*nv));
+    free(words); /* the strings moved into nv */
+    *v = nv;
+    return 0;
+}
+
+static int queue_key(struct pstate *ps, struct cfg_queue *q, const char *key, const char *val)
+{
+    uint64_t v;
+
+    if (!strcmp(key, "depth") || !strcmp(key, "size")) {
+        bool depth = key[0] == 'd';
+        unsigned bit = depth ? 1u : 2u;
+        if (q->seen & bit) {
+            perr(ps, ps->line, "duplicate key '%s' in [queue %s]", key, q->name);
+            return 1;
+        }
+        q->seen |= bit;
+        if (cfg_parse_size(val, &v) < 0 || v == 0 || v > (depth ? 1048576u : 65536u)) {
+            perr(ps, ps->line, "invalid %s '%s' (1..%u%s)", key, val, depth ? 1048576u : 65536u,
+                 depth ? " messages" : " bytes");
+            return 1;
+        }
+        *(depth ? &q->depth : &q->size) = (unsigned)v;
+        return 1;
+    }
+    if (!strcmp(key, "senders") || !strcmp(key, "receivers")) {
+        int ret = strv_append_words(key[0] == 's' ? &q->senders : &q->receivers, val);
+        if (ret < 0)
+            perr(ps, ps->line, "invalid %s '%s'", key, val);
+        return 1;
+    }
+    perr(ps, ps->line, "unknown key '%s' in [queue %s]", key, q->name);
+    return 1;
+}
+
+/* Every queue complete and naming known services; then each service learns
+ * which queues it may use (HMK_QUEUES_SEND / HMK_QUEUES_RECV). */
+static void finish_queues(struct pstate *ps)
+{
+    struct cfg *c = ps->c;
+
+    for (unsigned i = 0; i < c->n_q && !ps->failed; i++) {
+        struct cfg_queue *q = c->q[i];
+        char **lists[2] = { q->senders, q->receivers };
+        if (!q->depth || !q->size || !q->senders || !q->receivers) {
+            perr(ps, q->line, "[queue %s] needs depth, size, senders and receivers", q->name);
+            return;
+        }
+        for (int k = 0; k < 2; k++)
+            for (char **n = lists[k]; *n; n++) {
+                struct cfg_service *s = cfg_find(c, *n);
+                if (!s) {
+                    perr(ps, q->line, "[queue %s]: unknown service '%s' in %s", q->name, *n,
+                         k ? "receivers" : "senders");
+                    return;
+                }
+                if (strv_append_words(k ? &s->q_recv : &s->q_send, q->name) < 0) {
+                    perr(ps, q->line, "out of memory");
+                    return;
+                }
+            }
+    }
+    for (unsigned i = 0; i < c->n_svc; i++)
+        c->svc[i]->has_queues = c->n_q > 0;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *val)
 {
     struct pstate *ps = user;
@@ -829,6 +964,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         return daemon_key(ps, key, val);
     if (ps->in_section == 2)
         return service_key(ps, ps->cur, key, val);
+    if (ps->in_section == 3)
+        return queue_key(ps, ps->curq, key, val);
     perr(ps, ps->line, "key '%s' outside of a section", key);
     return 1;
 }
@@ -940,6 +1077,8 @@ static int load(struct src src, struct cfg **out, struct cfg_error *err)
     }
     if (!ps.failed)
         finish(&ps);
+    if (!ps.failed)
+        finish_queues(&ps);
     if (ps.failed) {
         cfg_free(c);
         return -EINVAL;

@@ -48,6 +48,8 @@ struct cfg_service {
     char **env;               /* NULL-terminated "K=V" */
     bool has_writes;          /* writes = given: HMK_WRITE_PINS is set */
     char **writes;            /* NULL-terminated pin names; NULL/empty = none */
+    bool has_queues;          /* the config has queues: HMK_QUEUES_* are set */
+    char **q_send, **q_recv;  /* queues it may send to / receive from */
     enum cfg_ready ready;
     /* seen-key bits, for "duplicate key" checks */
     unsigned seen;
@@ -66,10 +68,22 @@ struct cfg_daemon {
     unsigned seen;
 };
 
+/* [queue NAME]: a message queue the daemon creates (libhalmk
+ * hmk_queue_create) and grants to services. */
+struct cfg_queue {
+    char *name;
+    int line;
+    unsigned depth, size;     /* messages, bytes per message */
+    char **senders, **receivers; /* service names */
+    unsigned seen;
+};
+
 struct cfg {
     struct cfg_daemon daemon;
     struct cfg_service **svc; /* in start order: every after= target first */
     unsigned n_svc;
+    struct cfg_queue **q;
+    unsigned n_q;
 };
 
 struct cfg_error {

@@ -526,6 +526,23 @@ static void update_status(void)
 
 /* ------------------------------------------------------------------ config */
 
+/* Creates the configured message queues. An existing queue of the same
+ * geometry is kept with its messages (a daemon restart loses none); one of
+ * another geometry is reported and left alone. Removed queues are left in
+ * /dev/shm too: a receiver may still drain them. */
+static void apply_queues(const struct cfg *c)
+{
+    for (unsigned i = 0; i < c->n_q; i++) {
+        const struct cfg_queue *q = c->q[i];
+        int ret = hmk_queue_create(q->name, q->depth, q->size, 0660);
+        if (ret == -EEXIST)
+            log_err("Queue '%s' exists with another depth or size; remove /dev/shm/hmkq.%s "
+                    "to recreate it", q->name, q->name);
+        else if (ret < 0)
+            log_err("Failed to create queue '%s': %s", q->name, strerror(-ret));
+    }
+}
+
 static void apply_daemon_cfg(const struct cfg_daemon *c)
 {
     log_set_level(c->log_level);
@@ -633,6 +650,7 @@ static void reload(void)
                    nc->daemon.has_control_group != d.cfg->daemon.has_control_group ||
                    nc->daemon.control_gid != d.cfg->daemon.control_gid;
     apply_daemon_cfg(&nc->daemon);
+    apply_queues(nc);
     if (sock_changed && ctl_listen(&nc->daemon) < 0)
         log_err("Failed to listen on '%s': %m", nc->daemon.control_socket);
     apply_services(nc);
@@ -1154,6 +1172,7 @@ int main(int argc, char **argv)
     }
     d.region.name[0] = '\0'; /* so apply_daemon_cfg attaches */
     apply_daemon_cfg(&cfg->daemon);
+    apply_queues(cfg);
     /* every configured service gets a struct svc, goal up */
     apply_services(cfg);
     log_info("hal-microkernel started with %s", d.config_path);

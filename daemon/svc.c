@@ -49,6 +49,26 @@ int svc_signal(const struct svc_proc *p, int sig)
     return 0;
 }
 
+/* "KEY=a,b,c" from a NULL-terminated list (NULL: "KEY="). */
+static char *join_env(const char *key, char *const *v)
+{
+    size_t len = strlen(key) + 1;
+    char *e;
+
+    for (char *const *w = v; w && *w; w++)
+        len += strlen(*w) + 1;
+    e = malloc(len);
+    if (!e)
+        return NULL;
+    strcpy(e, key);
+    for (char *const *w = v; w && *w; w++) {
+        if (w != v)
+            strcat(e, ",");
+        strcat(e, *w);
+    }
+    return e;
+}
+
 int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out)
 {
     size_t n = 0, i = 0;
@@ -56,7 +76,7 @@ int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out
 
     while (cfg->env && cfg->env[n])
         n++;
-    env = calloc(n + 4, sizeof(*env));
+    env = calloc(n + 6, sizeof(*env));
     if (!env)
         return -ENOMEM;
     for (; i < n; i++)
@@ -66,6 +86,12 @@ int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out
         goto oom_last;
     if (cfg->ready == CFG_READY_FD && asprintf(&env[i++], "HMK_READY_FD=%d", SVC_READY_FD) < 0)
         goto oom_last;
+    if (cfg->has_queues) {
+        /* libhalmk lets it open exactly these queues, for these directions */
+        if (!(env[i++] = join_env("HMK_QUEUES_SEND=", cfg->q_send)) ||
+            !(env[i++] = join_env("HMK_QUEUES_RECV=", cfg->q_recv)))
+            goto oom_last;
+    }
     if (cfg->has_writes) {
         /* libhalmk grants write access to exactly these pins */
         size_t len = sizeof("HMK_WRITE_PINS=");

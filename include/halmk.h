@@ -179,7 +179,10 @@ void hmk_stream_close(hmk_stream *s);                /* NULL is fine */
  * nor wedges the queue.
  * hmk_queue_create makes the object (the daemon does, from its config); an
  * existing queue of the same geometry is kept with its messages, one of
- * another geometry gives -EEXIST. */
+ * another geometry gives -EEXIST. Under the daemon ($HMK_QUEUES_SEND and
+ * $HMK_QUEUES_RECV set from the [queue] sections' senders and receivers),
+ * a service may open only its queues (-EPERM) and only send or receive as
+ * granted (-EPERM). */
 typedef struct hmk_queue hmk_queue;
 struct hmk_queue_stats {
     unsigned depth, msg_size, queued;

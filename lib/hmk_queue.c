@@ -55,6 +55,7 @@ _Static_assert(sizeof(struct q_shm) % 64 == 0, "slots start aligned");
 struct hmk_queue {
     struct q_shm *q;
     size_t size;
+    bool may_send, may_recv;
 };
 
 static size_t q_slot_size(unsigned msg_size)
@@ -206,14 +207,41 @@ int hmk_queue_unlink(const char *name)
     return unlink(path) < 0 ? -errno : 0;
 }
 
+/* Is name in the comma-separated list in $var? */
+static bool q_granted(const char *var, const char *name)
+{
+    const char *list = getenv(var);
+    size_t n = strlen(name);
+
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        p += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
 int hmk_queue_open(const char *name, hmk_queue **out)
 {
     char path[128];
+    bool limited = getenv("HMK_QUEUES_SEND") || getenv("HMK_QUEUES_RECV");
+    bool may_send = !limited || q_granted("HMK_QUEUES_SEND", name);
+    bool may_recv = !limited || q_granted("HMK_QUEUES_RECV", name);
     int ret = q_path(name, path, sizeof(path));
 
     if (ret < 0 || !out)
         return ret < 0 ? ret : -EINVAL;
-    return q_map(path, O_RDWR, 0, out);
+    /* under the daemon, a service opens only the queues its config names */
+    if (!may_send && !may_recv)
+        return -EPERM;
+    ret = q_map(path, O_RDWR, 0, out);
+    if (ret == 0) {
+        (*out)->may_send = may_send;
+        (*out)->may_recv = may_recv;
+    }
+    return ret;
 }
 
 void hmk_queue_close(hmk_queue *h)
@@ -331,6 +359,8 @@ int hmk_queue_send(hmk_queue *h, const void *msg, size_t len, int timeout_ms)
     uint64_t t;
     int ret;
 
+    if (!h->may_send)
+        return -EPERM;
     if (len > q->msg_size)
         return -EMSGSIZE;
     q_deadline_init(&d, timeout_ms);
@@ -377,6 +407,8 @@ int hmk_queue_recv(hmk_queue *h, void *buf, size_t len, int timeout_ms)
     uint64_t p;
     int ret;
 
+    if (!h->may_recv)
+        return -EPERM;
     q_deadline_init(&d, timeout_ms);
     ret = q_lock(h, &q->recv.lock, &d);
     if (ret < 0)

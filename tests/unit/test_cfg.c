@@ -182,7 +182,44 @@ static const struct bad bads[] = {
     { "[daemon]\npin-monitor-rate = 0\n", 2, "invalid pin-monitor-rate" },
     { "[daemon]\nregion = /etc/passwd\n", 2, "invalid region name" },
     { "[daemon]\nregion = a\nregion = b\n", 3, "duplicate key 'region'" },
+    { "[queue a/b]\ndepth = 4\n", 1, "invalid queue name 'a/b'" },
+    { "[service a]\nexec = a\n[queue q]\ndepth = 4\nsize = 8\nsenders = a\n", 3,
+      "[queue q] needs depth, size, senders and receivers" },
+    { "[service a]\nexec = a\n[queue q]\ndepth = 4\nsize = 8\nsenders = a\nreceivers = b\n", 3,
+      "[queue q]: unknown service 'b' in receivers" },
+    { "[queue q]\ndepth = 0\n", 2, "invalid depth '0'" },
+    { "[queue q]\nsize = 70000\n", 2, "invalid size '70000'" },
+    { "[queue q]\ndepth = 4\ndepth = 8\n", 3, "duplicate key 'depth' in [queue q]" },
+    { "[queue q]\ncolor = red\n", 2, "unknown key 'color' in [queue q]" },
+    { "[queue q]\ndepth = 4\n[queue q]\n", 3, "duplicate section [queue q]" },
+    { "[service a]\nexec = a\nenv = HMK_QUEUES_SEND=q\n", 3, "set by the daemon" },
 };
+
+static void test_queues(void **state)
+{
+    struct cfg_error err;
+    struct cfg *c = NULL;
+
+    (void)state;
+    assert_int_equal(cfg_load_string("[service tx]\nexec = tx\n[service rx]\nexec = rx\n"
+                                     "[service other]\nexec = o\n"
+                                     "[queue q]\ndepth = 64\nsize = 1K\nsenders = tx other\nreceivers = rx\n"
+                                     "[queue r]\ndepth = 2\nsize = 8\nsenders = rx\nreceivers = tx\n",
+                                     &c, &err), 0);
+    assert_int_equal(c->n_q, 2);
+    assert_string_equal(c->q[0]->name, "q");
+    assert_int_equal(c->q[0]->depth, 64);
+    assert_int_equal(c->q[0]->size, 1024);
+    struct cfg_service *tx = cfg_find(c, "tx"), *rx = cfg_find(c, "rx");
+    assert_true(tx->has_queues && rx->has_queues);
+    assert_string_equal(tx->q_send[0], "q");
+    assert_null(tx->q_send[1]);
+    assert_string_equal(tx->q_recv[0], "r");
+    assert_string_equal(rx->q_recv[0], "q");
+    assert_string_equal(rx->q_send[0], "r");
+    assert_null(cfg_find(c, "other")->q_recv);
+    cfg_free(c);
+}
 
 static void test_bad_lines(void **state)
 {
@@ -300,7 +337,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),     cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_bad_lines),  cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_bad_lines),
+        cmocka_unit_test(test_queues),
+        cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_missing_file), cmocka_unit_test(test_split),
         cmocka_unit_test(test_values),     cmocka_unit_test(test_equal),
     };
