@@ -640,7 +640,7 @@ restart = no
 after = pong"
     "$DAEMON" -n -c "$T/conf.ini" >/dev/null 2>&1 || fail "config check: $("$DAEMON" -n -c "$T/conf.ini" 2>&1)"
     start_daemon
-    [ -e "/dev/shm/hmkq.$q" ] || fail "queue not created"
+    wait_for 5 "queue created" test -e "/dev/shm/hmkq.$q"
     wait_for 60 "receiver done" grep -q "^qrecv $q " "$LOG"
     grep -qx "qsend $q 1000000 0" "$LOG" || fail "sender: $(grep "^qsend" "$LOG")"
     grep -qx "qrecv $q 1000000 0" "$LOG" || fail "receiver: $(grep "^qrecv" "$LOG")"
