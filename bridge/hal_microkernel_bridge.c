@@ -75,6 +75,9 @@ static int shm_fd = -1;
 static char shm_path[256];
 static struct hmk_waiters *wobj = MAP_FAILED;
 static int wobj_fd = -1;
+static struct hmk_cmd_ring *cobj = MAP_FAILED;
+static int cobj_fd = -1;
+static char cobj_path[sizeof(shm_path) + sizeof(HMK_CMD_SUFFIX)];
 static struct hmk_stream_hdr *sobj = MAP_FAILED;
 static int sobj_fd = -1;
 static size_t sobj_size;
@@ -93,6 +96,8 @@ static uint64_t last_in[HMK_MAX_PINS];
 static uint64_t latched[HMK_MAX_PINS];
 static uint32_t latched_gen[HMK_MAX_PINS];
 static uint32_t applied_gen[HMK_MAX_PINS];
+static uint64_t wcycle;                     /* write-function cycles */
+static uint64_t last_pulse[HMK_MAX_PINS];   /* wcycle of the pin's last pulse */
 
 static inline uint64_t now_ns(void)
 {
@@ -190,6 +195,39 @@ static void bridge_read(void *arg, long period)
     publish_exec(exec_acc);
 }
 
+/* One-shot commands, in order, at most HMK_CMD_PER_CYCLE a cycle. A pulse
+ * overrides the out value for this cycle only (the latch drives the pin
+ * again next cycle); a second pulse on a pin waits a cycle, so two never
+ * merge, and commands behind it wait too, keeping the order. While the
+ * fault latch is set, commands are dropped and counted: a pulse must not
+ * fire long after it was asked for, when the service that sent it is gone. */
+static void drain_commands(void)
+{
+    uint64_t h = atomic_load_explicit(&cobj->head, memory_order_relaxed);
+    uint64_t t = atomic_load_explicit(&cobj->tail, memory_order_acquire);
+
+    for (unsigned k = 0; k < HMK_CMD_PER_CYCLE && h != t; k++) {
+        const struct hmk_cmd_rec *c = &cobj->rec[h % HMK_CMD_DEPTH];
+        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        uint32_t pin = atomic_load_explicit(&c->pin, memory_order_relaxed);
+        const struct hmk_pin_desc *p = pin < spec.n ? &spec.pin[pin] : NULL;
+
+        if (seq != h + 1 || !p || !(p->dir & HMK_RD_OUT) || faulted) {
+            atomic_fetch_add_explicit(&cobj->dropped, 1, memory_order_relaxed);
+            h++;
+            continue;
+        }
+        if (last_pulse[pin] && last_pulse[pin] + 1 >= wcycle)
+            break;
+        hal_put(p->type, hal->ptr[2 * pin + ((p->flags & HMK_PIN_SLOT) ? 1 : 0)],
+                atomic_load_explicit(&c->value, memory_order_relaxed));
+        last_pulse[pin] = wcycle;
+        atomic_fetch_add_explicit(&cobj->done, 1, memory_order_relaxed);
+        h++;
+    }
+    atomic_store_explicit(&cobj->head, h, memory_order_release);
+}
+
 /* region -> HAL: read the latch's stable copy, at most HMK_LATCH_RETRIES
  * tries; on a miss keep last cycle's values and count it. */
 static void bridge_write(void *arg, long period)
@@ -242,6 +280,8 @@ static void bridge_write(void *arg, long period)
             hal_put(p->type, hal->ptr[2 * i + ((p->flags & HMK_PIN_SLOT) ? 1 : 0)], latched[i]);
         }
     }
+    wcycle++;
+    drain_commands();
     exec_acc += now_ns() - t0;
     publish_exec(exec_acc);
 }
@@ -436,10 +476,12 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
 {
     /* whoever may read the region may register as a waiter */
     unsigned wperm = (perm & 0666) | ((perm & 0444) >> 1);
-    char tmp[sizeof(shm_path) + 32], wtmp[sizeof(wobj_path) + 32], stmp[sizeof(sobj_path) + 32];
+    /* static: load time only, and HAL's modules keep their stack small */
+    static char tmp[sizeof(shm_path) + 32], wtmp[sizeof(wobj_path) + 32],
+        stmp[sizeof(sobj_path) + 32], ctmp[sizeof(cobj_path) + 32];
     struct timespec ts;
     uint64_t gen = 0, now;
-    void *map = MAP_FAILED, *wmap = MAP_FAILED, *smap = MAP_FAILED;
+    void *map = MAP_FAILED, *wmap = MAP_FAILED, *smap = MAP_FAILED, *cmap = MAP_FAILED;
     int r;
 
     snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", region);
@@ -448,6 +490,8 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     snprintf(wtmp, sizeof(wtmp), "/dev/shm/.%s%s.%ld", region, HMK_WAITERS_SUFFIX, (long)getpid());
     snprintf(sobj_path, sizeof(sobj_path), "%s%s", shm_path, HMK_STREAM_SUFFIX);
     snprintf(stmp, sizeof(stmp), "/dev/shm/.%s%s.%ld", region, HMK_STREAM_SUFFIX, (long)getpid());
+    snprintf(cobj_path, sizeof(cobj_path), "%s%s", shm_path, HMK_CMD_SUFFIX);
+    snprintf(ctmp, sizeof(ctmp), "/dev/shm/.%s%s.%ld", region, HMK_CMD_SUFFIX, (long)getpid());
     r = make_object(tmp, perm, sizeof(*shm), &shm_fd, &map, err, errlen);
     shm = map;
     if (r == 0)
@@ -457,6 +501,9 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     if (r == 0)
         r = make_object(stmp, perm, sobj_size, &sobj_fd, &smap, err, errlen);
     sobj = smap;
+    if (r == 0)
+        r = make_object(ctmp, perm, sizeof(*cobj), &cobj_fd, &cmap, err, errlen);
+    cobj = cmap;
     if (r == 0)
         r = retire_old(shm_path, &gen, err, errlen);
     if (r < 0)
@@ -469,16 +516,27 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     sobj->depth = (uint32_t)stream_depth;
     sobj->generation = gen;
     sobj->magic = HMK_STREAM_MAGIC;
+    cobj->depth = HMK_CMD_DEPTH;
+    cobj->generation = gen;
+    init_mutex(&cobj->lock);
+    cobj->magic = HMK_CMD_MAGIC;
     init_region(pfx, gen);
     /* companions first: whoever opens the new region finds them */
     if (rename(wtmp, wobj_path) < 0 || rename(stmp, sobj_path) < 0 ||
-        rename(tmp, shm_path) < 0) {
+        rename(ctmp, cobj_path) < 0 || rename(tmp, shm_path) < 0) {
         r = -errno;
         snprintf(err, errlen, "region='%s': rename into %s: %s", region, shm_path, strerror(-r));
         goto fail;
     }
     return 0;
 fail:
+    if (cobj != MAP_FAILED)
+        munmap(cobj, sizeof(*cobj));
+    cobj = MAP_FAILED;
+    unlink(ctmp);
+    if (cobj_fd >= 0)
+        close(cobj_fd);
+    cobj_fd = -1;
     if (sobj != MAP_FAILED)
         munmap(sobj, sobj_size);
     if (wobj != MAP_FAILED)
@@ -580,26 +638,38 @@ static void unlink_if_ours(int fd, const char *path)
 
 void rtapi_app_exit(void)
 {
+    struct timespec grace = { 0, 20000000 };
+
     if (shm != MAP_FAILED) {
         atomic_store_explicit(&shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
         hmk_change_publish(&shm->hdr, wobj); /* waiters see -ESTALE at once */
         unlink_if_ours(shm_fd, shm_path);
         unlink_if_ours(wobj_fd, wobj_path);
         unlink_if_ours(sobj_fd, sobj_path);
+        unlink_if_ours(cobj_fd, cobj_path);
+    }
+    /* take the functions out of the threads before unmapping what they use;
+     * an invocation already under way gets a moment to finish (this is the
+     * non-realtime exit path: sleeping is fine here) */
+    hal_exit(comp_id);
+    if (shm != MAP_FAILED) {
+        nanosleep(&grace, NULL);
         munmap(shm, sizeof(*shm));
         munmap(wobj, HMK_WAITERS_SIZE);
         munmap(sobj, sobj_size);
+        munmap(cobj, sizeof(*cobj));
         shm = MAP_FAILED;
         wobj = MAP_FAILED;
         sobj = MAP_FAILED;
+        cobj = MAP_FAILED;
     }
     if (sobj_fd >= 0)
         close(sobj_fd);
-    sobj_fd = -1;
+    if (cobj_fd >= 0)
+        close(cobj_fd);
     if (shm_fd >= 0)
         close(shm_fd);
     if (wobj_fd >= 0)
         close(wobj_fd);
-    shm_fd = wobj_fd = -1;
-    hal_exit(comp_id);
+    shm_fd = wobj_fd = sobj_fd = cobj_fd = -1;
 }

@@ -126,6 +126,14 @@ int hmk_write_bit(hmk_region *r, unsigned index, bool b);
 int hmk_write_s32(hmk_region *r, unsigned index, int32_t s);
 int hmk_write_u32(hmk_region *r, unsigned index, uint32_t u);
 
+/* A pulse: HAL's out pin (a slot's .out, or an out pin) takes v for
+ * exactly one servo cycle, then its normal value again. Pulses are queued
+ * (up to 256), never lost or merged: two on one pin are at least a cycle
+ * apart, in the order sent; the bridge applies up to 16 a cycle. Checked
+ * like a write (type, grant, direction; not io pins: -EINVAL). -EAGAIN if
+ * the queue is full. Dropped (and counted) while the fault latch is set. */
+int hmk_pulse(hmk_region *r, unsigned index, const hmk_value *v);
+
 /* Multi-pin transactions: values staged with hmk_txn_set reach HAL in the
  * same servo cycle after hmk_txn_commit; a writer that dies before the
  * commit completes changes nothing. Staging is checked per call, so a failed

@@ -315,6 +315,46 @@ static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t cycle, 
     atomic_store_explicit(&st->head, pos + 1, memory_order_release);
 }
 
+/* ---- commands towards HAL -------------------------------------------- */
+
+/*
+ * One-shot commands the bridge drains, /dev/shm/<region>.cmd: a ring that
+ * many writers fill under `lock` (robust) and the bridge reads without a
+ * lock, at most HMK_CMD_PER_CYCLE per cycle, in order. A pulse drives an
+ * out pin to a value for exactly one servo cycle; two pulses on one pin
+ * are at least one cycle apart, so they never merge. A writer killed
+ * before it published a slot leaves it unpublished; the bridge only takes
+ * slots whose seq says they are complete.
+ */
+#define HMK_CMD_MAGIC      0x434d4c48u /* "HLMC" */
+#define HMK_CMD_SUFFIX     ".cmd"
+#define HMK_CMD_DEPTH      256u
+#define HMK_CMD_PER_CYCLE  16u
+enum hmk_cmd_kind { HMK_CMD_PULSE = 1 };
+
+struct hmk_cmd_rec {
+    _Atomic uint64_t seq;        /* position + 1 when complete */
+    _Atomic uint64_t value;
+    _Atomic uint32_t pin;
+    _Atomic uint32_t kind;
+    uint64_t reserved;
+};
+
+struct hmk_cmd_ring {
+    uint32_t magic;
+    uint32_t depth;
+    uint64_t generation;
+    union { pthread_mutex_t lock; uint8_t lock_space[64]; };
+    _Atomic uint64_t head;       /* next the bridge takes */
+    _Atomic uint64_t tail;       /* next a writer fills */
+    _Atomic uint64_t done;       /* commands applied */
+    _Atomic uint64_t dropped;    /* commands dropped while the fault latch was set */
+    uint8_t reserved[32];
+    struct hmk_cmd_rec rec[HMK_CMD_DEPTH];
+};
+_Static_assert(sizeof(struct hmk_cmd_rec) == 32, "command record is 32 bytes");
+_Static_assert(offsetof(struct hmk_cmd_ring, rec) == 144, "abi");
+
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -28,6 +28,7 @@
 struct hmk_region {
     struct hmk_shm *shm;
     struct hmk_waiters *waiters;
+    struct hmk_cmd_ring *cmd;           /* mapped on the first pulse */
     size_t size;
     unsigned flags;
     uint64_t generation;
@@ -255,6 +256,8 @@ void hmk_close(hmk_region *r)
         return;
     munmap(r->shm, r->size);
     munmap(r->waiters, HMK_WAITERS_SIZE);
+    if (r->cmd)
+        munmap(r->cmd, sizeof(*r->cmd));
     free(r);
 }
 
@@ -321,9 +324,24 @@ static int hmk_find_index(const hmk_region *r, const char *name)
     return (int)v;
 }
 
+/* By region name; a seed slot also by its HAL pins' names pin.N.in/.out. */
+static int hmk_find_name(const hmk_region *r, const char *name)
+{
+    size_t len = strlen(name);
+    int i = hmk_find_exact(r, name, len, 0);
+
+    if (i >= 0)
+        return i;
+    if (len > 3 && strcmp(name + len - 3, ".in") == 0)
+        return hmk_find_exact(r, name, len - 3, 1);
+    if (len > 4 && strcmp(name + len - 4, ".out") == 0)
+        return hmk_find_exact(r, name, len - 4, 1);
+    return -ENOENT;
+}
+
 int hmk_pin_find(const hmk_region *r, const char *name)
 {
-    size_t plen = strlen(r->prefix), len;
+    size_t plen = strlen(r->prefix);
     int i;
 
     if (!name || !*name)
@@ -331,17 +349,13 @@ int hmk_pin_find(const hmk_region *r, const char *name)
     i = hmk_find_index(r, name);
     if (i >= 0)
         return i;
-    if (strncmp(name, r->prefix, plen) == 0 && name[plen] == '.')
-        name += plen + 1;
-    len = strlen(name);
-    i = hmk_find_exact(r, name, len, 0);
+    /* the region name first: a pin may be named "<prefix>.x" (with
+     * prefix=spindle, pin spindle.speed), then the HAL name */
+    i = hmk_find_name(r, name);
     if (i >= 0)
         return i;
-    /* a seed slot is also known by its HAL pins' names: pin.N.in, pin.N.out */
-    if (len > 3 && strcmp(name + len - 3, ".in") == 0)
-        return hmk_find_exact(r, name, len - 3, 1);
-    if (len > 4 && strcmp(name + len - 4, ".out") == 0)
-        return hmk_find_exact(r, name, len - 4, 1);
+    if (strncmp(name, r->prefix, plen) == 0 && name[plen] == '.')
+        return hmk_find_name(r, name + plen + 1);
     return -ENOENT;
 }
 
@@ -805,4 +819,83 @@ int hmk_wait(const hmk_region *r, const unsigned *pins, unsigned n, uint64_t *si
         if (ret < 0 && ret != -ETIMEDOUT)
             return ret;
     }
+}
+
+/* ---- pulses ------------------------------------------------------------- */
+
+static int hmk_cmd_map(hmk_region *r)
+{
+    char path[NAME_MAX + 16];
+    struct hmk_cmd_ring *c;
+    struct stat st;
+    int fd, ret = 0;
+
+    snprintf(path, sizeof(path), "/%s%s", r->name, HMK_CMD_SUFFIX);
+    fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return errno == ENOENT ? -ESTALE : -errno;
+    if (fstat(fd, &st) < 0 || st.st_size != (off_t)sizeof(*c)) {
+        close(fd);
+        return -EBADMSG;
+    }
+    c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (c == MAP_FAILED)
+        return -errno;
+    if (c->magic != HMK_CMD_MAGIC || c->depth != HMK_CMD_DEPTH)
+        ret = -EBADMSG;
+    else if (c->generation != r->generation)
+        ret = -ESTALE;
+    if (ret < 0) {
+        munmap(c, sizeof(*c));
+        return ret;
+    }
+    r->cmd = c;
+    return 0;
+}
+
+int hmk_pulse(hmk_region *r, unsigned index, const hmk_value *v)
+{
+    uint64_t val[HMK_MAX_PINS];
+    uint16_t idx[1];
+    hmk_txn t = { .r = r, .idx = idx, .val = val };
+    struct hmk_cmd_ring *c;
+    struct hmk_cmd_rec *rec;
+    uint64_t tail;
+    int ret, e;
+
+    /* the same checks as a write: range, read-only, direction, grant, type */
+    ret = hmk_txn_set(&t, index, v);
+    if (ret < 0)
+        return ret;
+    if (r->pins[index].dir == HMK_RD_IO && !(r->pins[index].flags & HMK_PIN_SLOT))
+        return -EINVAL; /* an io pin is not driven every cycle: no "one cycle" */
+    if (!r->cmd && (ret = hmk_cmd_map(r)) < 0)
+        return ret;
+    c = r->cmd;
+    e = pthread_mutex_lock(&c->lock);
+    tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    if (e == EOWNERDEAD) {
+        /* a writer died holding the lock: finish its command if it had
+         * published the slot, else the slot is simply reused */
+        if (atomic_load_explicit(&c->rec[tail % HMK_CMD_DEPTH].seq, memory_order_acquire) == tail + 1)
+            atomic_store_explicit(&c->tail, ++tail, memory_order_release);
+        pthread_mutex_consistent(&c->lock);
+    } else if (e != 0) {
+        return -e;
+    }
+    ret = hmk_check(r);
+    if (ret == 0 && tail - atomic_load_explicit(&c->head, memory_order_acquire) >= HMK_CMD_DEPTH)
+        ret = -EAGAIN;
+    if (ret == 0) {
+        rec = &c->rec[tail % HMK_CMD_DEPTH];
+        atomic_store_explicit(&rec->seq, 0, memory_order_relaxed);
+        atomic_store_explicit(&rec->pin, index, memory_order_relaxed);
+        atomic_store_explicit(&rec->kind, HMK_CMD_PULSE, memory_order_relaxed);
+        atomic_store_explicit(&rec->value, val[index], memory_order_relaxed);
+        atomic_store_explicit(&rec->seq, tail + 1, memory_order_release);
+        atomic_store_explicit(&c->tail, tail + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ret;
 }

@@ -35,6 +35,8 @@ static void usage(FILE *f)
         "Usage: halpoke [-r REGION] PIN                 print a pin's value\n"
         "       halpoke [-r REGION] PIN VALUE [PIN VALUE]...\n"
         "                                               write values (one transaction)\n"
+        "       halpoke [-r REGION] --pulse PIN VALUE [PIN VALUE]...\n"
+        "                                               one-cycle pulses, queued in order\n"
         "       halpoke [-r REGION] --list              list every pin\n"
         "       halpoke [-r REGION] --watch [-n N] [-t SEC] [PIN]...\n"
         "                                               print changes until interrupted\n"
@@ -139,6 +141,44 @@ static int cmd_set(hmk_region *r, int argc, char **argv)
 out:
     hmk_txn_free(t);
     return rc;
+}
+
+/* --pulse PIN VALUE...: every pair checked first, then queued in order. */
+static int cmd_pulse(hmk_region *r, int argc, char **argv)
+{
+    hmk_value v[64];
+    int idx[64], ret;
+
+    if (argc == 0 || argc % 2 || argc / 2 > 64) {
+        fprintf(stderr, "halpoke: --pulse takes PIN VALUE pairs (at most 64)\n");
+        return 2;
+    }
+    for (int k = 0; k < argc; k += 2) {
+        struct hmk_pin_info info;
+        int i = find_pin(r, argv[k], &info);
+        if (i < 0)
+            return 1;
+        if (info.dir == HMK_DIR_IN || (info.dir == HMK_DIR_IO && !info.slot)) {
+            fprintf(stderr, "halpoke: pin '%s': pulses drive out pins and slots only\n", argv[k]);
+            return 1;
+        }
+        ret = hmk_value_parse(info.type, argv[k + 1], &v[k / 2]);
+        if (ret < 0) {
+            fprintf(stderr, "halpoke: pin '%s': '%s' %s %s\n", argv[k], argv[k + 1],
+                    value_error(ret), hmk_type_name(info.type));
+            return 1;
+        }
+        idx[k / 2] = i;
+    }
+    for (int k = 0; k < argc / 2; k++) {
+        ret = hmk_pulse(r, (unsigned)idx[k], &v[k]);
+        if (ret < 0) {
+            fprintf(stderr, "halpoke: pulse on '%s': %s\n", argv[2 * k],
+                    ret == -EAGAIN ? "command queue full, try again" : hmk_strerror(ret));
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void format_side(hmk_region *r, unsigned i, int in, char *buf)
@@ -330,20 +370,22 @@ int main(int argc, char **argv)
         { "region", required_argument, NULL, 'r' }, { "list", no_argument, NULL, 'l' },
         { "watch", no_argument, NULL, 'w' },        { "count", required_argument, NULL, 'n' },
         { "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+        { "pulse", no_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
     const char *region = NULL;
-    int list = 0, watch = 0, c, ret, rc;
+    int list = 0, watch = 0, pulse = 0, c, ret, rc;
     long count = 0, timeout = 0;
     struct sigaction sa;
     hmk_region *r = NULL;
 
     /* '-' first: negative values such as "-5" stay operands, not options */
-    while ((c = getopt_long(argc, argv, "+r:lwn:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+r:lwpn:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': region = optarg; break;
         case 'l': list = 1; break;
         case 'w': watch = 1; break;
+        case 'p': pulse = 1; break;
         case 'n': if ((count = parse_long_opt("--count", optarg, 1000000000L)) < 0) return 2; break;
         case 't': if ((timeout = parse_long_opt("--timeout", optarg, 86400L)) < 0) return 2; break;
         case 'h': usage(stdout); return 0;
@@ -352,11 +394,12 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
-    if ((list && (watch || argc)) || (!list && !watch && argc == 0)) {
+    if ((list && (watch || pulse || argc)) || (watch && pulse) ||
+        (!list && !watch && argc == 0)) {
         usage(stderr);
         return 2;
     }
-    ret = hmk_open(region, (list || watch || argc == 1) ? HMK_OPEN_RDONLY : 0, &r);
+    ret = hmk_open(region, (list || watch || (argc == 1 && !pulse)) ? HMK_OPEN_RDONLY : 0, &r);
     if (ret < 0) {
         fprintf(stderr, "halpoke: region '%s': %s\n",
                 region ? region : (getenv("HAL_MICROKERNEL_REGION") ? getenv("HAL_MICROKERNEL_REGION")
@@ -368,7 +411,9 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal; /* no SA_RESTART: the futex wait must return */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (list)
+    if (pulse)
+        rc = cmd_pulse(r, argc, argv);
+    else if (list)
         rc = cmd_list(r);
     else if (watch)
         rc = cmd_watch(r, argc, argv, count, (int)timeout);
