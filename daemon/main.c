@@ -105,7 +105,7 @@ static struct {
     bool shutting_down;
     struct status_notifier status;
 } d = { .epfd = -1, .sigfd = -1, .hb_fd = -1, .wd_fd = -1, .listen_fd = -1,
-        .region = { .inotify_fd = -1, .retry_fd = -1, .change_fd = -1 } };
+        .region = { .inotify_fd = -1, .retry_fd = -1, .change_fd = -1, .inotify_wd = -1 } };
 
 static uint64_t now_ms(void)
 {

@@ -31,10 +31,34 @@ struct region_watcher {
     pthread_t thread;
 };
 
+/* Watches /dev/shm for the region to appear. Only while detached: attached,
+ * the daemon learns of a detach from the region itself, and a watch would
+ * wake it for every object anybody creates in /dev/shm. */
+static int watch_shm(struct region *g)
+{
+    if (g->inotify_fd < 0 || g->inotify_wd >= 0)
+        return 0;
+    /* IN_CLOSE_WRITE: the bridge closes its fd once the region is set up */
+    g->inotify_wd = inotify_add_watch(g->inotify_fd, REGION_SHM_DIR,
+                                      IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB);
+    return g->inotify_wd < 0 ? -errno : 0;
+}
+
+static void unwatch_shm(struct region *g)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+    if (g->inotify_wd >= 0)
+        inotify_rm_watch(g->inotify_fd, g->inotify_wd);
+    g->inotify_wd = -1;
+    while (g->inotify_fd >= 0 && read(g->inotify_fd, buf, sizeof(buf)) > 0)
+        ; /* what queued up before the removal */
+}
+
 int region_init(struct region *g, const char *name)
 {
     memset(g, 0, sizeof(*g));
-    g->inotify_fd = g->retry_fd = -1;
+    g->inotify_fd = g->retry_fd = g->inotify_wd = -1;
     g->change_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (g->change_fd < 0)
         return -errno;
@@ -45,11 +69,7 @@ int region_init(struct region *g, const char *name)
     g->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (g->inotify_fd < 0)
         return -errno;
-    /* IN_CLOSE_WRITE: the bridge closes its fd once the region is set up */
-    if (inotify_add_watch(g->inotify_fd, REGION_SHM_DIR,
-                          IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB) < 0)
-        return -errno;
-    return 0;
+    return watch_shm(g);
 }
 
 static void pins_free(struct region *g)
@@ -176,6 +196,10 @@ static void watcher_start(struct region *g)
 
 static void detach(struct region *g)
 {
+    /* watch again before anyone tries to attach: no creation slips past */
+    if (watch_shm(g) < 0)
+        log_err("Failed to watch " REGION_SHM_DIR " again: %s; attaching only on retries",
+                strerror(errno));
     watcher_stop(g);
     hmk_close(g->r);
     g->r = NULL;
@@ -222,6 +246,7 @@ void region_try_attach(struct region *g)
         g->retries = 0;
         g->last_err = 0;
         hmk_heartbeat(g->r); /* connected as soon as we are attached */
+        unwatch_shm(g);
         if (hmk_stats(g->r, &st) == 0)
             log_info("Attached to region '%s' (generation %llu, %u pins)", g->name,
                      (unsigned long long)st.generation, st.pin_count);

@@ -17,7 +17,9 @@
 struct region {
     char name[64];
     hmk_region *r;
-    int inotify_fd;   /* watches /dev/shm, -1 if that failed */
+    int inotify_fd;   /* watches /dev/shm while detached, -1 if that failed */
+    int inotify_wd;   /* the watch, -1 while attached (no wake-ups for others'
+                       * objects in /dev/shm then) */
     int retry_fd;     /* one-shot timerfd for transient open errors */
     unsigned retries;
     int last_err;     /* last error logged, so each is logged once */

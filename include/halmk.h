@@ -112,6 +112,13 @@ int hmk_pin_info(const hmk_region *r, unsigned index, struct hmk_pin_info *out);
 int hmk_read_in(const hmk_region *r, unsigned index, hmk_value *out);
 /* The value last written towards HAL (pins with an out side), else -EPERM. */
 int hmk_read_out(const hmk_region *r, unsigned index, hmk_value *out);
+/* The values last written towards HAL of n pins idx[0..n), as one
+ * consistent set (the latch read the bridge does): pins a transaction wrote
+ * together are seen together, never half of one commit and half of
+ * another. Every idx must have an out side (-EPERM) and be < pin count
+ * (-ERANGE); nothing is written to out[] then. -EAGAIN if writers kept
+ * winning the race for too long. */
+int hmk_read_outs(const hmk_region *r, const unsigned *idx, unsigned n, hmk_value *out);
 /* What halcmd getp would show: the in side if there is one, else the out. */
 int hmk_read(const hmk_region *r, unsigned index, hmk_value *out);
 

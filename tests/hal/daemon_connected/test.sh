@@ -34,6 +34,16 @@ hal_load hal.hal
 wait_output 10 TRUE getp microkernel.connected || die "connected never went TRUE: $(cat daemon.log)"
 echo "connected TRUE"
 
+# attached, it does not wake for other objects coming and going in /dev/shm
+w0=$(awk '/^voluntary_ctxt_switches/ { print $2 }' /proc/$dpid/status)
+t0=$(date +%s%N)
+for i in $(seq 1 300); do : > /dev/shm/hmk-noise-$i; rm -f /dev/shm/hmk-noise-$i; done
+w1=$(awk '/^voluntary_ctxt_switches/ { print $2 }' /proc/$dpid/status)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+# its heartbeat wakes it every 50 ms; 600 /dev/shm events must add nothing
+[ $(( w1 - w0 )) -le $(( ms / 50 + 20 )) ] || die "daemon woke $(( w1 - w0 )) times in $ms ms of /dev/shm noise"
+echo "no wake-ups for /dev/shm noise"
+
 c0=$(update_count)
 start=$(date +%s%N)
 kill -9 $dpid
