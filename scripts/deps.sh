@@ -11,6 +11,7 @@ pkgs=(
     libsystemd-dev libinih-dev libcmocka-dev
     systemd                             # systemd-analyze verify for the unit file
     util-linux procps valgrind
+    gnuplot-nox                         # bench/run.sh plots
 )
 missing=()
 for p in "${pkgs[@]}"; do
