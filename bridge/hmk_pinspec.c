@@ -161,8 +161,11 @@ static int ps_policy(const char *s, size_t len, uint8_t type, struct hmk_pin_des
         return 0;
     }
     case HMK_RT_S32: {
-        long long v = strtoll(buf, &end, 10);
-        if (*end || end == buf || errno || v < INT32_MIN || v > INT32_MAX || buf[0] == ' ')
+        long long v;
+        if (!(buf[0] == '-' || (buf[0] >= '0' && buf[0] <= '9')))
+            return -EINVAL; /* no '+', no blanks: the value alone, as halpoke takes it */
+        v = strtoll(buf, &end, 10);
+        if (*end || end == buf || errno || v < INT32_MIN || v > INT32_MAX)
             return -EINVAL;
         p->safe_value = hmk_enc_s32((int32_t)v);
         return 0;

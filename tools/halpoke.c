@@ -404,7 +404,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "halpoke: region '%s': %s\n",
                 region ? region : (getenv("HAL_MICROKERNEL_REGION") ? getenv("HAL_MICROKERNEL_REGION")
                                                                     : "hal-microkernel"),
-                hmk_strerror(ret));
+                ret == -EINVAL ? "not a valid region name" : hmk_strerror(ret));
         return 1;
     }
     memset(&sa, 0, sizeof(sa));

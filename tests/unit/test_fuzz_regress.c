@@ -4,15 +4,19 @@
  * fuzz/corpus/<fuzzer>/, so the fuzzers replay it too.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "halmk.h"
 #include "hmk_pinspec.h"
+#include "hmk_region.h"
 
 static int parse_s32(const char *text, int32_t *out)
 {
@@ -101,12 +105,106 @@ static void pinspec_longest_names(void **state)
     assert_int_equal(hmk_pinspec_parse("abc", 1024, "x:bit:in", &ps, err, sizeof(err)), -E2BIG);
 }
 
+/* A region as the bridge's init_region makes it, with HAL prefix `pfx`,
+ * under /dev/shm/<name> with its waiters companion. */
+static void make_region(const char *name, const char *pfx, int count, const char *pins)
+{
+    static struct hmk_shm shm;
+    static struct hmk_pinspec ps;
+    struct hmk_waiters w;
+    char err[HMK_ERR_LEN], path[128];
+    unsigned char wbuf[HMK_WAITERS_SIZE];
+    int fd;
+
+    assert_int_equal(hmk_pinspec_parse(pfx, count, pins, &ps, err, sizeof(err)), 0);
+    memset(&shm, 0, sizeof(shm));
+    memcpy(shm.pin, ps.pin, ps.n * sizeof(ps.pin[0]));
+    shm.hdr.abi_version = HMK_ABI_VERSION;
+    shm.hdr.header_size = sizeof(shm.hdr);
+    shm.hdr.pin_desc_size = sizeof(struct hmk_pin_desc);
+    shm.hdr.region_size = sizeof(shm);
+    shm.hdr.pin_count = ps.n;
+    shm.hdr.max_pins = HMK_MAX_PINS;
+    shm.hdr.layout_hash = hmk_layout_hash(shm.pin, ps.n);
+    shm.hdr.generation = 7;
+    snprintf(shm.hdr.hal_prefix, sizeof(shm.hdr.hal_prefix), "%s", pfx);
+    shm.hdr.magic = HMK_REGION_MAGIC;
+    atomic_store(&shm.hdr.state, HMK_STATE_ATTACHED);
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, &shm, sizeof(shm)), (ssize_t)sizeof(shm));
+    close(fd);
+    memset(wbuf, 0, sizeof(wbuf));
+    memset(&w, 0, sizeof(w));
+    w.magic = HMK_WAITERS_MAGIC;
+    w.generation = 7;
+    memcpy(wbuf, &w, sizeof(w));
+    snprintf(path, sizeof(path), "/dev/shm/%s%s", name, HMK_WAITERS_SUFFIX);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, wbuf, sizeof(wbuf)), (ssize_t)sizeof(wbuf));
+    close(fd);
+}
+
+static void remove_region(const char *name)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    unlink(path);
+    snprintf(path, sizeof(path), "/dev/shm/%s%s", name, HMK_WAITERS_SUFFIX);
+    unlink(path);
+}
+
+/* fuzz_region, seed regress_prefix_shadows_name: hmk_pin_find stripped the
+ * HAL prefix before it looked for a region name, so with prefix=pin the
+ * slot "pin.0" was not found by its own name, and with prefix=spindle a pin
+ * named spindle.speed could not be found as "spindle.speed". */
+static char g_region[64];
+
+/* also after a failed assertion: no object left in /dev/shm */
+static int region_teardown(void **state)
+{
+    (void)state;
+    if (g_region[0])
+        remove_region(g_region);
+    return 0;
+}
+
+static void find_region_name_that_starts_with_prefix(void **state)
+{
+    char *name = g_region;
+    hmk_region *r = NULL;
+
+    (void)state;
+    snprintf(g_region, sizeof(g_region), "hmk-regress-%ld", (long)getpid());
+    make_region(name, "pin", 2, "");
+    assert_int_equal(hmk_open(name, 0, &r), 0);
+    assert_int_equal(hmk_pin_find(r, "pin.0"), 0);
+    assert_int_equal(hmk_pin_find(r, "pin.1"), 1);
+    assert_int_equal(hmk_pin_find(r, "pin.pin.1.out"), 1); /* HAL names still work */
+    assert_int_equal(hmk_pin_find(r, "pin.1.in"), 1);
+    hmk_close(r);
+    remove_region(name);
+
+    make_region(name, "spindle", 0, "speed:float:in,spindle.speed:float:out");
+    assert_int_equal(hmk_open(name, 0, &r), 0);
+    assert_int_equal(hmk_pin_find(r, "speed"), 0);
+    assert_int_equal(hmk_pin_find(r, "spindle.speed"), 1); /* region name first */
+    assert_int_equal(hmk_pin_find(r, "spindle.spindle.speed"), 1);
+    assert_int_equal(hmk_pin_find(r, "spindle.nosuch"), -ENOENT);
+    hmk_close(r);
+    remove_region(name);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(value_leading_zero_is_decimal),
         cmocka_unit_test(value_hex_still_accepted),
         cmocka_unit_test(pinspec_longest_names),
+        cmocka_unit_test_teardown(find_region_name_that_starts_with_prefix, region_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
