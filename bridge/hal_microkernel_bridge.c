@@ -359,17 +359,6 @@ static int make_hal(const char *pfx, char *err, unsigned errlen)
     return 0;
 }
 
-static void init_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-    pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-}
 
 /* Marks an existing region of ours detached so its users re-attach.
  * Returns -EEXIST if the name is held by something that is not ours. */
@@ -421,7 +410,7 @@ static void init_region(const char *pfx, uint64_t gen)
     h->layout_hash = hmk_layout_hash(shm->pin, spec.n);
     h->generation = gen;
     snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", pfx);
-    init_mutex(&shm->out.lock);
+    hmk_mutex_init_shared(&shm->out.lock);
     h->magic = HMK_REGION_MAGIC;
     atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
 }
@@ -518,7 +507,7 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     sobj->magic = HMK_STREAM_MAGIC;
     cobj->depth = HMK_CMD_DEPTH;
     cobj->generation = gen;
-    init_mutex(&cobj->lock);
+    hmk_mutex_init_shared(&cobj->lock);
     cobj->magic = HMK_CMD_MAGIC;
     init_region(pfx, gen);
     /* companions first: whoever opens the new region finds them */

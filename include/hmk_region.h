@@ -150,6 +150,21 @@ _Static_assert(sizeof(struct hmk_shm) ==
                256 + 64 * HMK_MAX_PINS + (64 + 16 * HMK_MAX_PINS) + (128 + 2 * 12 * HMK_MAX_PINS),
                "region size");
 
+/* Not RT: the lock every shared writer side uses (out values, queues,
+ * commands): process-shared, robust (a holder that dies is recoverable
+ * with EOWNERDEAD), priority inheritance. */
+static inline void hmk_mutex_init_shared(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
 /* ---- value encoding: every value travels as 64 bits ------------------- */
 
 static inline uint64_t hmk_enc_float(double f)

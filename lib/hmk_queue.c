@@ -11,6 +11,7 @@
  * every send and receive; a side that must wait registers first.
  */
 #include "halmk.h"
+#include "hmk_region.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,17 +83,6 @@ static int q_path(const char *name, char *buf, size_t len)
     return 0;
 }
 
-static void q_init_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-    pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-}
 
 static int q_check(const struct q_shm *q, off_t size)
 {
@@ -185,8 +175,8 @@ int hmk_queue_create(const char *name, unsigned depth, unsigned msg_size, unsign
     q->depth = depth;
     q->msg_size = msg_size;
     q->slot_size = (uint32_t)q_slot_size(msg_size);
-    q_init_mutex(&q->send.lock);
-    q_init_mutex(&q->recv.lock);
+    hmk_mutex_init_shared(&q->send.lock);
+    hmk_mutex_init_shared(&q->recv.lock);
     q->magic = Q_MAGIC;
     munmap(q, size);
     /* appears whole or not at all */

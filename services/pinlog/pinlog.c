@@ -162,19 +162,17 @@ static int pinlog_append(struct pinlog *pl, const char *line, size_t len)
     return 0;
 }
 
-static int pinlog_on_change(hmk_svc *s, unsigned slot, const hmk_value *v, uint64_t cycle,
-                            void *user)
+/* Stamps the record with both clocks and appends it as one line. */
+static int pinlog_record(hmk_svc *s, struct pinlog *pl, struct plog_rec *rec)
 {
-    struct pinlog *pl = user;
-    struct plog_rec rec = { .cycle = cycle, .pin = pl->pins[slot], .value = *v };
     struct timespec mono;
     char line[PLOG_LINE_MAX];
     int n, ret;
 
-    clock_gettime(CLOCK_REALTIME, &rec.wall);
+    clock_gettime(CLOCK_REALTIME, &rec->wall);
     clock_gettime(CLOCK_MONOTONIC, &mono);
-    rec.mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
-    n = plog_format(&rec, line, sizeof(line));
+    rec->mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+    n = plog_format(rec, line, sizeof(line));
     if (n < 0)
         return n;
     ret = pinlog_append(pl, line, (size_t)n);
@@ -184,27 +182,23 @@ static int pinlog_on_change(hmk_svc *s, unsigned slot, const hmk_value *v, uint6
     return ret;
 }
 
+static int pinlog_on_change(hmk_svc *s, unsigned slot, const hmk_value *v, uint64_t cycle,
+                            void *user)
+{
+    struct pinlog *pl = user;
+    struct plog_rec rec = { .cycle = cycle, .pin = pl->pins[slot], .value = *v };
+
+    return pinlog_record(s, pl, &rec);
+}
+
 /* The service fell behind the bridge's change stream: say exactly how
  * many changes are missing, in the log itself, where they would have been. */
 static int pinlog_on_lost(hmk_svc *s, uint64_t count, void *user)
 {
     struct pinlog *pl = user;
     struct plog_rec rec = { .cycle = hmk_cycle(hmk_svc_region(s)), .lost = count };
-    struct timespec mono;
-    char line[PLOG_LINE_MAX];
-    int n, ret;
 
-    clock_gettime(CLOCK_REALTIME, &rec.wall);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    rec.mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
-    n = plog_format(&rec, line, sizeof(line));
-    if (n < 0)
-        return n;
-    ret = pinlog_append(pl, line, (size_t)n);
-    if (ret < 0)
-        snprintf(pl->err, sizeof(pl->err), "%s: %s", pl->path, strerror(-ret));
-    pinlog_want_tick(s, pl);
-    return ret;
+    return pinlog_record(s, pl, &rec);
 }
 
 /* Called sync_ms after the last round: flush what is still unsynced. */

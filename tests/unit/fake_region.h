@@ -134,17 +134,6 @@ static inline void *fake_make_object(const char *tmp, size_t size, int *err)
     return map;
 }
 
-static inline void fake_init_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-    pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-}
 
 /* Returns 0 or -errno. `prefix` NULL means HMK_DEFAULT_PREFIX. */
 static inline int fake_region_create(struct fake_region *f, const struct hmk_pin_desc *pins,
@@ -190,7 +179,7 @@ static inline int fake_region_create(struct fake_region *f, const struct hmk_pin
     h->layout_hash = hmk_layout_hash(f->shm->pin, n);
     h->generation = f->w->generation;
     snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", prefix ? prefix : HMK_DEFAULT_PREFIX);
-    fake_init_mutex(&f->shm->out.lock);
+    hmk_mutex_init_shared(&f->shm->out.lock);
     h->magic = HMK_REGION_MAGIC;
     atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
 

@@ -7,7 +7,9 @@ case "$(nm "$HMK_BIN/halpoke" 2>/dev/null)" in
 esac
 vg() { valgrind -q --leak-check=full --errors-for-leak-kinds=all --error-exitcode=99 "$@"; }
 bridge_load "x:float:io,b:bit:out,s:s32:in"
-{ daemon_ini; printf '[service log]\nexec = valgrind -q --leak-check=full --errors-for-leak-kinds=all --error-exitcode=99 --log-file=%s/pinlog.vg %s/pinlog --out %s/log.jsonl x s\nready = fd\nwrites = none\nenv = PATH=/usr/bin:/bin\n' "$HMK_WORK" "$svcbin" "$HMK_WORK"; } > hmk.ini
+# short paths: a config line holds at most 198 characters, build trees can be deep
+ln -s "$svcbin/pinlog" "$HMK_WORK/pl"
+{ daemon_ini; printf '[service log]\nexec = valgrind %s/pl --out %s/log.jsonl x s\nready = fd\nwrites = none\nenv = PATH=/usr/bin:/bin\nenv = VALGRIND_OPTS=-q --leak-check=full --errors-for-leak-kinds=all --log-file=%s/pinlog.vg\n' "$HMK_WORK" "$HMK_WORK" "$HMK_WORK"; } > hmk.ini
 daemon_start hmk.ini
 wait_running log >/dev/null
 for args in "--list" "x" "x 2.5 b true" "--watch -n 3 -t 5 x" "nosuch 1" "x abc" "s 5" "-r nosuch x"; do
