@@ -156,14 +156,13 @@ static inline void update_fault(bool connected)
 }
 
 /* HAL -> region: one consistent snapshot of every in value per cycle. */
-static void bridge_read(void *arg, long period)
+/* HAL -> region; leaves its own time in exec_acc. */
+static void do_read(void)
 {
     struct hmk_region_header *h = &shm->hdr;
     uint64_t t0 = now_ns(), s, hb;
     unsigned changed = 0;
 
-    (void)arg;
-    (void)period;
     cycle++;
     s = hmk_in_write_begin(&shm->in);
     for (unsigned i = 0; i < spec.n; i++) {
@@ -192,7 +191,6 @@ static void bridge_read(void *arg, long period)
     atomic_store_explicit(&h->bridge_cycle, cycle, memory_order_release);
     atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
     exec_acc = now_ns() - t0;
-    publish_exec(exec_acc);
 }
 
 /* One-shot commands, in order, at most HMK_CMD_PER_CYCLE a cycle. A pulse
@@ -230,15 +228,14 @@ static void drain_commands(void)
 
 /* region -> HAL: read the latch's stable copy, at most HMK_LATCH_RETRIES
  * tries; on a miss keep last cycle's values and count it. */
-static void bridge_write(void *arg, long period)
+/* region -> HAL; adds its own time to exec_acc. */
+static void do_write(void)
 {
     struct hmk_region_header *h = &shm->hdr;
     struct hmk_out_block *b = &shm->out;
     uint64_t t0 = now_ns();
     unsigned tries;
 
-    (void)arg;
-    (void)period;
     for (tries = 0; tries < HMK_LATCH_RETRIES; tries++) {
         uint64_t s = hmk_out_read_begin(b);
         const struct hmk_out_copy *c = &b->copy[s & 1u];
@@ -283,13 +280,32 @@ static void bridge_write(void *arg, long period)
     wcycle++;
     drain_commands();
     exec_acc += now_ns() - t0;
+}
+
+/* The exported functions publish the cycle's time once, after their work. */
+static void bridge_read(void *arg, long period)
+{
+    (void)arg;
+    (void)period;
+    do_read();
     publish_exec(exec_acc);
+}
+
+static void bridge_write(void *arg, long period)
+{
+    (void)arg;
+    (void)period;
+    do_write();
+    publish_exec(exec_acc); /* read + write when both run, as with update */
 }
 
 static void bridge_update(void *arg, long period)
 {
-    bridge_read(arg, period);
-    bridge_write(arg, period);
+    (void)arg;
+    (void)period;
+    do_read();
+    do_write();
+    publish_exec(exec_acc);
 }
 
 /* ---- load time ---------------------------------------------------------- */

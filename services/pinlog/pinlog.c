@@ -37,7 +37,6 @@ struct pinlog {
     uint64_t size;
     int64_t synced_ms;      /* when the last fdatasync ran */
     bool dirty;             /* written since then */
-    struct hmk_svc_def *def;
     char err[PATH_MAX + 64]; /* a handler's failure, printed once by main */
 };
 
@@ -330,7 +329,6 @@ int main(int argc, char **argv)
     char err[256] = "", copy[PATH_MAX];
     int ret;
 
-    pl.def = &def;
     if (pinlog_args(argc, argv, &pl) < 0)
         return 2;
     snprintf(copy, sizeof(copy), "%s", pl.path);

@@ -31,7 +31,6 @@ struct sh {
     uint64_t seen_ns;       /* when we last saw the region alive */
     double published;       /* last value staged on the total pin */
     bool attached;
-    struct hmk_svc_def *def;
     char err[PATH_MAX + 128]; /* a handler's failure, printed once by main */
 };
 
@@ -265,7 +264,6 @@ int main(int argc, char **argv)
         return 2;
     reads[0] = sh.run;
     writes[0] = sh.total;
-    sh.def = &def;
     snprintf(copy, sizeof(copy), "%s", sh.state);
     snprintf(sh.dir, sizeof(sh.dir), "%s", dirname(copy));
     snprintf(sh.tmp, sizeof(sh.tmp), "%s.tmp", sh.state);
