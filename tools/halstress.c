@@ -2,7 +2,7 @@
  * halstress - load and verify hal-microkernel.
  *
  *   halstress [-w N] [-r M] [--rate HZ] [-d SEC | -n WRITES] [-i SEC]
- *             [-R REGION] [--pins a,b,...] [--loopback]
+ *             [-R REGION] [--pins a,b,...] [--loopback] [--kill HZ]
  *
  * N writer processes commit records to K float pins as transactions; M
  * reader processes read the out values back (one consistent latch read)
@@ -20,6 +20,14 @@
  * Per writer, the seq a reader sees must never go backwards (a lost
  * update); at the end the last record of each writer must be the one left
  * in the region and, with --loopback, in HAL.
+ *
+ * With --kill the parent SIGKILLs a random writer at random moments (on
+ * average HZ times a second), mostly in the middle of a commit since that
+ * is where a flat-out writer spends its time, and starts a new writer in
+ * its place that goes on with the dead one's sequence (from the seq it was
+ * attempting, plus one: a seq is never reused). The next writer to take
+ * the lock must recover it and repair the half-written copy; readers and
+ * HAL must never see the half record.
  *
  * Children report through a shared anonymous mapping (one slot each, one
  * writer per counter); the parent prints statistics every interval and at
@@ -64,6 +72,7 @@ struct stress_cfg {
     const char *region;
     const char *pin_list;   /* --pins, NULL = every float pin with an out side */
     bool loopback;
+    double kill_rate;       /* --kill: SIGKILLs of a random writer per second */
     unsigned k;             /* pins in a record */
     unsigned pin[STRESS_MAX_PINS];
     unsigned snap_n;        /* in snapshot covers pins [0, snap_n) */
@@ -75,6 +84,7 @@ struct stress_slot {
     _Atomic uint64_t torn_out, torn_in, backwards;
     _Atomic uint64_t lat_max_ns;
     _Atomic uint64_t last_tag;          /* writers: tag of the last commit */
+    _Atomic uint64_t attempt_seq;       /* writers: seq being committed (survives a kill) */
     _Atomic uint64_t hist[STRESS_BUCKETS];
     _Atomic int done;                   /* 1 finished, -1 failed */
 };
@@ -275,12 +285,16 @@ static int stress_writer(struct stress_child *c)
 {
     const struct stress_cfg *cfg = c->cfg;
     uint64_t period = cfg->rate > 0 ? (uint64_t)(1e9 / cfg->rate) : 0, next = stress_now();
+    /* a writer started in place of a killed one resumes after the seq the
+     * dead one was attempting, which may or may not have been committed */
+    uint64_t first = stress_get(&c->slot->attempt_seq) + 1;
     hmk_txn *t = NULL;
     int ret = hmk_txn_new(c->r, &t);
 
     if (ret < 0)
         goto fail;
-    for (uint64_t seq = 1; !stress_stopped(c) && (cfg->count == 0 || seq <= cfg->count); seq++) {
+    for (uint64_t seq = first; !stress_stopped(c) && (cfg->count == 0 || seq <= cfg->count);
+         seq++) {
         uint64_t tag = stress_make_tag(c->id, seq), t0;
 
         if (seq > STRESS_MAX_SEQ)
@@ -290,6 +304,7 @@ static int stress_writer(struct stress_child *c)
         ret = stress_stage(t, cfg, tag);
         if (ret < 0)
             goto fail;
+        atomic_store_explicit(&c->slot->attempt_seq, seq, memory_order_relaxed);
         t0 = stress_now();
         ret = hmk_txn_commit(t);
         if (ret < 0)
@@ -466,6 +481,8 @@ static void stress_usage(FILE *f)
         "  -R, --region NAME    region (default $HAL_MICROKERNEL_REGION or hal-microkernel)\n"
         "      --pins A,B,...   record pins (default: every float pin with an out side)\n"
         "      --loopback       also verify the in values: HAL nets each pin's out to its in\n"
+        "      --kill HZ        SIGKILL a random writer HZ times a second on average and\n"
+        "                       start a new one in its place\n"
         "  -h, --help           this text\n"
         "See halstress(1).\n");
 }
@@ -527,6 +544,7 @@ static int stress_option(struct stress_cfg *cfg, int c, const char *arg)
     case 'R': cfg->region = arg; break;
     case 'P': cfg->pin_list = arg; break;
     case 'L': cfg->loopback = true; break;
+    case 'K': ret = stress_parse_secs("--kill", arg, 0.001, 10000, &cfg->kill_rate); break;
     default: ret = -EINVAL; break;
     }
     return ret;
@@ -555,6 +573,7 @@ static int stress_parse(struct stress_cfg *cfg, int argc, char **argv)
         { "count", required_argument, NULL, 'n' },    { "interval", required_argument, NULL, 'i' },
         { "region", required_argument, NULL, 'R' },   { "pins", required_argument, NULL, 'P' },
         { "loopback", no_argument, NULL, 'L' },       { "help", no_argument, NULL, 'h' },
+        { "kill", required_argument, NULL, 'K' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -662,6 +681,8 @@ struct stress_run {
     pid_t *pid;
     unsigned children, running;
     bool failed;             /* a child failed, or a check of the parent did */
+    uint64_t *spawn_writes;  /* per writer: its commit count when it was (re)started */
+    uint64_t kills, restarts, next_kill, rng;
     struct hmk_stats st0;
     uint64_t t0;
 };
@@ -735,29 +756,42 @@ static int stress_start_record(struct stress_run *run)
     return ret;
 }
 
-static int stress_fork(struct stress_run *run)
+/* Forks child n: writers are 0..N-1, readers follow. */
+static int stress_spawn(struct stress_run *run, unsigned n)
 {
+    bool writer = n < run->cfg->writers;
+    struct stress_child c = {
+        .cfg = run->cfg, .r = run->r, .sh = run->sh, .slot = &run->sh->slot[n],
+        .id = writer ? n + 1 : n + 1 - run->cfg->writers,
+    };
+    pid_t p;
+
     fflush(stdout);
     fflush(stderr);
-    for (unsigned n = 0; n < run->children; n++) {
-        bool writer = n < run->cfg->writers;
-        struct stress_child c = {
-            .cfg = run->cfg, .r = run->r, .sh = run->sh, .slot = &run->sh->slot[n],
-            .id = writer ? n + 1 : n + 1 - run->cfg->writers,
-        };
-        pid_t p = fork();
+    p = fork();
+    if (p < 0) {
+        int e = errno;
+        fprintf(stderr, "halstress: fork: %s\n", strerror(e));
+        return -e;
+    }
+    if (p == 0) {
+        free(run->pid);
+        free(run->spawn_writes);
+        stress_child_main(&c, writer);
+    }
+    run->pid[n] = p;
+    run->running++;
+    if (writer)
+        run->spawn_writes[n] = stress_get(&run->sh->slot[n].writes);
+    return 0;
+}
 
-        if (p < 0) {
-            int e = errno;
-            fprintf(stderr, "halstress: fork: %s\n", strerror(e));
-            return -e;
-        }
-        if (p == 0) {
-            free(run->pid);
-            stress_child_main(&c, writer);
-        }
-        run->pid[n] = p;
-        run->running++;
+static int stress_fork(struct stress_run *run)
+{
+    for (unsigned n = 0; n < run->children; n++) {
+        int ret = stress_spawn(run, n);
+        if (ret < 0)
+            return ret;
     }
     return 0;
 }
@@ -781,28 +815,97 @@ static void stress_sum(const struct stress_run *run, struct stress_totals *t)
     }
 }
 
-/* Reaps children that exited; a failed one stops the run. */
+/* Child n ended with `status` (and is reaped): a failure stops the run. */
+static void stress_ended(struct stress_run *run, unsigned n, int status)
+{
+    bool writer = n < run->cfg->writers;
+
+    run->pid[n] = 0;
+    run->running--;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "halstress: %s %u: killed by signal %d\n", writer ? "writer" : "reader",
+                writer ? n + 1 : n + 1 - run->cfg->writers, WTERMSIG(status));
+    run->failed = true;
+    atomic_store_explicit(&run->sh->stop, 1, memory_order_relaxed);
+}
+
+/* Reaps children that exited. */
 static void stress_reap(struct stress_run *run, int flags)
 {
     for (unsigned n = 0; n < run->children && run->running; n++) {
         int status;
-        pid_t p;
 
-        if (run->pid[n] <= 0)
-            continue;
-        p = waitpid(run->pid[n], &status, flags);
-        if (p <= 0)
-            continue;
-        run->pid[n] = 0;
-        run->running--;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            continue;
-        if (WIFSIGNALED(status))
-            fprintf(stderr, "halstress: %s %u: killed by signal %d\n",
-                    n < run->cfg->writers ? "writer" : "reader",
-                    n < run->cfg->writers ? n + 1 : n + 1 - run->cfg->writers, WTERMSIG(status));
-        run->failed = true;
-        atomic_store_explicit(&run->sh->stop, 1, memory_order_relaxed);
+        if (run->pid[n] > 0 && waitpid(run->pid[n], &status, flags) > 0)
+            stress_ended(run, n, status);
+    }
+}
+
+/* ---- --kill -------------------------------------------------------------- */
+
+static uint64_t stress_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* Exponentially distributed gaps (a Poisson process): kills fall at random
+ * moments, never in step with the writers' own rhythm. */
+static uint64_t stress_kill_gap(struct stress_run *run)
+{
+    double u = ((double)(stress_rand(&run->rng) >> 11) + 0.5) / 0x1p53;
+
+    return (uint64_t)(-log(u) / run->cfg->kill_rate * 1e9);
+}
+
+/* SIGKILLs a random writer and starts a new one in its place. */
+static int stress_kill_one(struct stress_run *run)
+{
+    unsigned n = (unsigned)(stress_rand(&run->rng) % run->cfg->writers);
+    pid_t p = run->pid[n];
+    int status;
+
+    if (p <= 0)
+        return 0; /* it finished its -n count */
+    kill(p, SIGKILL);
+    while (waitpid(p, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+        stress_ended(run, n, status); /* it ended by itself first */
+        return 0;
+    }
+    run->pid[n] = 0;
+    run->running--;
+    run->kills++;
+    if (stress_spawn(run, n) < 0)
+        return -1;
+    run->restarts++;
+    return 0;
+}
+
+/* The run is over: wait until every writer started by --kill has committed
+ * at least once, so the region's last record comes from a writer that
+ * recorded it (a killed writer's last commit may be unrecorded). */
+static void stress_kill_settle(struct stress_run *run)
+{
+    double wait_s = 3.0 / (run->cfg->rate > 0 ? run->cfg->rate : 1e9);
+    uint64_t end = stress_now() + (uint64_t)((wait_s > 5 ? wait_s : 5) * 1e9);
+
+    for (unsigned n = 0; n < run->cfg->writers; n++) {
+        while (run->pid[n] > 0 && stress_get(&run->sh->slot[n].writes) <= run->spawn_writes[n]
+               && atomic_load_explicit(&run->sh->slot[n].done, memory_order_acquire) == 0) {
+            if (stress_now() >= end || run->failed) {
+                fprintf(stderr, "halstress: writer %u made no commit after its restart\n", n + 1);
+                run->failed = true;
+                return;
+            }
+            stress_sleep_ns(1000000);
+            stress_reap(run, WNOHANG);
+        }
     }
 }
 
@@ -824,7 +927,7 @@ static void stress_print_interval(struct stress_run *run, const struct stress_to
         hist[b] = now->hist[b] - prev->hist[b];
     hmk_stats(run->r, &st);
     printf("%8.1fs  writes/s %9.0f  reads/s %9.0f  torn %llu  backwards %llu  retries %llu  "
-           "misses %llu  recoveries %llu  commit us p50 %.2f p99 %.2f max %.1f\n",
+           "misses %llu  recoveries %llu  kills %llu  commit us p50 %.2f p99 %.2f max %.1f\n",
            (double)(stress_now() - run->t0) / 1e9,
            (double)(now->writes - prev->writes) / secs,
            (double)(now->reads_out + now->reads_in - prev->reads_out - prev->reads_in) / secs,
@@ -833,7 +936,7 @@ static void stress_print_interval(struct stress_run *run, const struct stress_to
            (unsigned long long)(st.torn_retries - run->st0.torn_retries),
            (unsigned long long)(st.latch_misses - run->st0.latch_misses),
            (unsigned long long)(st.writer_recoveries - run->st0.writer_recoveries),
-           stress_percentile_us(hist, 0.50), stress_percentile_us(hist, 0.99),
+           (unsigned long long)run->kills, stress_percentile_us(hist, 0.50), stress_percentile_us(hist, 0.99),
            (double)now->lat_max_ns / 1000.0);
     fflush(stdout);
 }
@@ -857,11 +960,22 @@ static void stress_supervise(struct stress_run *run, struct stress_totals *now,
     uint64_t next = run->t0 + step, last = run->t0;
 
     memset(prev, 0, sizeof(*prev));
+    if (cfg->kill_rate > 0)
+        run->next_kill = run->t0 + stress_kill_gap(run);
     while (!stress_should_stop(run, end)) {
-        uint64_t t = stress_now();
+        uint64_t t = stress_now(), nap = 20000000; /* notice -n completion and failures soon */
 
-        stress_sleep_ns(20000000); /* 20 ms: notice -n completion and failures soon */
+        if (cfg->kill_rate > 0)
+            nap = run->next_kill <= t ? 0 : run->next_kill - t < nap ? run->next_kill - t : nap;
+        stress_sleep_ns(nap);
         stress_reap(run, WNOHANG);
+        if (cfg->kill_rate > 0 && stress_now() >= run->next_kill && !run->failed) {
+            if (stress_kill_one(run) < 0) {
+                run->failed = true;
+                break;
+            }
+            run->next_kill = stress_now() + stress_kill_gap(run);
+        }
         if (step && t >= next) {
             stress_sum(run, now);
             stress_print_interval(run, now, prev, (double)(t - last) / 1e9);
@@ -945,6 +1059,8 @@ static void stress_print_summary(const struct stress_run *run, const struct stre
     printf("  bridge_misses      %llu\n", (unsigned long long)(st.latch_misses - run->st0.latch_misses));
     printf("  writer_recoveries  %llu\n",
            (unsigned long long)(st.writer_recoveries - run->st0.writer_recoveries));
+    printf("  kills              %llu\n", (unsigned long long)run->kills);
+    printf("  writer_restarts    %llu\n", (unsigned long long)run->restarts);
     printf("  bridge_cycles      %llu\n", (unsigned long long)(st.cycles - run->st0.cycles));
     printf("  commit_p50_us      %.2f\n", stress_percentile_us(t->hist, 0.50));
     printf("  commit_p99_us      %.2f\n", stress_percentile_us(t->hist, 0.99));
@@ -970,7 +1086,9 @@ static int stress_setup(struct stress_run *run)
     run->sh_size = sizeof(*run->sh) + run->children * sizeof(run->sh->slot[0]);
     run->sh = mmap(NULL, run->sh_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     run->pid = calloc(run->children, sizeof(*run->pid));
-    if (run->sh == MAP_FAILED || !run->pid) {
+    run->spawn_writes = calloc(run->cfg->writers, sizeof(*run->spawn_writes));
+    run->rng = (stress_now() ^ (uint64_t)getpid() << 32) | 1;
+    if (run->sh == MAP_FAILED || !run->pid || !run->spawn_writes) {
         fprintf(stderr, "halstress: out of memory for %u children\n", run->children);
         return -ENOMEM;
     }
@@ -989,6 +1107,7 @@ static void stress_teardown(struct stress_run *run)
     if (run->sh && run->sh != MAP_FAILED)
         munmap(run->sh, run->sh_size);
     free(run->pid);
+    free(run->spawn_writes);
     hmk_close(run->r);
 }
 
@@ -1005,6 +1124,8 @@ static int stress_run_all(struct stress_run *run)
         return 1;
     }
     stress_supervise(run, &now, &prev);
+    if (run->cfg->kill_rate > 0 && !run->failed && !stress_interrupted)
+        stress_kill_settle(run);
     t_end = stress_now();
     atomic_store_explicit(&run->sh->stop, 1, memory_order_relaxed);
     stress_reap(run, 0);

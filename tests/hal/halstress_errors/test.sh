@@ -22,6 +22,8 @@ try() {
 try 2 "--writers '0'" -w 0
 try 2 "--rate 'fast'" --rate fast
 try 2 "'--duration' needs a value" --duration
+try 2 "--kill '0': must be a number from 0.001" --kill 0
+try 2 "--kill 'often'" --kill often
 try 2 "unknown option '--frob'" --frob
 try 2 "unexpected argument 'extra'" extra
 try 1 "region 'nosuch'" -R nosuch -d 1
