@@ -131,6 +131,8 @@ wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_swi
 # priv_kb PID: memory only this process uses (Private_Clean + Private_Dirty)
 priv_kb() { awk '/^Private_(Clean|Dirty):/ { n += $2 } END { print n + 0 }' "/proc/$1/smaps_rollup"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# anon_kb PID: memory the process itself allocated (heap, stacks, libraries' written data)
+anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 
 # ---- build ------------------------------------------------------------------
 say "build in $build"
@@ -465,6 +467,7 @@ INI
         pl=$(svc_pid pinlog)
         rss_d=$(rss_kb "$dpid"); rss_s=$(rss_kb "$pl"); rss_p=$(rss_kb "$pyidle")
         prv_d=$(priv_kb "$dpid"); prv_s=$(priv_kb "$pl"); prv_p=$(priv_kb "$pyidle")
+        anon_d=$(anon_kb "$dpid"); anon_s=$(anon_kb "$pl"); anon_p=$(anon_kb "$pyidle")
         kill "$pyidle" 2>/dev/null; wait "$pyidle" 2>/dev/null
         read -r cnt med p99 mn mx < <(stats "$work/idle.ours")
         row 5 "idle CPU" "hal-microkernel: daemon + 3 idle services (pinlog, spindle-hours, filefeed)" \
@@ -479,6 +482,9 @@ INI
         row 5 "RSS" "hal-microkernel: daemon / one service (pinlog)" "${rss_d} KiB / ${rss_s} KiB" \
             "VmRSS; private (not shared with other processes): ${prv_d} KiB / ${prv_s} KiB" "1"
         row 5 "RSS" "LinuxCNC: Python \`hal.component\`" "${rss_p} KiB" "VmRSS; private: ${prv_p} KiB" "1"
+        row 5 "own memory" "hal-microkernel: daemon / one service (pinlog)" "${anon_d} KiB / ${anon_s} KiB" \
+            "RssAnon: what the process allocated itself (heap, stacks, libraries' data), no file pages" "1"
+        row 5 "own memory" "LinuxCNC: Python \`hal.component\`" "${anon_p} KiB" "RssAnon" "1"
     else
         not_measured 5 "idle cost" "daemon or services did not come up: $(tail -n 1 "$work/daemon.log")"
     fi
@@ -627,7 +633,13 @@ fi
    each process from `/proc/PID/task/*/schedstat` (ns on a CPU) / wall time;
    RSS is `VmRSS` from `/proc/PID/status`; private memory is
    `Private_Clean + Private_Dirty` from `/proc/PID/smaps_rollup` (RSS minus the
-   pages shared with other processes, such as libc).
+   pages shared with other processes, such as libc, but counting the program's
+   own code, which no other process maps); own memory is `RssAnon` (anonymous
+   pages only: heap, stacks, the libraries' relocated and written data). The
+   daemon speaks the service manager's notification protocol itself
+   (daemon/notify.c) instead of linking libsystemd, whose dependencies
+   (libgcrypt, liblz4, libzstd, liblzma, libcap, libgpg-error) were half of
+   its own memory.
 6. **Supervision.** The daemon supervises `bench/crashsvc` (restart = always,
    backoff 0, no crash limit), which appends `start <CLOCK_MONOTONIC ns>` as
    the first thing in `main()`, then `exit <ns>`, and exits with status 1.

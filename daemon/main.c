@@ -31,7 +31,6 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +38,7 @@
 #include "ctl_parse.h"
 #include "hmk_ctl.h"
 #include "log.h"
+#include "notify.h"
 #include "reap.h"
 #include "region.h"
 #include "status.h"
@@ -634,7 +634,7 @@ static void reload(void)
     int ret;
 
     log_info("Reloading %s", d.config_path);
-    sd_notify(0, "RELOADING=1");
+    notify_send("RELOADING=1");
     ret = cfg_load(d.config_path, &nc, &err);
     if (ret == -EINVAL) {
         log_err("%s:%d: %s", d.config_path, err.line, err.msg);
@@ -657,7 +657,7 @@ static void reload(void)
     cfg_free(d.cfg);
     d.cfg = nc;
 out:
-    sd_notify(0, "READY=1");
+    notify_send("READY=1");
 }
 
 /* ----------------------------------------------------------- control socket */
@@ -969,7 +969,7 @@ static void begin_shutdown(void)
         return;
     d.shutting_down = true;
     log_info("Stopping all services");
-    sd_notify(0, "STOPPING=1");
+    notify_send("STOPPING=1");
     for (struct svc *s = d.svcs; s; s = s->next)
         s->goal_up = false;
 }
@@ -1015,7 +1015,7 @@ static void dispatch(struct watch *w, uint32_t events)
         if (read(d.wd_fd, &x, sizeof(x)) < 0) {
             /* spurious */
         }
-        sd_notify(0, "WATCHDOG=1");
+        notify_send("WATCHDOG=1");
         break;
     case W_REGION_CHANGE:
         region_on_change(&d.region, now_ms());
@@ -1145,7 +1145,9 @@ int main(int argc, char **argv)
             log_err("Failed to listen on '%s': %m", cfg->daemon.control_socket);
         goto out;
     }
-    if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+    if (notify_watchdog_usec(&wd_usec) < 0)
+        log_warn("Ignoring a malformed WATCHDOG_USEC or WATCHDOG_PID from the service manager");
+    if (wd_usec > 0) {
         d.wd_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         d.w_wd = (struct watch){ W_WATCHDOG, NULL };
         if (d.wd_fd < 0 || ep_add(d.wd_fd, &d.w_wd, EPOLLIN) < 0) {
@@ -1178,7 +1180,7 @@ int main(int argc, char **argv)
     log_info("hal-microkernel started with %s", d.config_path);
     reconcile();
     update_status();
-    sd_notify(0, "READY=1");
+    notify_send("READY=1");
 
     while (!(d.shutting_down && all_down())) {
         struct epoll_event ev[16];

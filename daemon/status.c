@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
+#include "notify.h"
 
 void status_format(const struct status_counts *c, char *buf, size_t len)
 {
@@ -29,7 +29,7 @@ int status_update(struct status_notifier *sn, const struct status_counts *c)
     if (!strcmp(line, sn->last))
         return 0;
     snprintf(msg, sizeof(msg), "STATUS=%s", line);
-    r = sd_notify(0, msg);
+    r = notify_send(msg);
     if (r < 0)
         return r; /* try again on the next change */
     memcpy(sn->last, line, sizeof(line));

@@ -23,8 +23,8 @@ struct status_notifier {
 
 /* "3 services: 2 running, 1 failed; region NAME attached" */
 void status_format(const struct status_counts *c, char *buf, size_t len);
-/* Sends STATUS=... through sd_notify() if the line changed. Returns 1 when
- * sent, 0 when unchanged, or sd_notify's negative errno. */
+/* Sends STATUS=... through notify_send() if the line changed. Returns 1 when
+ * sent, 0 when unchanged, or notify_send()'s negative errno. */
 int status_update(struct status_notifier *sn, const struct status_counts *c);
 
 #endif

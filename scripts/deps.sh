@@ -8,7 +8,7 @@ pkgs=(
     build-essential cmake pkg-config git
     clang libclang-rt-14-dev            # TSan build and libFuzzer
     linuxcnc-uspace linuxcnc-uspace-dev # rtapi/hal headers, halcompile, halrun
-    libsystemd-dev libinih-dev libcmocka-dev
+    libinih-dev libcmocka-dev
     systemd                             # systemd-analyze verify for the unit file
     util-linux procps valgrind
     gnuplot-nox                         # bench/run.sh plots
