@@ -17,13 +17,17 @@
 #include "rtapi_app.h"
 #include "hal.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +59,8 @@ static char *mode = NULL;
 RTAPI_MP_STRING(mode, "permissions of the region, octal (default 0660)");
 static char *group = NULL;
 RTAPI_MP_STRING(group, "group owning the region (default: LinuxCNC's user's group)");
+static char *writers = NULL;
+RTAPI_MP_STRING(writers, "group that may write (an ACL); the owning group then only reads");
 
 #define MODNAME "hal_microkernel_bridge"
 
@@ -434,9 +440,31 @@ static void init_region(const char *pfx, uint64_t gen)
 /* Creates, sizes (fallocate: a full /dev/shm fails here, not later with
  * SIGBUS), permission-sets and maps a new object under a temporary name. */
 static gid_t region_gid = (gid_t)-1; /* -1: leave the creator's group */
+static gid_t writers_gid = (gid_t)-1; /* -1: no access list, the mode says it all */
 
-static int make_object(const char *tmp, unsigned perm, size_t size, int *fd, void **map,
-                       char *err, unsigned errlen)
+/* With writers=: an access ACL giving that group `wacl` (rw or r) beside
+ * what the mode gives owner, owning group and others. The mask is what the
+ * two groups need together; entries in the tag order the kernel requires. */
+static int set_writers_acl(int fd, unsigned perm, unsigned wacl)
+{
+    static const uint16_t tag[5] = { ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER };
+    unsigned bits[5] = { (perm >> 6) & 7, (perm >> 3) & 7, wacl, ((perm >> 3) & 7) | wacl, perm & 7 };
+    struct {
+        struct posix_acl_xattr_header h;
+        struct posix_acl_xattr_entry e[5];
+    } acl;
+
+    acl.h.a_version = htole32(POSIX_ACL_XATTR_VERSION);
+    for (int i = 0; i < 5; i++) {
+        acl.e[i].e_tag = htole16(tag[i]);
+        acl.e[i].e_perm = htole16((uint16_t)bits[i]);
+        acl.e[i].e_id = htole32(tag[i] == ACL_GROUP ? (uint32_t)writers_gid : (uint32_t)ACL_UNDEFINED_ID);
+    }
+    return fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
+}
+
+static int make_object(const char *tmp, unsigned perm, unsigned wacl, size_t size, int *fd,
+                       void **map, char *err, unsigned errlen)
 {
     int r;
 
@@ -454,7 +482,14 @@ static int make_object(const char *tmp, unsigned perm, size_t size, int *fd, voi
         return r;
     }
     /* after fchown, which may clear set-id bits: the mode is set, not umasked */
-    r = fchmod(*fd, perm) < 0 ? -errno : -posix_fallocate(*fd, 0, (off_t)size);
+    r = fchmod(*fd, perm) < 0 ? -errno : 0;
+    if (r == 0 && writers_gid != (gid_t)-1 && (r = set_writers_acl(*fd, perm, wacl)) < 0) {
+        snprintf(err, errlen, "writers='%s': cannot set the region's access list: %s (/dev/shm "
+                 "must support POSIX ACLs)", writers, strerror(-r));
+        return r;
+    }
+    if (r == 0)
+        r = -posix_fallocate(*fd, 0, (off_t)size);
     if (r < 0) {
         snprintf(err, errlen, "region='%s': cannot size %zu bytes in /dev/shm: %s",
                  region, size, strerror(-r));
@@ -479,8 +514,10 @@ static int make_object(const char *tmp, unsigned perm, size_t size, int *fd, voi
  * nobody ever attaches to a half-made one. */
 static int make_region(const char *pfx, unsigned perm, char *err, unsigned errlen)
 {
-    /* whoever may read the region may register as a waiter */
-    unsigned wperm = (perm & 0666) | ((perm & 0444) >> 1);
+    /* whoever may read the region may register as a waiter; only the
+     * bridge writes the stream; with writers= the owning group reads only */
+    unsigned wperm = (perm & 0666) | ((perm & 0444) >> 1), sperm = perm & ~0022u;
+    unsigned rperm = writers_gid != (gid_t)-1 ? sperm : perm;
     /* static: load time only, and HAL's modules keep their stack small */
     static char tmp[sizeof(shm_path) + 32], wtmp[sizeof(wobj_path) + 32],
         stmp[sizeof(sobj_path) + 32], ctmp[sizeof(cobj_path) + 32];
@@ -497,17 +534,17 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     snprintf(stmp, sizeof(stmp), "/dev/shm/.%s%s.%ld", region, HMK_STREAM_SUFFIX, (long)getpid());
     snprintf(cobj_path, sizeof(cobj_path), "%s%s", shm_path, HMK_CMD_SUFFIX);
     snprintf(ctmp, sizeof(ctmp), "/dev/shm/.%s%s.%ld", region, HMK_CMD_SUFFIX, (long)getpid());
-    r = make_object(tmp, perm, sizeof(*shm), &shm_fd, &map, err, errlen);
+    r = make_object(tmp, rperm, 6, sizeof(*shm), &shm_fd, &map, err, errlen);
     shm = map;
     if (r == 0)
-        r = make_object(wtmp, wperm, HMK_WAITERS_SIZE, &wobj_fd, &wmap, err, errlen);
+        r = make_object(wtmp, wperm, 6, HMK_WAITERS_SIZE, &wobj_fd, &wmap, err, errlen);
     wobj = wmap;
     sobj_size = sizeof(struct hmk_stream_hdr) + (size_t)stream_depth * sizeof(struct hmk_stream_rec);
     if (r == 0)
-        r = make_object(stmp, perm, sobj_size, &sobj_fd, &smap, err, errlen);
+        r = make_object(stmp, sperm, 4, sobj_size, &sobj_fd, &smap, err, errlen);
     sobj = smap;
     if (r == 0)
-        r = make_object(ctmp, perm, sizeof(*cobj), &cobj_fd, &cmap, err, errlen);
+        r = make_object(ctmp, rperm, 6, sizeof(*cobj), &cobj_fd, &cmap, err, errlen);
     cobj = cmap;
     if (r == 0)
         r = retire_old(shm_path, &gen, err, errlen);
@@ -582,6 +619,15 @@ static int check_params(const char **pfx, unsigned *perm, char *err, unsigned er
             r = -EINVAL;
         } else {
             region_gid = g->gr_gid;
+        }
+    }
+    if (r == 0 && writers && *writers) {
+        struct group *g = getgrnam(writers);
+        if (!g) {
+            snprintf(err, errlen, "writers='%s': no such group", writers);
+            r = -EINVAL;
+        } else {
+            writers_gid = g->gr_gid;
         }
     }
     if (r == 0 && (stream_depth < 16 || stream_depth > (int)HMK_STREAM_MAX_DEPTH)) {

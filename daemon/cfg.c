@@ -33,7 +33,7 @@ enum {
 };
 enum {
     D_REGION = 1u << 0, D_HB = 1u << 1, D_LOG = 1u << 2, D_SOCK = 1u << 3, D_MODE = 1u << 4,
-    D_GROUP = 1u << 5, D_PINMON = 1u << 6, D_PINRATE = 1u << 7,
+    D_GROUP = 1u << 5, D_PINMON = 1u << 6, D_PINRATE = 1u << 7, D_WGROUP = 1u << 8,
 };
 
 struct src {
@@ -395,6 +395,8 @@ bool cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b)
            a->limit_cpu == b->limit_cpu && a->limit_nofile == b->limit_nofile &&
            a->stop_timeout_ms == b->stop_timeout_ms && strv_equal(a->env, b->env) && a->ready == b->ready &&
            a->has_writes == b->has_writes && strv_equal(a->writes, b->writes) &&
+           a->has_writer_gid == b->has_writer_gid &&
+           (!a->has_writer_gid || a->writer_gid == b->writer_gid) &&
            a->has_queues == b->has_queues && strv_equal(a->q_send, b->q_send) &&
            strv_equal(a->q_recv, b->q_recv);
 }
@@ -631,6 +633,16 @@ static int daemon_key(struct pstate *ps, const char *key, const char *val)
         }
         d->has_control_group = true;
         d->control_gid = g->gr_gid;
+    } else if (!strcmp(key, "writer-group")) {
+        struct group *g;
+        DUP_CHECK(d->seen, D_WGROUP);
+        g = getgrnam(val);
+        if (!g) {
+            perr(ps, ps->line, "unknown group '%s'", val);
+            return 1;
+        }
+        d->has_writer_group = true;
+        d->writer_gid = g->gr_gid;
     } else if (!strcmp(key, "pin-monitor")) {
         DUP_CHECK(d->seen, D_PINMON);
         if (cfg_parse_bool(val, &d->pin_monitor) < 0)
@@ -945,8 +957,11 @@ static void finish_queues(struct pstate *ps)
                 }
             }
     }
-    for (unsigned i = 0; i < c->n_svc; i++)
+    for (unsigned i = 0; i < c->n_svc; i++) {
         c->svc[i]->has_queues = c->n_q > 0;
+        c->svc[i]->has_writer_gid = c->daemon.has_writer_group;
+        c->svc[i]->writer_gid = c->daemon.writer_gid;
+    }
 }
 
 static int handler(void *user, const char *section, const char *key, const char *val)

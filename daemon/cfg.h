@@ -48,6 +48,8 @@ struct cfg_service {
     char **env;               /* NULL-terminated "K=V" */
     bool has_writes;          /* writes = given: HMK_WRITE_PINS is set */
     char **writes;            /* NULL-terminated pin names; NULL/empty = none */
+    bool has_writer_gid;      /* [daemon] writer-group: granted services get it, */
+    gid_t writer_gid;         /* the others never do (even if /etc/group says so) */
     bool has_queues;          /* the config has queues: HMK_QUEUES_* are set */
     char **q_send, **q_recv;  /* queues it may send to / receive from */
     enum cfg_ready ready;
@@ -63,6 +65,8 @@ struct cfg_daemon {
     mode_t control_mode;
     bool has_control_group;
     gid_t control_gid;
+    bool has_writer_group;    /* writer-group: the bridge's writers= group */
+    gid_t writer_gid;
     bool pin_monitor;
     unsigned pin_monitor_rate; /* lines per second */
     unsigned seen;

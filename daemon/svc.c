@@ -2,6 +2,7 @@
 #include "svc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -164,6 +165,33 @@ static void exec_in_path(char *const argv[], char *const env[])
     errno = saved;
 }
 
+#define SVC_MAX_GROUPS 256 /* a user in more groups fails at setgroups, E2BIG */
+
+/* The user's groups (or only the primary group), with the writer group
+ * added for a service granted pins to write and taken away from any other,
+ * whatever /etc/group says: the region's access list then lets exactly the
+ * granted services open it read-write. -1 with errno on failure. */
+static int set_groups(const struct cfg_service *cfg)
+{
+    gid_t g[SVC_MAX_GROUPS + 1];
+    int n = SVC_MAX_GROUPS, k = 0;
+    bool writer = cfg->has_writes && cfg->writes && cfg->writes[0];
+
+    if (!cfg->has_user) {
+        g[0] = cfg->gid;
+        n = 1;
+    } else if (getgrouplist(cfg->user, cfg->gid, g, &n) < 0) {
+        errno = E2BIG;
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (!cfg->has_writer_gid || g[i] != cfg->writer_gid)
+            g[k++] = g[i];
+    if (cfg->has_writer_gid && writer)
+        g[k++] = cfg->writer_gid;
+    return setgroups((size_t)k, g);
+}
+
 /* Runs in the child between fork and exec: only async-signal-safe calls,
  * as far as dropping privileges allows (the daemon forks from its main
  * thread; its one other thread, the pin monitor's watcher, holds no lock
@@ -217,13 +245,8 @@ static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char 
         set_rlimit(RLIMIT_NOFILE, cfg->limit_nofile) < 0)
         goto fail;
     step = SVC_STEP_GROUPS;
-    if (cfg->has_user) {
-        if (initgroups(cfg->user, cfg->gid) < 0)
-            goto fail;
-    } else if (cfg->has_group) {
-        if (setgroups(1, &cfg->gid) < 0)
-            goto fail;
-    }
+    if ((cfg->has_user || cfg->has_group) && set_groups(cfg) < 0)
+        goto fail;
     step = SVC_STEP_SETGID;
     if ((cfg->has_user || cfg->has_group) && setgid(cfg->gid) < 0)
         goto fail;

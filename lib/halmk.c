@@ -160,6 +160,14 @@ static int hmk_grants_load(hmk_region *r)
     return 0;
 }
 
+/* $HMK_WRITE_PINS set but naming no pin: the service was granted nothing. */
+static bool hmk_granted_nothing(void)
+{
+    const char *env = getenv("HMK_WRITE_PINS");
+
+    return env && env[strspn(env, ", ")] == '\0';
+}
+
 int hmk_open(const char *name, unsigned flags, hmk_region **out)
 {
     struct hmk_region_header h;
@@ -178,6 +186,13 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
     if (!hmk_name_valid(name))
         return -EINVAL;
     snprintf(path, sizeof(path), "/%s", name);
+    /* granted nothing: open and map read-only, so the kernel refuses writes
+     * too, and a region only writers may open read-write (the bridge's
+     * writers=) still opens */
+    if (hmk_granted_nothing()) {
+        rdonly = 1;
+        flags |= HMK_OPEN_RDONLY;
+    }
 
     fd = shm_open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
     if (fd < 0)
@@ -229,22 +244,6 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
     ret = hmk_grants_load(r);
     if (ret < 0)
         goto fail;
-    if (r->granted_only && !rdonly) {
-        /* granted nothing: map read-only so the kernel refuses writes too */
-        bool any = false;
-        for (unsigned i = 0; i < HMK_MAX_PINS / 64; i++)
-            any |= r->granted[i] != 0;
-        if (!any) {
-            munmap(shm, h.region_size);
-            shm = mmap(NULL, h.region_size, PROT_READ, MAP_SHARED, fd, 0);
-            r->shm = shm;
-            r->flags |= HMK_OPEN_RDONLY;
-            if (shm == MAP_FAILED) {
-                ret = -errno;
-                goto fail;
-            }
-        }
-    }
     close(fd);
     *out = r;
     return 0;

@@ -30,6 +30,9 @@ static void test_golden(void **state)
     assert_int_equal(c->daemon.control_mode, 0600);
     assert_true(c->daemon.has_control_group);
     assert_int_equal(c->daemon.control_gid, 0);
+    assert_true(c->daemon.has_writer_group);
+    assert_int_equal(c->daemon.writer_gid, 0);
+    assert_true(c->svc[0]->has_writer_gid); /* every service learns it */
     assert_true(c->daemon.pin_monitor);
     assert_int_equal(c->daemon.pin_monitor_rate, 20);
 
@@ -178,6 +181,8 @@ static const struct bad bads[] = {
     { "[daemon]\ncontrol-socket = relative/path\n", 2, "invalid control-socket" },
     { "[daemon]\ncontrol-mode = 0999\n", 2, "invalid control-mode" },
     { "[daemon]\ncontrol-group = no-such-group-hmk\n", 2, "unknown group" },
+    { "[daemon]\nwriter-group = no-such-group-hmk\n", 2, "unknown group" },
+    { "[daemon]\nwriter-group = root\nwriter-group = root\n", 3, "duplicate key 'writer-group'" },
     { "[daemon]\npin-monitor = maybe\n", 2, "invalid pin-monitor" },
     { "[daemon]\npin-monitor-rate = 0\n", 2, "invalid pin-monitor-rate" },
     { "[daemon]\nregion = /etc/passwd\n", 2, "invalid region name" },

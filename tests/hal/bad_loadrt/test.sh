@@ -50,6 +50,7 @@ timeout_ms=0|timeout_ms=0
 stream_depth=8|stream_depth=8
 group=no-such-group-hmk|group='no-such-group-hmk': no such group
 group=daemon|group='daemon': cannot give the region to it
+writers=no-such-group-hmk|writers='no-such-group-hmk': no such group
 types=float,nope|types: item 1 'nope'
 count=2 types=float,float,bit|types: more items than the 2 slots
 CASES
