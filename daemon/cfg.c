@@ -533,9 +533,16 @@ static char *reader(char *str, int num, void *stream)
     if (ps->failed)
         return NULL; /* stop at the first error */
     if (ps->src.f) {
-        if (!fgets(str, num, ps->src.f))
+        int ch;
+        /* not fgets: its length would stop at a NUL byte, hiding it */
+        while (n < (size_t)num - 1 && (ch = getc(ps->src.f)) != EOF) {
+            str[n++] = (char)ch;
+            if (ch == '\n')
+                break;
+        }
+        if (n == 0)
             return NULL;
-        n = strlen(str);
+        str[n] = '\0';
     } else {
         const char *nl;
         if (!*ps->src.str)

@@ -13,6 +13,11 @@ int ctl_parse_request(const char *buf, size_t len, struct ctl_request *out, cons
     const char *sp, *end;
     size_t wlen;
 
+    if (len > 0 && len <= HMK_CTL_REQUEST_MAX && buf[len - 1] != '\n' &&
+        !memchr(buf, '\n', len)) {
+        *why = "request must end with a newline";
+        return -EINVAL;
+    }
     if (len == 0 || len > HMK_CTL_REQUEST_MAX || buf[len - 1] != '\n') {
         *why = "request must be one line of at most 127 characters";
         return -EINVAL;

@@ -869,13 +869,14 @@ static void client_io(struct client *c)
     n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
     if (n < 0 && errno == EAGAIN)
         return;
-    if (n <= 0) {
+    /* a peer that shut its side mid-line still gets one error line */
+    if (n < 0 || (n == 0 && c->in_len == 0)) {
         client_close(c);
         return;
     }
     c->in_len += (size_t)n;
     nl = memchr(c->in, '\n', c->in_len);
-    if (!nl && c->in_len < sizeof(c->in))
+    if (!nl && c->in_len < sizeof(c->in) && n > 0)
         return;
     client_request(c, nl ? (size_t)(nl - c->in + 1) : c->in_len);
     if (!c->out) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cfg.h"
@@ -255,6 +256,27 @@ static void test_long_line(void **state)
     assert_non_null(strstr(err.msg, "line too long"));
 }
 
+/* A NUL byte inside a line of a file is an error on that line, not a
+ * value silently cut short. */
+static void test_nul_byte_in_file(void **state)
+{
+    static const char text[] = "[daemon]\nregion = ab\0cd\nlog-level = info\n";
+    char path[] = "/tmp/hmk-cfg-nul.XXXXXX";
+    struct cfg_error err;
+    struct cfg *c = NULL;
+    int fd = mkstemp(path);
+    (void)state;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    assert_int_equal(cfg_load(path, &c, &err), -EINVAL);
+    unlink(path);
+    assert_null(c);
+    assert_int_equal(err.line, 2);
+    assert_non_null(strstr(err.msg, "NUL byte"));
+}
+
 static void test_missing_file(void **state)
 {
     struct cfg_error err;
@@ -345,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_queues),
         cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_nul_byte_in_file),
         cmocka_unit_test(test_missing_file), cmocka_unit_test(test_split),
         cmocka_unit_test(test_values),     cmocka_unit_test(test_equal),
     };

@@ -70,6 +70,12 @@ static void test_bad(void **state)
         const char *why;
         assert_int_equal(ctl_parse_request("stop a\0b\n", 9, &rq, &why), -EINVAL);
     }
+    /* a request cut off before its newline (the peer shut its side) says so */
+    {
+        const char *why = NULL;
+        assert_int_equal(ctl_parse_request("status", 6, &rq, &why), -EINVAL);
+        assert_string_equal(why, "request must end with a newline");
+    }
 }
 
 int main(void)
