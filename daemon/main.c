@@ -39,6 +39,7 @@
 #include "hmk_ctl.h"
 #include "log.h"
 #include "notify.h"
+#include "ratelog.h"
 #include "reap.h"
 #include "region.h"
 #include "status.h"
@@ -73,6 +74,7 @@ struct svc {
     uint64_t start_ms;
     unsigned restarts, consecutive;
     struct svc_crashes crashes;
+    struct ratelog rl;            /* its started/exited/restarting lines */
     char ready_buf[16];
     size_t ready_len;
     char last_exit[HMK_CTL_LAST_EXIT_MAX + 1];
@@ -227,6 +229,28 @@ static bool svc_has_process(const struct svc *s)
 
 static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_info *x);
 
+/* A service's lifecycle line (started, exited, restarting), rate-limited:
+ * a crash loop must not flood the journal. What was held back is reported
+ * in one line when the next window opens. */
+static void svc_log(struct svc *s, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void svc_log(struct svc *s, int prio, const char *fmt, ...)
+{
+    char line[512];
+    unsigned held;
+    va_list ap;
+    bool ok = ratelog_allow(&s->rl, now_ms(), &held);
+
+    if (held)
+        log_warn("Service %s: %u more lines about it suppressed (at most %u per %u s)",
+                 s->cfg->name, held, RATELOG_BURST, RATELOG_WINDOW_MS / 1000);
+    if (!ok)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    log_msg(prio, "%s", line);
+}
+
 static void svc_do_spawn(struct svc *s)
 {
     int ret;
@@ -243,7 +267,7 @@ static void svc_do_spawn(struct svc *s)
     if (ret < 0) {
         struct svc_exit_info x = { .goal_up = s->goal_up, .restart = s->cfg->restart };
         errno = -ret;
-        log_err("Failed to start service %s: %m", s->cfg->name);
+        svc_log(s, LOG_ERR, "Failed to start service %s: %s", s->cfg->name, strerror(-ret));
         snprintf(s->last_exit, sizeof(s->last_exit), "spawn failed: %s", strerror(-ret));
         s->proc = (struct svc_proc){ 0, -1, -1, -1 };
         /* not the program's fault (fork/pipe failed): count it as a crash so
@@ -257,7 +281,7 @@ static void svc_do_spawn(struct svc *s)
         ep_add(s->proc.status_fd, &s->w_status, EPOLLIN) < 0 ||
         (s->proc.ready_fd >= 0 && ep_add(s->proc.ready_fd, &s->w_ready, EPOLLIN) < 0))
         log_err("Failed to watch service %s: %m", s->cfg->name);
-    log_info("Started service %s (pid %d)", s->cfg->name, (int)s->proc.pid);
+    svc_log(s, LOG_INFO, "Started service %s (pid %d)", s->cfg->name, (int)s->proc.pid);
 }
 
 static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_info *x)
@@ -294,11 +318,16 @@ static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_inf
         uint64_t ms = svc_backoff_ms(s->cfg->backoff_initial_ms, s->cfg->backoff_factor,
                                      s->cfg->backoff_max_ms, s->consecutive);
         s->consecutive++;
-        log_info("Restarting service %s in %llu ms", s->cfg->name, (unsigned long long)ms);
+        svc_log(s, LOG_INFO, "Restarting service %s in %llu ms", s->cfg->name, (unsigned long long)ms);
         timer_arm(s->timer_fd, ms, false);
     }
     if (old != s->state)
         log_debug("Service %s: %s -> %s", s->cfg->name, svc_state_name(old), svc_state_name(s->state));
+    if ((s->state == SVC_FAILED || s->state == SVC_STOPPED) && old != s->state) {
+        unsigned held = ratelog_flush(&s->rl); /* the story's end says what it held back */
+        if (held)
+            log_warn("Service %s: %u more lines about it suppressed", s->cfg->name, held);
+    }
     if (s->state == SVC_FAILED && old != SVC_FAILED)
         log_err("Service %s failed (%s); not restarting it until started by hand", s->cfg->name, s->last_exit);
     if (st.actions & SVC_ACT_SPAWN)
@@ -386,9 +415,9 @@ static void svc_exited(struct svc *s, const siginfo_t *si)
         bool restarts = !x.exec_failed && (s->cfg->restart == CFG_RESTART_ALWAYS ||
                                            (s->cfg->restart == CFG_RESTART_ON_FAILURE && !clean));
         if (x.exec_failed)
-            log_err("Service %s: %s", s->cfg->name, s->last_exit);
+            svc_log(s, LOG_ERR, "Service %s: %s", s->cfg->name, s->last_exit);
         else
-            log_msg(clean ? LOG_INFO : LOG_WARNING, "Service %s %s", s->cfg->name, s->last_exit);
+            svc_log(s, clean ? LOG_INFO : LOG_WARNING, "Service %s %s", s->cfg->name, s->last_exit);
         /* a run longer than the backoff cap was a success: start over */
         if (now - s->start_ms >= s->cfg->backoff_max_ms)
             s->consecutive = 0;
