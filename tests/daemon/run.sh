@@ -709,5 +709,73 @@ crash-limit = 3 in 60s"
          "($logged logged + $held suppressed), gaveup stayed failed"
 }
 
+# pid_max set low under fork churn: the daemon must never signal a wrong
+# process. Runs the daemon in a new pid namespace (kernel.pid_max is per
+# namespace since Linux 6.14) with pid_max 400, services crashing and being
+# stopped, restarted and SIGKILLed after a stop timeout by the control
+# socket, fork churn recycling pids, and victims outside the daemon's care
+# that record any signal: they must get none, and pids must really repeat.
+t_pidmax() {
+    unshare -p -f --mount-proc sh -c 'echo 400 > /proc/sys/kernel/pid_max' 2>/dev/null || {
+        echo "SKIP: cannot set kernel.pid_max in a new pid namespace (kernel < 6.14 or not root)"
+        exit 77
+    }
+    unshare -p -f --mount-proc "$0" pidmax_inner "$DAEMON" "$CTL" "$SVC" "$NOTIFY" ||
+        fail "inside the pid namespace (see above)"
+}
+
+t_pidmax_inner() {
+    echo 400 > /proc/sys/kernel/pid_max || fail "cannot set pid_max"
+    local i victims=() churn=()
+    : > "$T/signals"
+    for i in $(seq 1 20); do
+        bash -c 'for s in TERM INT HUP USR1 USR2 QUIT ALRM; do trap "echo $$ $s >> '"$T"'/signals" $s; done
+                 while :; do read -r -t 0.2 <> <(:) || :; done' &
+        victims+=($!)
+    done
+    # the victims' record works: one signalled on purpose is written down
+    # (its USR2 lines are the only ones allowed in the end)
+    wait_for 5 "victim traps set" eval 'kill -USR2 ${victims[0]}; [ -s "$T/signals" ]'
+    conf "[service crasher]
+exec = $SVC crasher crash 0 1
+backoff-initial = 1ms
+backoff-max = 5ms
+crash-limit = none
+
+[service sleeper]
+exec = $SVC sleeper run
+backoff-initial = 1ms
+
+[service stubborn]
+exec = $SVC stubborn ignore-term
+stop-timeout = 50ms
+backoff-initial = 1ms"
+    start_daemon
+    for i in 1 2; do
+        ( while :; do /bin/true; done ) &
+        churn+=($!)
+    done
+    local end=$(( $(date +%s) + 15 )) ops=0
+    while [ "$(date +%s)" -lt "$end" ]; do
+        ctl restart sleeper >/dev/null; ctl restart stubborn >/dev/null
+        ctl stop crasher >/dev/null; ctl start crasher >/dev/null
+        ops=$((ops + 4))
+    done
+    kill "${churn[@]}" 2>/dev/null; wait "${churn[@]}" 2>/dev/null
+    local alive=0 p
+    for p in "${victims[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+    local wrong; wrong=$(grep -v "^${victims[0]} USR2\$" "$T/signals")
+    [ -z "$wrong" ] || fail "victims got signals: $(echo "$wrong" | sort | uniq -c | head)"
+    [ "$alive" = 20 ] || fail "only $alive of 20 victims alive"
+    local starts reused
+    starts=$(grep -c '^start ' "$LOG")
+    reused=$(awk '$1 == "start" { n[$3]++ } END { r = 0; for (p in n) if (n[p] > 1) r++; print r }' "$LOG")
+    [ "$reused" -ge 10 ] || fail "pids did not recycle ($starts starts, $reused pids reused)"
+    wait_for 5 "no zombies" no_zombies
+    stop_daemon
+    kill "${victims[@]}" 2>/dev/null
+    echo "pidmax: pid_max 400, $starts service starts, $reused pids reused, $ops control requests, 20 victims got no signal"
+}
+
 "t_$TEST"
 echo "PASS: $TEST"
