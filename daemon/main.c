@@ -48,10 +48,11 @@
 
 #define DEFAULT_CONFIG "/etc/hal-microkernel.ini"
 #define MAX_CLIENTS 32
+#define ACCEPT_RETRY_MS 200
 
 enum wkind {
     W_SIGNAL = 1, W_HEARTBEAT, W_WATCHDOG, W_INOTIFY, W_REGION_RETRY, W_REGION_CHANGE, W_LISTEN,
-    W_CLIENT,
+    W_CLIENT, W_ACCEPT_RETRY,
     W_SVC_PID, W_SVC_STATUS, W_SVC_READY, W_SVC_TIMER,
 };
 
@@ -75,6 +76,7 @@ struct svc {
     unsigned restarts, consecutive;
     struct svc_crashes crashes;
     struct ratelog rl;            /* its started/exited/restarting lines */
+    struct ratelog rl_spawn;      /* why it could not be started (apart: news) */
     char ready_buf[16];
     size_t ready_len;
     char last_exit[HMK_CTL_LAST_EXIT_MAX + 1];
@@ -97,7 +99,9 @@ static struct {
     const char *config_path;
     struct cfg *cfg;              /* [daemon] part; services live in struct svc */
     int epfd, sigfd, hb_fd, wd_fd, listen_fd;
-    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_change, w_listen;
+    int accept_retry_fd;          /* out of fds: try accept() again later */
+    bool fds_short;               /* in such an episode (logged once) */
+    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_change, w_listen, w_accept_retry;
     char listen_path[108];
     struct region region;
     struct svc *svcs;             /* start order */
@@ -106,7 +110,7 @@ static struct {
     unsigned n_clients;
     bool shutting_down;
     struct status_notifier status;
-} d = { .epfd = -1, .sigfd = -1, .hb_fd = -1, .wd_fd = -1, .listen_fd = -1,
+} d = { .epfd = -1, .sigfd = -1, .hb_fd = -1, .wd_fd = -1, .listen_fd = -1, .accept_retry_fd = -1,
         .region = { .inotify_fd = -1, .retry_fd = -1, .change_fd = -1, .inotify_wd = -1 } };
 
 static uint64_t now_ms(void)
@@ -232,13 +236,14 @@ static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_inf
 /* A service's lifecycle line (started, exited, restarting), rate-limited:
  * a crash loop must not flood the journal. What was held back is reported
  * in one line when the next window opens. */
-static void svc_log(struct svc *s, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void svc_log(struct svc *s, int prio, const char *fmt, ...)
+static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *fmt, ...)
 {
     char line[512];
     unsigned held;
     va_list ap;
-    bool ok = ratelog_allow(&s->rl, now_ms(), &held);
+    bool ok = ratelog_allow(rl, now_ms(), &held);
 
     if (held)
         log_warn("Service %s: %u more lines about it suppressed (at most %u per %u s)",
@@ -267,7 +272,7 @@ static void svc_do_spawn(struct svc *s)
     if (ret < 0) {
         struct svc_exit_info x = { .goal_up = s->goal_up, .restart = s->cfg->restart };
         errno = -ret;
-        svc_log(s, LOG_ERR, "Failed to start service %s: %s", s->cfg->name, strerror(-ret));
+        svc_log(s, &s->rl_spawn, LOG_ERR, "Failed to start service %s: %s", s->cfg->name, strerror(-ret));
         snprintf(s->last_exit, sizeof(s->last_exit), "spawn failed: %s", strerror(-ret));
         s->proc = (struct svc_proc){ 0, -1, -1, -1 };
         /* not the program's fault (fork/pipe failed): count it as a crash so
@@ -281,7 +286,7 @@ static void svc_do_spawn(struct svc *s)
         ep_add(s->proc.status_fd, &s->w_status, EPOLLIN) < 0 ||
         (s->proc.ready_fd >= 0 && ep_add(s->proc.ready_fd, &s->w_ready, EPOLLIN) < 0))
         log_err("Failed to watch service %s: %m", s->cfg->name);
-    svc_log(s, LOG_INFO, "Started service %s (pid %d)", s->cfg->name, (int)s->proc.pid);
+    svc_log(s, &s->rl, LOG_INFO, "Started service %s (pid %d)", s->cfg->name, (int)s->proc.pid);
 }
 
 static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_info *x)
@@ -318,13 +323,14 @@ static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_inf
         uint64_t ms = svc_backoff_ms(s->cfg->backoff_initial_ms, s->cfg->backoff_factor,
                                      s->cfg->backoff_max_ms, s->consecutive);
         s->consecutive++;
-        svc_log(s, LOG_INFO, "Restarting service %s in %llu ms", s->cfg->name, (unsigned long long)ms);
+        svc_log(s, &s->rl, LOG_INFO, "Restarting service %s in %llu ms", s->cfg->name, (unsigned long long)ms);
         timer_arm(s->timer_fd, ms, false);
     }
     if (old != s->state)
         log_debug("Service %s: %s -> %s", s->cfg->name, svc_state_name(old), svc_state_name(s->state));
     if ((s->state == SVC_FAILED || s->state == SVC_STOPPED) && old != s->state) {
-        unsigned held = ratelog_flush(&s->rl); /* the story's end says what it held back */
+        /* the story's end says what it held back */
+        unsigned held = ratelog_flush(&s->rl) + ratelog_flush(&s->rl_spawn);
         if (held)
             log_warn("Service %s: %u more lines about it suppressed", s->cfg->name, held);
     }
@@ -415,9 +421,9 @@ static void svc_exited(struct svc *s, const siginfo_t *si)
         bool restarts = !x.exec_failed && (s->cfg->restart == CFG_RESTART_ALWAYS ||
                                            (s->cfg->restart == CFG_RESTART_ON_FAILURE && !clean));
         if (x.exec_failed)
-            svc_log(s, LOG_ERR, "Service %s: %s", s->cfg->name, s->last_exit);
+            svc_log(s, &s->rl, LOG_ERR, "Service %s: %s", s->cfg->name, s->last_exit);
         else
-            svc_log(s, clean ? LOG_INFO : LOG_WARNING, "Service %s %s", s->cfg->name, s->last_exit);
+            svc_log(s, &s->rl, clean ? LOG_INFO : LOG_WARNING, "Service %s %s", s->cfg->name, s->last_exit);
         /* a run longer than the backoff cap was a success: start over */
         if (now - s->start_ms >= s->cfg->backoff_max_ms)
             s->consecutive = 0;
@@ -953,14 +959,45 @@ static void evict_stale_client(void)
         client_close(oldest);
 }
 
+/* Out of file descriptors: a pending connection keeps the listening socket
+ * readable, so leaving it in the epoll set would spin. Take it out, log the
+ * episode once, and try again in a while; services are supervised on. */
+static void accept_pause(int err)
+{
+    struct epoll_event ev = { .events = 0, .data.ptr = &d.w_listen };
+
+    if (!d.fds_short)
+        log_warn("Out of file descriptors (%s): control requests wait until some are free; "
+                 "services are still supervised", strerror(err));
+    d.fds_short = true;
+    epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.listen_fd, &ev);
+    if (d.accept_retry_fd >= 0)
+        timer_arm(d.accept_retry_fd, ACCEPT_RETRY_MS, false);
+}
+
+static void accept_resume(void)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &d.w_listen };
+
+    if (d.listen_fd >= 0)
+        epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.listen_fd, &ev);
+}
+
 static void ctl_accept(void)
 {
     for (;;) {
         int fd = accept4(d.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         struct client *c;
 
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(errno);
             return;
+        }
+        if (d.fds_short) {
+            log_info("File descriptors available again: control socket accepting");
+            d.fds_short = false;
+        }
         if (d.n_clients >= MAX_CLIENTS)
             evict_stale_client();
         if (d.n_clients >= MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
@@ -1066,6 +1103,14 @@ static void dispatch(struct watch *w, uint32_t events)
     case W_LISTEN:
         ctl_accept();
         break;
+    case W_ACCEPT_RETRY: {
+        uint64_t n;
+        if (read(d.accept_retry_fd, &n, sizeof(n)) < 0) {
+            /* nothing to drain */
+        }
+        accept_resume();
+        break;
+    }
     case W_CLIENT:
         client_io(w->obj);
         break;
@@ -1157,13 +1202,16 @@ int main(int argc, char **argv)
     if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
         (d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-        (d.hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+        (d.hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
+        (d.accept_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
         log_err("Failed to set up the event loop: %m");
         goto out;
     }
     d.w_sig = (struct watch){ W_SIGNAL, NULL };
     d.w_hb = (struct watch){ W_HEARTBEAT, NULL };
-    if (ep_add(d.sigfd, &d.w_sig, EPOLLIN) < 0 || ep_add(d.hb_fd, &d.w_hb, EPOLLIN) < 0) {
+    d.w_accept_retry = (struct watch){ W_ACCEPT_RETRY, NULL };
+    if (ep_add(d.sigfd, &d.w_sig, EPOLLIN) < 0 || ep_add(d.hb_fd, &d.w_hb, EPOLLIN) < 0 ||
+        ep_add(d.accept_retry_fd, &d.w_accept_retry, EPOLLIN) < 0) {
         log_err("Failed to set up the event loop: %m");
         goto out;
     }
@@ -1247,6 +1295,7 @@ out:
         unlink(d.listen_path);
     }
     region_fini(&d.region);
+    close_fd(&d.accept_retry_fd);
     close_fd(&d.hb_fd);
     close_fd(&d.wd_fd);
     close_fd(&d.sigfd);

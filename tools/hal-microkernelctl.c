@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
     };
     const char *path = HMK_CTL_DEFAULT_SOCKET;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    const struct timeval reply_timeout = { .tv_sec = 5 };
     char req[HMK_CTL_REQUEST_MAX + 1];
     char *buf = NULL, *line, *save = NULL, *final = NULL;
     struct rec *recs = NULL;
@@ -111,6 +113,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "hal-microkernelctl: cannot connect to '%s': %s\n", path, strerror(errno));
         goto out;
     }
+    /* a daemon that cannot accept (out of file descriptors, stopped) leaves
+     * us in its backlog: give up rather than hang a script for ever */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &reply_timeout, sizeof(reply_timeout)) < 0) {
+        fprintf(stderr, "hal-microkernelctl: cannot set a reply timeout: %s\n", strerror(errno));
+        goto out;
+    }
     /* a daemon that refuses us (busy) may answer and close before we send:
      * then its answer is still there to read */
     if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req) && errno != EPIPE &&
@@ -134,6 +142,11 @@ int main(int argc, char **argv)
             continue;
         if (n < 0 && errno == ECONNRESET)
             break; /* what arrived before the reset is still the answer */
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            fprintf(stderr, "hal-microkernelctl: no answer from '%s' within %d s\n", path,
+                    (int)reply_timeout.tv_sec);
+            goto out;
+        }
         if (n < 0) {
             fprintf(stderr, "hal-microkernelctl: cannot read from '%s': %s\n", path, strerror(errno));
             goto out;

@@ -777,5 +777,60 @@ backoff-initial = 1ms"
     echo "pidmax: pid_max 400, $starts service starts, $reused pids reused, $ops control requests, 20 victims got no signal"
 }
 
+# The daemon runs out of file descriptors (its limit lowered with prlimit,
+# then silent control clients take the rest): it must not spin on the
+# listening socket, must say so once, must keep its running service and keep
+# trying to restart the crashing one (reporting why it cannot), and must
+# recover by itself once descriptors are free again.
+t_fdlimit() {
+    LOGLEVEL=info conf "[service crasher]
+exec = $SVC crasher crash 0 1
+backoff-initial = 50ms
+backoff-max = 50ms
+crash-limit = none
+
+[service sleeper]
+exec = $SVC sleeper run"
+    start_daemon
+    wait_for 5 "both started" eval 'count_ge start crasher 2 && count_ge start sleeper 1'
+    local sp n t0 t1 c0 c1
+    sp=$(field sleeper pid)
+    n=$(ls /proc/$DPID/fd | wc -l)
+    prlimit --pid "$DPID" --nofile=$((n + 2)):$((n + 2)) || fail "prlimit"
+    python3 - "$SOCK" "$T/held" "$T/release" <<'PY' &
+import os, socket, sys, time
+conns = []
+for i in range(10):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])   # the backlog takes them even when accept() cannot
+    conns.append(s)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.02)
+PY
+    local hp=$!
+    wait_for 5 "clients connected" test -e "$T/held"
+    wait_for 5 "exhaustion reported" log_has "Out of file descriptors"
+    wait_for 5 "spawn failure reported" log_has "Failed to start service crasher: Too many open files"
+    c0=$(count start crasher) t0=$(awk '{print $14+$15}' /proc/$DPID/stat)
+    sleep 3   # measurement window: a daemon spinning on EMFILE would burn ~300 ticks
+    t1=$(awk '{print $14+$15}' /proc/$DPID/stat)
+    [ $((t1 - t0)) -le 30 ] || fail "daemon used $((t1 - t0)) ticks in 3 s while out of fds"
+    [ "$(grep -c 'Out of file descriptors' "$DLOG")" = 1 ] || fail "exhaustion not reported exactly once"
+    kill -0 "$sp" && [ "$(count start sleeper)" = 1 ] || fail "sleeper disturbed"
+    # a control request now waits in the backlog: the tool gives up, clearly
+    local out; out=$(ctl status 2>&1) && fail "status answered while out of fds: $out"
+    case $out in *"no answer from"*) ;; *) fail "ctl while out of fds said: $out" ;; esac
+    touch "$T/release"; wait $hp
+    wait_for 10 "crasher restarted again" count_ge start crasher $((c0 + 2))
+    wait_for 10 "status answers" eval 'ctl status sleeper | grep -q running'
+    wait_for 5 "recovery reported" log_has "File descriptors available again"
+    no_zombies || fail "zombies"
+    c1=$(count start crasher)
+    stop_daemon
+    echo "fdlimit: limit $((n + 2)) fds, daemon $((t1 - t0)) ticks in 3 s at the limit, crasher" \
+         "started $c0 -> $c1 times across the episode, sleeper untouched"
+}
+
 "t_$TEST"
 echo "PASS: $TEST"
