@@ -10,6 +10,10 @@
  *                                     $HMK_READY_FD (log ready), then as run
  *   hmk-test-svc NAME double-fork     log start, leave an orphaned grandchild
  *                                     that exits after 100 ms, then as run
+ *   hmk-test-svc NAME hog             log start, allocate and touch 1 MiB at a
+ *                                     time until allocation fails (log oom MIB),
+ *                                     then abort() as a program whose malloc
+ *                                     failed would
  *   hmk-test-svc NAME env             log start, one "env" line per variable,
  *                                     one "fd" line per open fd, "id", "nice",
  *                                     "affinity", "nofile" lines, then as run
@@ -132,6 +136,12 @@ int main(int argc, char **argv)
         close(atoi(fds));
         ev("ready", NULL);
         run();
+    } else if (!strcmp(mode, "hog")) {
+        unsigned mib = 0;
+        for (char *p; (p = malloc(1 << 20)); mib++)
+            memset(p, 1, 1 << 20); /* touched: resident, not just reserved */
+        ev("oom", "%u", mib);
+        abort();
     } else if (!strcmp(mode, "double-fork")) {
         pid_t p = fork();
         if (p == 0) {

@@ -832,5 +832,27 @@ PY
          "started $c0 -> $c1 times across the episode, sleeper untouched"
 }
 
+# A service over its memory limit (limit-as, RLIMIT_AS): its allocations
+# fail and it aborts; the daemon says how it ended and restarts it per its
+# policy, again and again, while the limit holds each time.
+t_memlimit() {
+    LOGLEVEL=info conf "[service hog]
+exec = $SVC hog hog
+limit-as = 64M
+restart = on-failure
+backoff-initial = 100ms
+backoff-max = 100ms
+crash-limit = none"
+    start_daemon
+    wait_for 20 "three times over the limit" count_ge oom hog 3
+    local mib
+    mib=$(awk '$1 == "oom" { if ($5 > m) m = $5 } END { print m + 0 }' "$LOG")
+    [ "$mib" -gt 0 ] && [ "$mib" -lt 64 ] || fail "hog reached $mib MiB under a 64 MiB limit"
+    log_has "Service hog killed by SIGABRT" || fail "the daemon did not say how hog ended"
+    wait_for 5 "restarted after the third" count_ge start hog 4
+    stop_daemon
+    echo "memlimit: limit-as 64M, the service got $mib MiB and aborted, restarted $(( $(count start hog) - 1 )) times"
+}
+
 "t_$TEST"
 echo "PASS: $TEST"
