@@ -491,8 +491,11 @@ static int make_object(const char *tmp, unsigned perm, unsigned wacl, size_t siz
     if (r == 0)
         r = -posix_fallocate(*fd, 0, (off_t)size);
     if (r < 0) {
-        snprintf(err, errlen, "region='%s': cannot size %zu bytes in /dev/shm: %s",
-                 region, size, strerror(-r));
+        /* the stream is the one object whose size the user picks */
+        bool stream = strstr(tmp, HMK_STREAM_SUFFIX) != NULL;
+        snprintf(err, errlen, "region='%s': cannot size %zu bytes in /dev/shm%s: %s", region, size,
+                 stream ? " for the change stream (a smaller stream_depth= needs less)" : "",
+                 strerror(-r));
         return r;
     }
     *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
