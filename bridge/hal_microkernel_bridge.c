@@ -605,6 +605,22 @@ fail:
     return r;
 }
 
+/* A group parameter: unset or empty leaves *gid alone. */
+static int lookup_group(const char *param, const char *name, gid_t *gid, char *err, unsigned errlen)
+{
+    struct group *g;
+
+    if (!name || !*name)
+        return 0;
+    g = getgrnam(name);
+    if (!g) {
+        snprintf(err, errlen, "%s='%s': no such group", param, name);
+        return -EINVAL;
+    }
+    *gid = g->gr_gid;
+    return 0;
+}
+
 static int check_params(const char **pfx, unsigned *perm, char *err, unsigned errlen)
 {
     int r;
@@ -615,24 +631,10 @@ static int check_params(const char **pfx, unsigned *perm, char *err, unsigned er
     r = hmk_pinspec_check_region(region, err, errlen);
     if (r == 0)
         r = hmk_pinspec_parse_mode(mode && *mode ? mode : "0660", perm, err, errlen);
-    if (r == 0 && group && *group) {
-        struct group *g = getgrnam(group);
-        if (!g) {
-            snprintf(err, errlen, "group='%s': no such group", group);
-            r = -EINVAL;
-        } else {
-            region_gid = g->gr_gid;
-        }
-    }
-    if (r == 0 && writers && *writers) {
-        struct group *g = getgrnam(writers);
-        if (!g) {
-            snprintf(err, errlen, "writers='%s': no such group", writers);
-            r = -EINVAL;
-        } else {
-            writers_gid = g->gr_gid;
-        }
-    }
+    if (r == 0)
+        r = lookup_group("group", group, &region_gid, err, errlen);
+    if (r == 0)
+        r = lookup_group("writers", writers, &writers_gid, err, errlen);
     if (r == 0 && (stream_depth < 16 || stream_depth > (int)HMK_STREAM_MAX_DEPTH)) {
         snprintf(err, errlen, "stream_depth=%d: must be 16..%u", stream_depth, HMK_STREAM_MAX_DEPTH);
         r = -EINVAL;

@@ -591,6 +591,19 @@ static int parse_duration_key(struct pstate *ps, const char *key, const char *va
     return 0;
 }
 
+/* true and *gid for a known group; else an error on this line. */
+static bool lookup_group(struct pstate *ps, const char *name, gid_t *gid)
+{
+    struct group *g = getgrnam(name);
+
+    if (!g) {
+        perr(ps, ps->line, "unknown group '%s'", name);
+        return false;
+    }
+    *gid = g->gr_gid;
+    return true;
+}
+
 static int daemon_key(struct pstate *ps, const char *key, const char *val)
 {
     struct cfg_daemon *d = &ps->c->daemon;
@@ -631,25 +644,11 @@ static int daemon_key(struct pstate *ps, const char *key, const char *val)
         else
             d->control_mode = (mode_t)m;
     } else if (!strcmp(key, "control-group")) {
-        struct group *g;
         DUP_CHECK(d->seen, D_GROUP);
-        g = getgrnam(val);
-        if (!g) {
-            perr(ps, ps->line, "unknown group '%s'", val);
-            return 1;
-        }
-        d->has_control_group = true;
-        d->control_gid = g->gr_gid;
+        d->has_control_group = lookup_group(ps, val, &d->control_gid);
     } else if (!strcmp(key, "writer-group")) {
-        struct group *g;
         DUP_CHECK(d->seen, D_WGROUP);
-        g = getgrnam(val);
-        if (!g) {
-            perr(ps, ps->line, "unknown group '%s'", val);
-            return 1;
-        }
-        d->has_writer_group = true;
-        d->writer_gid = g->gr_gid;
+        d->has_writer_group = lookup_group(ps, val, &d->writer_gid);
     } else if (!strcmp(key, "pin-monitor")) {
         DUP_CHECK(d->seen, D_PINMON);
         if (cfg_parse_bool(val, &d->pin_monitor) < 0)

@@ -695,6 +695,30 @@ out:
     notify_send("READY=1");
 }
 
+/* Whether a live daemon listens at sa. A socket file left by a killed
+ * daemon refuses connections, except for a moment after a SIGKILL, when a
+ * child between fork and exec may still hold the listening socket: only a
+ * socket that keeps taking connections for a second belongs to a daemon
+ * (one that is busy, or whose backlog is full, still counts). */
+static bool socket_alive(const struct sockaddr_un *sa)
+{
+    for (int i = 0; i < 10; i++) {
+        struct timespec gap = { 0, 100000000 };
+        int p = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), r, e;
+
+        if (p < 0)
+            return true; /* cannot tell: never take over a live daemon's socket */
+        r = connect(p, (const struct sockaddr *)sa, sizeof(*sa));
+        e = errno;
+        close(p);
+        if (r < 0 && e != EAGAIN)
+            return false;
+        if (i < 9)
+            nanosleep(&gap, NULL);
+    }
+    return true;
+}
+
 /* ----------------------------------------------------------- control socket */
 
 static int ctl_listen(const struct cfg_daemon *c)
@@ -727,15 +751,11 @@ static int ctl_listen(const struct cfg_daemon *c)
     {
         struct stat st;
         if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-                close(probe);
+            if (socket_alive(&sa)) {
                 close(fd);
                 errno = EADDRINUSE;
                 return -1;
             }
-            if (probe >= 0)
-                close(probe);
             unlink(sa.sun_path);
         }
     }

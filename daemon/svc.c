@@ -196,10 +196,10 @@ static int set_groups(const struct cfg_service *cfg)
  * as far as dropping privileges allows (the daemon forks from its main
  * thread; its one other thread, the pin monitor's watcher, holds no lock
  * while it waits). */
-static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char **env, int status_w, int ready_w)
+static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char **env, pid_t parent,
+                                            int status_w, int ready_w)
 {
     struct svc_exec_report rep = { 0, 0 };
-    pid_t parent = getppid();
     sigset_t all;
     int step = SVC_STEP_SETUP;
 
@@ -274,7 +274,7 @@ int svc_spawn(const struct cfg_service *cfg, const char *region, struct svc_proc
 {
     int status_p[2] = { -1, -1 }, ready_p[2] = { -1, -1 };
     char **env = NULL;
-    pid_t pid;
+    pid_t pid, parent;
     int pidfd, ret;
 
     ret = svc_build_env(cfg, region, &env);
@@ -285,13 +285,16 @@ int svc_spawn(const struct cfg_service *cfg, const char *region, struct svc_proc
         ret = -errno;
         goto fail;
     }
+    /* the daemon's pid taken before fork: read in the child, getppid()
+     * would already name the reaper if the daemon died in between */
+    parent = getpid();
     pid = fork();
     if (pid < 0) {
         ret = -errno;
         goto fail;
     }
     if (pid == 0)
-        child(cfg, env, status_p[1], ready_p[1]);
+        child(cfg, env, parent, status_p[1], ready_p[1]);
     close(status_p[1]);
     status_p[1] = -1;
     if (ready_p[1] >= 0) {
