@@ -513,6 +513,16 @@ static int make_object(const char *tmp, unsigned perm, unsigned wacl, size_t siz
     return 0;
 }
 
+/* Unlinks path only if it still names our object, not a newer bridge's. */
+static void unlink_if_ours(int fd, const char *path)
+{
+    struct stat a, b;
+
+    if (fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+        unlink(path);
+}
+
 /* Builds the region under a temporary name and renames it into place, so
  * nobody ever attaches to a half-made one. */
 static int make_region(const char *pfx, unsigned perm, char *err, unsigned errlen)
@@ -567,11 +577,24 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     cobj->magic = HMK_CMD_MAGIC;
     init_region(pfx, gen);
     /* companions first: whoever opens the new region finds them */
-    if (rename(wtmp, wobj_path) < 0 || rename(stmp, sobj_path) < 0 ||
-        rename(ctmp, cobj_path) < 0 || rename(tmp, shm_path) < 0) {
-        r = -errno;
-        snprintf(err, errlen, "region='%s': rename into %s: %s", region, shm_path, strerror(-r));
-        goto fail;
+    {
+        const char *from[] = { wtmp, stmp, ctmp, tmp };
+        const char *to[] = { wobj_path, sobj_path, cobj_path, shm_path };
+        const int *fds[] = { &wobj_fd, &sobj_fd, &cobj_fd, &shm_fd };
+        unsigned k = 0;
+
+        while (k < 4 && rename(from[k], to[k]) == 0)
+            k++;
+        if (k < 4) {
+            r = -errno;
+            /* EPERM: in the sticky /dev/shm, a stale one of another user's */
+            snprintf(err, errlen, "region='%s': cannot put %s in place: %s%s", region, to[k],
+                     strerror(-r), r == -EPERM ? " (another user's is there: remove it)" : "");
+            /* a load that fails leaves nothing: take back what went in already */
+            while (k--)
+                unlink_if_ours(*fds[k], to[k]);
+            goto fail;
+        }
     }
     return 0;
 fail:
@@ -680,16 +703,6 @@ int rtapi_app_main(void)
     }
     hal_ready(comp_id);
     return 0;
-}
-
-/* Unlinks path only if it still names our object, not a newer bridge's. */
-static void unlink_if_ours(int fd, const char *path)
-{
-    struct stat a, b;
-
-    if (fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
-        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-        unlink(path);
 }
 
 void rtapi_app_exit(void)

@@ -25,9 +25,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -48,11 +50,13 @@
 
 #define DEFAULT_CONFIG "/etc/hal-microkernel.ini"
 #define MAX_CLIENTS 32
-#define ACCEPT_RETRY_MS 200
+#define FD_RESERVE 8        /* descriptors control clients never get */
+#define FDS_TICK_MS 200     /* while short of descriptors: look again this often */
+#define FDS_QUIET_MS 5000   /* ... and call the episode over after this long without */
 
 enum wkind {
     W_SIGNAL = 1, W_HEARTBEAT, W_WATCHDOG, W_INOTIFY, W_REGION_RETRY, W_REGION_CHANGE, W_LISTEN,
-    W_CLIENT, W_ACCEPT_RETRY,
+    W_CLIENT, W_FDS_TICK,
     W_SVC_PID, W_SVC_STATUS, W_SVC_READY, W_SVC_TIMER,
 };
 
@@ -99,9 +103,12 @@ static struct {
     const char *config_path;
     struct cfg *cfg;              /* [daemon] part; services live in struct svc */
     int epfd, sigfd, hb_fd, wd_fd, listen_fd;
-    int accept_retry_fd;          /* out of fds: try accept() again later */
+    int reserve[FD_RESERVE];      /* see reserve_take() */
+    unsigned n_reserve;
+    int fds_tick_fd;              /* periodic while short of descriptors */
     bool fds_short;               /* in such an episode (logged once) */
-    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_change, w_listen, w_accept_retry;
+    uint64_t fds_short_ms;        /* when last found short */
+    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_change, w_listen, w_fds_tick;
     char listen_path[108];
     struct region region;
     struct svc *svcs;             /* start order */
@@ -110,7 +117,7 @@ static struct {
     unsigned n_clients;
     bool shutting_down;
     struct status_notifier status;
-} d = { .epfd = -1, .sigfd = -1, .hb_fd = -1, .wd_fd = -1, .listen_fd = -1, .accept_retry_fd = -1,
+} d = { .epfd = -1, .sigfd = -1, .hb_fd = -1, .wd_fd = -1, .listen_fd = -1, .fds_tick_fd = -1,
         .region = { .inotify_fd = -1, .retry_fd = -1, .change_fd = -1, .inotify_wd = -1 } };
 
 static uint64_t now_ms(void)
@@ -161,6 +168,71 @@ static void timer_disarm(int fd)
     struct itimerspec its = { 0 };
 
     timerfd_settime(fd, 0, &its, NULL);
+}
+
+/* ------------------------------------------------- out of file descriptors */
+
+static void reserve_release(void)
+{
+    while (d.n_reserve)
+        close(d.reserve[--d.n_reserve]);
+}
+
+/* The reserve: FD_RESERVE descriptors held while there are enough, all or
+ * none. A control connection is accepted only while the reserve is whole,
+ * so clients never take the last descriptors; when starting a service or
+ * attaching the region runs short, the reserve is let go for it. Returns 0
+ * when whole, else -errno (and holds none). */
+static int reserve_take(void)
+{
+    while (d.n_reserve < FD_RESERVE) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), e = errno;
+        if (fd < 0) {
+            reserve_release();
+            return -e;
+        }
+        d.reserve[d.n_reserve++] = fd;
+    }
+    return 0;
+}
+
+static void listen_events(uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = &d.w_listen };
+
+    if (d.listen_fd >= 0)
+        epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.listen_fd, &ev);
+}
+
+/* Short of descriptors (err: EMFILE, ENFILE; ENOBUFS, ENOMEM from accept)
+ * while doing `what`: the reserve goes to supervision, the listening socket
+ * leaves the epoll set (a pending connection keeps it readable: left in, it
+ * would spin) and a timer looks again every FDS_TICK_MS (fds_tick). One
+ * line for the whole episode. */
+static void fds_short_begin(int err, const char *what)
+{
+    struct rlimit rl = { 0, 0 };
+
+    reserve_release();
+    listen_events(0);
+    d.fds_short_ms = now_ms();
+    if (d.fds_short)
+        return;
+    d.fds_short = true;
+    timer_arm(d.fds_tick_fd, FDS_TICK_MS, true);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (err == EMFILE || err == ENFILE)
+        log_warn("Out of file descriptors while %s (%s; limit %llu): control connections are "
+                 "refused until there are enough again; services are still supervised",
+                 what, strerror(err), (unsigned long long)rl.rlim_cur);
+    else
+        log_warn("Out of memory while %s (%s): control connections are refused until there "
+                 "is enough again; services are still supervised", what, strerror(err));
+}
+
+static bool fds_lacking(int err)
+{
+    return err == EMFILE || err == ENFILE;
 }
 
 /* ---------------------------------------------------------------- services */
@@ -269,6 +341,13 @@ static void svc_do_spawn(struct svc *s)
     s->have_report = false;
     s->ready_len = 0;
     ret = svc_spawn(s->cfg, d.region.name, &s->proc);
+    if (fds_lacking(-ret)) {
+        /* what the reserve is kept for */
+        char what[96];
+        snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
+        fds_short_begin(-ret, what);
+        ret = svc_spawn(s->cfg, d.region.name, &s->proc);
+    }
     if (ret < 0) {
         struct svc_exit_info x = { .goal_up = s->goal_up, .restart = s->cfg->restart };
         errno = -ret;
@@ -403,10 +482,29 @@ static void svc_read_ready(struct svc *s)
     close_fd(&s->proc.ready_fd); /* EOF without READY=1: it stays starting */
 }
 
-static void svc_exited(struct svc *s, const siginfo_t *si)
+/* "64 MiB", "61.6 MiB", "512 KiB" */
+static void fmt_size(uint64_t bytes, char *buf, size_t len)
+{
+    static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)bytes;
+    unsigned u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (v == (double)(uint64_t)v)
+        snprintf(buf, len, "%llu %s", (unsigned long long)v, unit[u]);
+    else
+        snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+/* ru: the process's resource usage (peak resident set), NULL if unknown. */
+static void svc_exited(struct svc *s, const siginfo_t *si, const struct rusage *ru)
 {
     struct svc_exit_info x = { .goal_up = s->goal_up, .restart = s->cfg->restart };
     uint64_t now = now_ms();
+    char mem[96] = "";
     bool clean;
 
     svc_read_status(s); /* the exec report, if any, is in the pipe by now */
@@ -420,10 +518,20 @@ static void svc_exited(struct svc *s, const siginfo_t *si)
     if (s->state == SVC_STARTING || s->state == SVC_RUNNING) {
         bool restarts = !x.exec_failed && (s->cfg->restart == CFG_RESTART_ALWAYS ||
                                            (s->cfg->restart == CFG_RESTART_ON_FAILURE && !clean));
+        /* a limit-as death is an abort, a segfault or a failure exit like
+         * any other: say how close to its limit the service came */
+        if (!clean && !x.exec_failed && ru && s->cfg->limit_as != CFG_RLIM_UNSET &&
+            s->cfg->limit_as != (uint64_t)RLIM_INFINITY) {
+            char lim[32], peak[32];
+            fmt_size(s->cfg->limit_as, lim, sizeof(lim));
+            fmt_size((uint64_t)ru->ru_maxrss * 1024u, peak, sizeof(peak));
+            snprintf(mem, sizeof(mem), " (limit-as %s; peak resident %s)", lim, peak);
+        }
         if (x.exec_failed)
             svc_log(s, &s->rl, LOG_ERR, "Service %s: %s", s->cfg->name, s->last_exit);
         else
-            svc_log(s, &s->rl, clean ? LOG_INFO : LOG_WARNING, "Service %s %s", s->cfg->name, s->last_exit);
+            svc_log(s, &s->rl, clean ? LOG_INFO : LOG_WARNING, "Service %s %s%s", s->cfg->name,
+                    s->last_exit, mem);
         /* a run longer than the backoff cap was a success: start over */
         if (now - s->start_ms >= s->cfg->backoff_max_ms)
             s->consecutive = 0;
@@ -452,18 +560,22 @@ static bool reap_is_service(void *ctx, pid_t pid)
 static int reap_service(void *ctx, pid_t pid)
 {
     struct svc *s = svc_by_pid(pid);
+    struct rusage ru;
     siginfo_t si;
     int r;
 
     (void)ctx;
     memset(&si, 0, sizeof(si));
+    memset(&ru, 0, sizeof(ru));
+    /* the system call itself: it also hands back the child's resource
+     * usage, which glibc's waitid() drops */
     if (s->proc.pidfd >= 0)
-        r = waitid((idtype_t)P_PIDFD, (id_t)s->proc.pidfd, &si, WEXITED | WNOHANG);
+        r = (int)syscall(SYS_waitid, P_PIDFD, s->proc.pidfd, &si, WEXITED | WNOHANG, &ru);
     else
-        r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
+        r = (int)syscall(SYS_waitid, P_PID, (id_t)pid, &si, WEXITED | WNOHANG, &ru);
     if (r < 0 || si.si_pid == 0)
         return -ECHILD;
-    svc_exited(s, &si);
+    svc_exited(s, &si, &ru);
     return 0;
 }
 
@@ -670,6 +782,9 @@ static void reload(void)
 
     log_info("Reloading %s", d.config_path);
     notify_send("RELOADING=1");
+    /* reading the file and looking up users and groups take descriptors:
+     * short of them, a lookup would fail as if the user did not exist */
+    reserve_release();
     ret = cfg_load(d.config_path, &nc, &err);
     if (ret == -EINVAL) {
         log_err("%s:%d: %s", d.config_path, err.line, err.msg);
@@ -692,6 +807,9 @@ static void reload(void)
     cfg_free(d.cfg);
     d.cfg = nc;
 out:
+    ret = reserve_take();
+    if (ret < 0)
+        fds_short_begin(-ret, "reloading the configuration");
     notify_send("READY=1");
 }
 
@@ -979,58 +1097,91 @@ static void evict_stale_client(void)
         client_close(oldest);
 }
 
-/* Out of file descriptors: a pending connection keeps the listening socket
- * readable, so leaving it in the epoll set would spin. Take it out, log the
- * episode once, and try again in a while; services are supervised on. */
-static void accept_pause(int err)
+/* Answers one error line and closes. */
+static void refuse(int fd, const char *line)
 {
-    struct epoll_event ev = { .events = 0, .data.ptr = &d.w_listen };
+    char sink[HMK_CTL_REQUEST_MAX];
 
-    if (!d.fds_short)
-        log_warn("Out of file descriptors (%s): control requests wait until some are free; "
-                 "services are still supervised", strerror(err));
-    d.fds_short = true;
-    epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.listen_fd, &ev);
-    if (d.accept_retry_fd >= 0)
-        timer_arm(d.accept_retry_fd, ACCEPT_RETRY_MS, false);
+    if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
+        /* the peer is gone already */
+    }
+    /* closing with its request unread would reset the connection and lose
+     * the answer: take what it sent so far */
+    while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+        ;
+    close(fd);
 }
 
-static void accept_resume(void)
+/* While short of descriptors: connections waiting in the backlog get a
+ * prompt answer instead of none (each borrows a descriptor for a moment,
+ * if there is one); a bounded number per tick. */
+static void refuse_pending(void)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &d.w_listen };
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(d.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        refuse(fd, "error\tthe daemon is out of file descriptors; try again shortly\n");
+    }
+}
 
-    if (d.listen_fd >= 0)
-        epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.listen_fd, &ev);
+/* Every FDS_TICK_MS while short of descriptors: clients silent for their
+ * grace time go (they may be what holds the descriptors), waiting ones are
+ * answered; once the reserve can be taken whole again, accept() resumes,
+ * and after FDS_QUIET_MS without a shortage the episode is over. */
+static void fds_tick(void)
+{
+    uint64_t x, now = now_ms();
+
+    if (read(d.fds_tick_fd, &x, sizeof(x)) < 0) {
+        /* nothing to drain */
+    }
+    if (!d.fds_short)
+        return;
+    for (struct client *c = d.clients, *next; c; c = next) {
+        next = c->next;
+        if (now - c->accepted_ms >= CLIENT_GRACE_MS)
+            client_close(c);
+    }
+    if (reserve_take() < 0) {
+        d.fds_short_ms = now;
+        if (d.listen_fd >= 0)
+            refuse_pending();
+        return;
+    }
+    listen_events(EPOLLIN);
+    if (now - d.fds_short_ms >= FDS_QUIET_MS) {
+        d.fds_short = false;
+        timer_disarm(d.fds_tick_fd);
+        log_info("File descriptors available again: control connections accepted");
+    }
 }
 
 static void ctl_accept(void)
 {
     for (;;) {
-        int fd = accept4(d.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd = -1, ret;
         struct client *c;
 
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                accept_pause(errno);
-            return;
+        /* the reserve whole first: clients never take the last descriptors */
+        ret = reserve_take();
+        if (ret == 0) {
+            fd = accept4(d.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            ret = fd < 0 ? -errno : 0;
         }
-        if (d.fds_short) {
-            log_info("File descriptors available again: control socket accepting");
-            d.fds_short = false;
+        if (ret < 0) {
+            if (fds_lacking(-ret) || ret == -ENOBUFS || ret == -ENOMEM) {
+                /* the released reserve lends the waiting ones a descriptor
+                 * each for their answer */
+                fds_short_begin(-ret, "accepting a control connection");
+                refuse_pending();
+            }
+            return;
         }
         if (d.n_clients >= MAX_CLIENTS)
             evict_stale_client();
         if (d.n_clients >= MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
-            static const char busy[] = "error\tbusy\n";
-            char sink[HMK_CTL_REQUEST_MAX];
-            if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL) < 0) {
-                /* the peer is gone already */
-            }
-            /* closing with its request unread would reset the connection
-             * and lose the answer: take what it sent so far */
-            while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-                ;
-            close(fd);
+            refuse(fd, "error\tbusy\n");
             continue;
         }
         c->fd = fd;
@@ -1110,10 +1261,16 @@ static void dispatch(struct watch *w, uint32_t events)
     case W_INOTIFY:
     case W_REGION_RETRY: {
         bool was = region_attached(&d.region);
+        if (d.fds_short)
+            reserve_release(); /* attaching takes two for a moment */
         if (w->kind == W_INOTIFY)
             region_on_inotify(&d.region);
         else
             region_on_retry(&d.region);
+        if (!region_attached(&d.region) && fds_lacking(-d.region.last_err)) {
+            fds_short_begin(-d.region.last_err, "attaching the region");
+            region_try_attach(&d.region);
+        }
         if (!was && region_attached(&d.region)) {
             region_tick(&d.region, now_ms()); /* first heartbeat now */
             timer_arm(d.hb_fd, d.cfg->daemon.heartbeat_ms, true);
@@ -1123,14 +1280,9 @@ static void dispatch(struct watch *w, uint32_t events)
     case W_LISTEN:
         ctl_accept();
         break;
-    case W_ACCEPT_RETRY: {
-        uint64_t n;
-        if (read(d.accept_retry_fd, &n, sizeof(n)) < 0) {
-            /* nothing to drain */
-        }
-        accept_resume();
+    case W_FDS_TICK:
+        fds_tick();
         break;
-    }
     case W_CLIENT:
         client_io(w->obj);
         break;
@@ -1223,15 +1375,15 @@ int main(int argc, char **argv)
         (d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         (d.hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
-        (d.accept_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+        (d.fds_tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
         log_err("Failed to set up the event loop: %m");
         goto out;
     }
     d.w_sig = (struct watch){ W_SIGNAL, NULL };
     d.w_hb = (struct watch){ W_HEARTBEAT, NULL };
-    d.w_accept_retry = (struct watch){ W_ACCEPT_RETRY, NULL };
+    d.w_fds_tick = (struct watch){ W_FDS_TICK, NULL };
     if (ep_add(d.sigfd, &d.w_sig, EPOLLIN) < 0 || ep_add(d.hb_fd, &d.w_hb, EPOLLIN) < 0 ||
-        ep_add(d.accept_retry_fd, &d.w_accept_retry, EPOLLIN) < 0) {
+        ep_add(d.fds_tick_fd, &d.w_fds_tick, EPOLLIN) < 0) {
         log_err("Failed to set up the event loop: %m");
         goto out;
     }
@@ -1275,6 +1427,9 @@ int main(int argc, char **argv)
     apply_queues(cfg);
     /* every configured service gets a struct svc, goal up */
     apply_services(cfg);
+    ret = reserve_take();
+    if (ret < 0)
+        fds_short_begin(-ret, "starting up");
     log_info("hal-microkernel started with %s", d.config_path);
     reconcile();
     update_status();
@@ -1315,7 +1470,8 @@ out:
         unlink(d.listen_path);
     }
     region_fini(&d.region);
-    close_fd(&d.accept_retry_fd);
+    reserve_release();
+    close_fd(&d.fds_tick_fd);
     close_fd(&d.hb_fd);
     close_fd(&d.wd_fd);
     close_fd(&d.sigfd);

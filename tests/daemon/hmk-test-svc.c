@@ -13,7 +13,8 @@
  *   hmk-test-svc NAME hog             log start, allocate and touch 1 MiB at a
  *                                     time until allocation fails (log oom MIB),
  *                                     then abort() as a program whose malloc
- *                                     failed would
+ *                                     failed would; with no limit in force it
+ *                                     stops at 1 GiB (log cap MIB, exit 3)
  *   hmk-test-svc NAME env             log start, one "env" line per variable,
  *                                     one "fd" line per open fd, "id", "nice",
  *                                     "affinity", "nofile" lines, then as run
@@ -138,8 +139,13 @@ int main(int argc, char **argv)
         run();
     } else if (!strcmp(mode, "hog")) {
         unsigned mib = 0;
-        for (char *p; (p = malloc(1 << 20)); mib++)
+        for (char *p; (p = malloc(1 << 20)); mib++) {
             memset(p, 1, 1 << 20); /* touched: resident, not just reserved */
+            if (mib == 1024) { /* no limit in force: do not take the machine */
+                ev("cap", "%u", mib);
+                return 3;
+            }
+        }
         ev("oom", "%u", mib);
         abort();
     } else if (!strcmp(mode, "double-fork")) {

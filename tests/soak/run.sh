@@ -171,7 +171,11 @@ while [ $(( $(date +%s) - t0 )) -lt $(( dur - 15 )) ]; do
         daemon_start
         gen=$(halpoke --list | awk 'NR == 1 { print $6 }' | tr -d ,)
         [ "$gen" = "$gen0" ] || die "daemon re-attached to another region ($gen0 -> $gen)"
+        # as an integrator's reset button would: a rising edge, then release
         hal setp microkernel.fault-reset 1
+        wait_until 5 sh -c '[ "$(halcmd -s getp microkernel.fault)" = FALSE ]' \
+            || die "fault latch did not reset after the daemon came back"
+        hal setp microkernel.fault-reset 0
         base_t=$(( $(date +%s) + warm )) base_rss=
     else
         set -- pinlog spindle-hours filefeed
@@ -209,7 +213,7 @@ fz=
 if [ "$fuzz" -gt 0 ]; then
     log "fuzzing: every fuzzer for $fuzz s"
     "$src/fuzz/run.sh" "$fuzz" > fuzz.out 2>&1 || fail="$fail fuzz"
-    fz=$(grep -E '^fuzz' fuzz.out | sed 's/^/  /')
+    fz=$(grep -E '^(fuzzer|pinspec|value|region|cfg|ctl) ' fuzz.out | sed 's/^/    /')
 fi
 
 cat <<EOF
