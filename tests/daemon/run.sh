@@ -6,6 +6,9 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 TEST=$1 DAEMON=$2 CTL=$3 SVC=$4 NOTIFY=$5 RTOOL=${6:-} QTOOL=${7:-}
+# time bounds are SLOW times wider in sanitized builds (see daemon/CMakeLists.txt)
+SLOW=1
+[ -n "${HMK_SANITIZED:-}" ] && SLOW=4
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/hmk-it-$TEST.XXXXXX)
 chmod 755 "$T"
@@ -201,14 +204,14 @@ crash-limit = none"
     LOGLEVEL=warning
     start_daemon
     wait_for 30 "101 starts" count_ge start l 101
-    python3 - "$LOG" <<'PY' || fail "latency"
+    python3 - "$LOG" "$SLOW" <<'PY' || fail "latency"
 import sys, statistics
 ev=[l.split() for l in open(sys.argv[1])]
 starts=[int(e[3]) for e in ev if e[0]=='start']
 crashes=[int(e[3]) for e in ev if e[0]=='crash']
 d=[(starts[i+1]-crashes[i])/1e3 for i in range(100)]
 print("restart latency over 100 crashes: median %.0f us, min %.0f, max %.0f" % (statistics.median(d), min(d), max(d)))
-sys.exit(0 if statistics.median(d) < 50000 else 1)
+sys.exit(0 if statistics.median(d) < 50000 * int(sys.argv[2]) else 1)
 PY
     stop_daemon
 }
@@ -474,14 +477,20 @@ exec = $SVC a run"
     "$RTOOL" set-in "$REGION" 0 1500
     wait_for 5 "pin-mon line" log_has '\[PIN-MON\] Pin 0 (pin.0) in changed: 0 -> 1500$'
     # a burst above 5 lines/s: bounded, with a summary
-    local i
+    local i b0 b1
+    b0=$(date +%s%N)
     for i in $(seq 1 8); do
         "$RTOOL" set-in "$REGION" 1 $i; "$RTOOL" set-in "$REGION" 2 $i; "$RTOOL" set-in "$REGION" 3 $i
         sleep 0.06 # spread over heartbeats so each change is seen
     done
     wait_for 5 "suppressed line" log_has '\[PIN-MON\] [0-9]* changes suppressed'
     local n; n=$(grep -c '\[PIN-MON\] Pin' "$DLOG")
-    [ "$n" -le 8 ] || fail "$n pin-mon lines in a burst: not rate-bounded"
+    b1=$(date +%s%N)
+    # 24 changes; allowed: the first line, a bucket of 5, 5/s refilled over
+    # however long the burst took on this machine, one for rounding
+    local cap=$(( 1 + 5 + (b1 - b0) * 5 / 1000000000 + 1 ))
+    [ "$cap" -lt 24 ] || fail "the burst took $(( (b1 - b0) / 1000000 )) ms: too slow to show a bound"
+    [ "$n" -le "$cap" ] || fail "$n pin-mon lines for 24 changes in $(( (b1 - b0) / 1000000 )) ms: not rate-bounded (at most $cap)"
     # the bridge unloads: detach logged once, wait, re-attach to the new one
     "$RTOOL" detach "$REGION" || fail "detach"
     wait_for 5 "detach logged" log_has "Region '$REGION' detached by the bridge"
@@ -600,7 +609,7 @@ crash-limit = 4 in 60s
     no_zombies || fail "zombies after the storm"
     local t1; t1=$(awk '{print $14+$15}' /proc/$DPID/stat)
     # 500 fork/exec/reap cycles: generous bound, it is about 0.1 s here
-    [ $((t1 - t0)) -le 300 ] || fail "daemon used $((t1 - t0)) ticks for 500 restarts"
+    [ $((t1 - t0)) -le $(( 300 * SLOW )) ] || fail "daemon used $((t1 - t0)) ticks for 500 restarts"
     local lines; lines=$(wc -l < "$DLOG")
     [ "$lines" -le 2500 ] || fail "$lines log lines for 500 crashes"
     echo "storm: 500 starts, daemon $((t1 - t0)) ticks, $lines log lines"
@@ -691,10 +700,10 @@ crash-limit = 3 in 60s"
     no_zombies || fail "zombies after a minute of crashes"
     local starts=$((s1 - s0)) ms=$(( (w1 - w0) / 1000000 ))
     # kept restarting, and never faster than the 10 ms backoff allows
-    [ "$starts" -ge 1000 ] || fail "only $starts restarts in $ms ms"
+    [ "$starts" -ge $(( 1000 / SLOW )) ] || fail "only $starts restarts in $ms ms"
     [ "$starts" -le $(( ms / 10 + 1 )) ] || fail "$starts restarts in $ms ms: faster than the backoff"
     # low CPU: under 10 % of one CPU for about $starts fork/exec/reaps
-    [ $((t1 - t0)) -le $(( ms / 100 ))  ] || fail "daemon used $((t1 - t0)) ticks in $ms ms"
+    [ $((t1 - t0)) -le $(( ms * SLOW / 100 ))  ] || fail "daemon used $((t1 - t0)) ticks in $ms ms"
     stop_daemon
     lines=$(wc -l < "$DLOG")
     [ "$lines" -le 200 ] || fail "$lines log lines for $starts crashes"
@@ -807,10 +816,26 @@ exec = $SVC sleeper run"
     sp=$(field sleeper pid)
     n=$(ls /proc/$DPID/fd | wc -l)
     cpu() { awk '{print $14+$15}' /proc/$DPID/stat; }
-    # 1
-    prlimit --pid "$DPID" --nofile=$((n - 2)): || fail "prlimit"
+    # 1: the limit is on descriptor numbers, not on how many: set it to the
+    # lowest free number, so every number below it is taken and the next
+    # open fails. A crasher alive at that moment holds a few that it gives
+    # back when it dies, so try again if no start ran short.
+    local k try dl
+    for try in 1 2 3 4 5; do
+        k=$(python3 -c 'import os, sys
+s = {int(x) for x in os.listdir("/proc/%s/fd" % sys.argv[1])}
+print(min(set(range(len(s) + 1)) - s))' "$DPID")
+        prlimit --pid "$DPID" --nofile="$k": || fail "prlimit"
+        dl=$(( $(date +%s%N) + 2000000000 ))
+        while ! log_has "Out of file descriptors while starting service crasher" &&
+              [ "$(date +%s%N)" -lt "$dl" ]; do
+            sleep 0.05
+        done
+        log_has "Out of file descriptors while starting service crasher" && break
+    done
+    log_has "Out of file descriptors while starting service crasher" \
+        || fail "no start ran short at a limit of the lowest free descriptor ($k), $try tries"
     c0=$(count start crasher)
-    wait_for 5 "reported" log_has "Out of file descriptors while starting service crasher"
     wait_for 5 "crasher restarted at the limit" count_ge start crasher $((c0 + 10))
     log_has "Failed to start service crasher" && fail "a start failed although the reserve was there"
     # 2
@@ -888,7 +913,7 @@ PY
     [ "$(grep -c 'Out of file descriptors' "$DLOG")" = 1 ] || fail "the episode was not reported exactly once"
     no_zombies || fail "zombies"
     stop_daemon
-    echo "fdlimit: $n fds open; limit $((n - 2)): crasher restarted on the reserve;" \
+    echo "fdlimit: $n fds open; limit $k (try $try): crasher restarted on the reserve;" \
          "limit $((n - 12)): daemon $((t1 - t0)) ticks in 3 s, $f0 lines on failed starts;" \
          "limit $((n + 6)) under the hog: $((t3 - t2)) ticks, crasher restarted $((c3 - c2)) times in 3 s," \
          "status answered in $ms ms: ${out%%$'\n'*}; region attached, reload applied;" \
