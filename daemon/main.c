@@ -204,6 +204,11 @@ static void listen_events(uint32_t events)
         epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.listen_fd, &ev);
 }
 
+static bool fds_lacking(int err)
+{
+    return err == EMFILE || err == ENFILE;
+}
+
 /* Short of descriptors (err: EMFILE, ENFILE; ENOBUFS, ENOMEM from accept)
  * while doing `what`: the reserve goes to supervision, the listening socket
  * leaves the epoll set (a pending connection keeps it readable: left in, it
@@ -221,18 +226,13 @@ static void fds_short_begin(int err, const char *what)
     d.fds_short = true;
     timer_arm(d.fds_tick_fd, FDS_TICK_MS, true);
     getrlimit(RLIMIT_NOFILE, &rl);
-    if (err == EMFILE || err == ENFILE)
+    if (fds_lacking(err))
         log_warn("Out of file descriptors while %s (%s; limit %llu): control connections are "
                  "refused until there are enough again; services are still supervised",
                  what, strerror(err), (unsigned long long)rl.rlim_cur);
     else
         log_warn("Out of memory while %s (%s): control connections are refused until there "
                  "is enough again; services are still supervised", what, strerror(err));
-}
-
-static bool fds_lacking(int err)
-{
-    return err == EMFILE || err == ENFILE;
 }
 
 /* ---------------------------------------------------------------- services */

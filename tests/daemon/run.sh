@@ -42,13 +42,17 @@ fail() {
 }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds
-wait_for() {
-    local limit=$1 desc=$2; shift 2
-    local end=$(( $(date +%s%N) + limit * 1000000000 ))
+# within SECONDS CMD...: true as soon as CMD is, false once SECONDS have passed
+within() {
+    local end=$(( $(date +%s%N) + $1 * 1000000000 )); shift
     until "$@"; do
-        [ "$(date +%s%N)" -gt "$end" ] && fail "timed out after ${limit}s waiting for: $desc"
+        [ "$(date +%s%N)" -gt "$end" ] && return 1
         sleep 0.01
     done
+}
+wait_for() {
+    local limit=$1 desc=$2; shift 2
+    within "$limit" "$@" || fail "timed out after ${limit}s waiting for: $desc"
 }
 
 # conf BODY: daemon section plus services, written to $T/conf.ini
@@ -820,21 +824,15 @@ exec = $SVC sleeper run"
     # lowest free number, so every number below it is taken and the next
     # open fails. A crasher alive at that moment holds a few that it gives
     # back when it dies, so try again if no start ran short.
-    local k try dl
+    local k try short="Out of file descriptors while starting service crasher"
     for try in 1 2 3 4 5; do
         k=$(python3 -c 'import os, sys
 s = {int(x) for x in os.listdir("/proc/%s/fd" % sys.argv[1])}
 print(min(set(range(len(s) + 1)) - s))' "$DPID")
         prlimit --pid "$DPID" --nofile="$k": || fail "prlimit"
-        dl=$(( $(date +%s%N) + 2000000000 ))
-        while ! log_has "Out of file descriptors while starting service crasher" &&
-              [ "$(date +%s%N)" -lt "$dl" ]; do
-            sleep 0.05
-        done
-        log_has "Out of file descriptors while starting service crasher" && break
+        within 2 log_has "$short" && break
     done
-    log_has "Out of file descriptors while starting service crasher" \
-        || fail "no start ran short at a limit of the lowest free descriptor ($k), $try tries"
+    log_has "$short" || fail "no start ran short at a limit of the lowest free descriptor ($k), $try tries"
     c0=$(count start crasher)
     wait_for 5 "crasher restarted at the limit" count_ge start crasher $((c0 + 10))
     log_has "Failed to start service crasher" && fail "a start failed although the reserve was there"
