@@ -13,6 +13,16 @@ pkgs=(
     util-linux procps valgrind
     gnuplot-nox                         # bench/run.sh plots
 )
+# each part of the project that needs more (a gateway, the packaging) lists
+# its packages in scripts/deps.d/<part>.list: one name per line, # comments
+here=$(cd "$(dirname "$0")" && pwd)
+for list in "$here"/deps.d/*.list; do
+    [ -e "$list" ] || continue
+    while read -r p _; do
+        case "$p" in ''|'#'*) continue ;; esac
+        pkgs+=("$p")
+    done < "$list"
+done
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
