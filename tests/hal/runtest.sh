@@ -37,6 +37,11 @@ exec 9>/tmp/hmk-hal.lock
 flock 9
 trap finish EXIT
 stop_hal   # a HAL left over by a crashed run would make loadrt fail
+# the bridge this build made, installed under the lock: another checkout's
+# run may have installed its own since the hal_install_bridge fixture ran
+if [ -n "${HMK_RTLIB_DIR:-}" ] && [ -f "$HMK_BIN/hal_microkernel_bridge.so" ]; then
+    cp "$HMK_BIN/hal_microkernel_bridge.so" "$HMK_RTLIB_DIR/" || exit 1
+fi
 
 cd "$work"
 if [ -f "$dir/test.sh" ]; then
