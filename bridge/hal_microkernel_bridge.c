@@ -10,30 +10,37 @@
  * context and do all allocation, validation and system calls. The exported
  * functions (bridge_read, bridge_write, bridge_update) run in a HAL thread:
  * they have no error path, allocate nothing, take no lock, print nothing and
- * make no system call other than clock_gettime (vDSO); every loop is bounded
- * by the pin count or HMK_LATCH_RETRIES.
+ * make no system call other than clock_gettime (vDSO) and, in a cycle where
+ * a value changed while the daemon's relay is armed, one FUTEX_WAKE of one
+ * waiter; every loop is bounded by the pin count, the channel count,
+ * HMK_LATCH_RETRIES or HMK_CMD_PER_CYCLE.
+ *
+ * Isolation (docs/isolation.md): everything the bridge maps that another
+ * process may write is a sealed memfd (nobody can resize it), every
+ * position and size it stores by is its own copy, and a channel's writes
+ * reach HAL only for the pins the daemon granted that channel.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create, F_ADD_SEALS */
+#endif
 #include "rtapi.h"
 #include "rtapi_app.h"
 #include "hal.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/posix_acl.h>
-#include <linux/posix_acl_xattr.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 /* halcompile builds one file per module; the parser stays ordinary C so
  * the unit tests and fuzzers build it on its own. */
 #include "hmk_pinspec.c"
+#include "hmk_merge.c"
 
 MODULE_AUTHOR("hal-microkernel developers");
 MODULE_DESCRIPTION("Bridge between HAL pins and the hal-microkernel shared-memory region");
@@ -56,11 +63,13 @@ RTAPI_MP_INT(timeout_ms, "daemon heartbeat age after which connected goes false 
 static int stream_depth = HMK_STREAM_DEFAULT_DEPTH;
 RTAPI_MP_INT(stream_depth, "records in the change stream ring (16..1048576, default 4096)");
 static char *mode = NULL;
-RTAPI_MP_STRING(mode, "permissions of the region, octal (default 0660)");
+RTAPI_MP_STRING(mode, "permissions of the region, octal; write bits for group and others are dropped (default 0640)");
 static char *group = NULL;
 RTAPI_MP_STRING(group, "group owning the region (default: LinuxCNC's user's group)");
 static char *writers = NULL;
-RTAPI_MP_STRING(writers, "group that may write (an ACL); the owning group then only reads");
+RTAPI_MP_STRING(writers, "obsolete: write rights are channels the daemon hands out (ignored)");
+static int channels = HMK_DEFAULT_CHANNELS;
+RTAPI_MP_INT(channels, "write channels: the tools channel plus one per writing service (2..32, default 8)");
 
 #define MODNAME "hal_microkernel_bridge"
 
@@ -79,31 +88,34 @@ static struct bridge_hal *hal;
 static struct hmk_shm *shm = MAP_FAILED;
 static int shm_fd = -1;
 static char shm_path[256];
-static struct hmk_waiters *wobj = MAP_FAILED;
-static int wobj_fd = -1;
-static struct hmk_cmd_ring *cobj = MAP_FAILED;
-static int cobj_fd = -1;
-static char cobj_path[sizeof(shm_path) + sizeof(HMK_CMD_SUFFIX)];
 static struct hmk_stream_hdr *sobj = MAP_FAILED;
 static int sobj_fd = -1;
 static size_t sobj_size;
 static char sobj_path[sizeof(shm_path) + sizeof(HMK_STREAM_SUFFIX)];
-static char wobj_path[sizeof(shm_path) + sizeof(HMK_WAITERS_SUFFIX)];
+/* the capabilities: sealed memfds, reachable only through rtapi_app */
+static struct hmk_ctl *ctl = MAP_FAILED;
+static int ctl_fd = -1;
+static struct hmk_chan *chan[HMK_MAX_CHANNELS];
+static int chan_fd[HMK_MAX_CHANNELS];
+static unsigned nchan;
+static struct hmk_merge mg; /* the channels' merge (hmk_merge.c): private state */
 static struct hmk_pinspec spec;
 static uint64_t timeout_ns;
 
-/* realtime-side private state */
+/* realtime-side private state: nothing another process can write */
 static uint64_t cycle;
 static bool was_connected; /* the daemon's heartbeat was fresh at some point */
 static bool faulted;       /* ... and then went stale: the fault latch */
 static bool reset_prev;
 static uint64_t exec_acc;
 static uint64_t last_in[HMK_MAX_PINS];
-static uint64_t latched[HMK_MAX_PINS];
-static uint32_t latched_gen[HMK_MAX_PINS];
 static uint32_t applied_gen[HMK_MAX_PINS];
 static uint64_t wcycle;                     /* write-function cycles */
 static uint64_t last_pulse[HMK_MAX_PINS];   /* wcycle of the pin's last pulse */
+static uint64_t stream_head;                /* the stream's position and depth: ours */
+static uint32_t stream_len;
+static uint64_t cmd_head[HMK_MAX_CHANNELS];
+static unsigned cmd_rr;
 
 static inline uint64_t now_ns(void)
 {
@@ -161,13 +173,20 @@ static inline void update_fault(bool connected)
     *hal->fault = faulted;
 }
 
-/* HAL -> region: one consistent snapshot of every in value per cycle. */
-/* HAL -> region; leaves its own time in exec_acc. */
+static inline void *out_ptr(unsigned i)
+{
+    /* a slot drives its .out pin; a named pin has one HAL pin, ptr[2i],
+     * which HAL rewrites when the pin is linked */
+    return hal->ptr[2 * i + ((spec.pin[i].flags & HMK_PIN_SLOT) ? 1 : 0)];
+}
+
+/* HAL -> region: one consistent snapshot of every in value, and of the out
+ * values as applied, per cycle; leaves its own time in exec_acc. */
 static void do_read(void)
 {
     struct hmk_region_header *h = &shm->hdr;
     uint64_t t0 = now_ns(), s, hb;
-    unsigned changed = 0;
+    bool changed = mg.out_dirty, connected;
 
     cycle++;
     s = hmk_in_write_begin(&shm->in);
@@ -178,20 +197,32 @@ static void do_read(void)
         raw = hal_get(spec.pin[i].type, hal->ptr[2 * i]);
         if (raw != last_in[i]) {
             last_in[i] = raw;
-            changed++;
+            changed = true;
             atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
-            hmk_stream_append(sobj, cycle, i, raw);
+            hmk_stream_append(sobj, &stream_head, stream_len, cycle, i, raw);
         }
         atomic_store_explicit(&shm->in.value[i], raw, memory_order_relaxed);
     }
+    for (unsigned j = 0; j < mg.n_out; j++)
+        atomic_store_explicit(&shm->in.out_value[mg.out_idx[j]], mg.latched[mg.out_idx[j]],
+                              memory_order_relaxed);
+    mg.out_dirty = false;
     atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
     hmk_in_write_end(&shm->in, s);
-    if (changed)
-        hmk_change_publish(h, wobj);
 
-    hb = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_acquire);
-    *hal->connected = hb != 0 && (t0 <= hb || t0 - hb <= timeout_ns);
-    update_fault(*hal->connected);
+    /* the heartbeat comes from the control block, which only the daemon
+     * (root) and rtapi_app can reach; the region gets a read-only mirror */
+    hb = atomic_load_explicit(&ctl->heartbeat_ns, memory_order_acquire);
+    connected = hb != 0 && (t0 <= hb || t0 - hb <= timeout_ns);
+    *hal->connected = connected;
+    update_fault(connected);
+    atomic_store_explicit(&h->daemon_heartbeat_ns, hb, memory_order_relaxed);
+    atomic_store_explicit(&h->daemon_pid, atomic_load_explicit(&ctl->daemon_pid,
+                          memory_order_relaxed), memory_order_relaxed);
+    atomic_store_explicit(&h->connected, connected, memory_order_relaxed);
+    h->faulted = faulted;
+    if (changed)
+        hmk_change_publish(h, ctl, connected);
     *hal->update_count = (hal_u32_t)cycle;
     atomic_store_explicit(&h->bridge_time_ns, t0, memory_order_relaxed);
     atomic_store_explicit(&h->bridge_cycle, cycle, memory_order_release);
@@ -199,89 +230,89 @@ static void do_read(void)
     exec_acc = now_ns() - t0;
 }
 
-/* One-shot commands, in order, at most HMK_CMD_PER_CYCLE a cycle. A pulse
- * overrides the out value for this cycle only (the latch drives the pin
- * again next cycle); a second pulse on a pin waits a cycle, so two never
- * merge, and commands behind it wait too, keeping the order. While the
- * fault latch is set, commands are dropped and counted: a pulse must not
- * fire long after it was asked for, when the service that sent it is gone. */
-static void drain_commands(void)
+/* Channel k's commands, in order, within *budget. A pulse overrides the out
+ * value for this cycle only (the latch drives the pin again next cycle); a
+ * second pulse on a pin waits a cycle, so two never merge, and commands
+ * behind it in the ring wait too, keeping the order. A command of an
+ * unknown kind, for a pin without an out side, an io pin or one not granted
+ * to the channel is refused and counted; while the fault latch is set every
+ * command is dropped: a pulse must not fire long after it was asked for. */
+static void drain_channel(unsigned k, unsigned *budget)
 {
-    uint64_t h = atomic_load_explicit(&cobj->head, memory_order_relaxed);
-    uint64_t t = atomic_load_explicit(&cobj->tail, memory_order_acquire);
+    struct hmk_cmd_ring *cr = &chan[k]->cmd;
+    uint64_t hd = cmd_head[k], t = atomic_load_explicit(&cr->tail, memory_order_acquire);
 
-    for (unsigned k = 0; k < HMK_CMD_PER_CYCLE && h != t; k++) {
-        const struct hmk_cmd_rec *c = &cobj->rec[h % HMK_CMD_DEPTH];
+    while (*budget && hd != t) {
+        const struct hmk_cmd_rec *c = &cr->rec[hd % HMK_CMD_DEPTH];
         uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         uint32_t pin = atomic_load_explicit(&c->pin, memory_order_relaxed);
+        uint32_t kind = atomic_load_explicit(&c->kind, memory_order_relaxed);
+        uint64_t val = atomic_load_explicit(&c->value, memory_order_relaxed);
         const struct hmk_pin_desc *p = pin < spec.n ? &spec.pin[pin] : NULL;
 
-        if (seq != h + 1 || !p || !(p->dir & HMK_RD_OUT) || faulted) {
-            atomic_fetch_add_explicit(&cobj->dropped, 1, memory_order_relaxed);
-            h++;
+        if (seq != hd + 1 || kind != HMK_CMD_PULSE || !p || !(p->dir & HMK_RD_OUT) ||
+            (p->dir == HMK_RD_IO && !(p->flags & HMK_PIN_SLOT)) || !hmk_merge_granted(&mg, k, pin) ||
+            hmk_nonfinite(p->type, val) || faulted) {
+            atomic_fetch_add_explicit(&cr->dropped, 1, memory_order_relaxed);
+            hd++;
+            (*budget)--;
             continue;
         }
         if (last_pulse[pin] && last_pulse[pin] + 1 >= wcycle)
             break;
-        hal_put(p->type, hal->ptr[2 * pin + ((p->flags & HMK_PIN_SLOT) ? 1 : 0)],
-                atomic_load_explicit(&c->value, memory_order_relaxed));
+        hal_put(p->type, out_ptr(pin), val);
         last_pulse[pin] = wcycle;
-        atomic_fetch_add_explicit(&cobj->done, 1, memory_order_relaxed);
-        h++;
+        atomic_fetch_add_explicit(&cr->done, 1, memory_order_relaxed);
+        hd++;
+        (*budget)--;
     }
-    atomic_store_explicit(&cobj->head, h, memory_order_release);
+    cmd_head[k] = hd;
+    atomic_store_explicit(&cr->head, hd, memory_order_release);
 }
 
-/* region -> HAL: read the latch's stable copy, at most HMK_LATCH_RETRIES
- * tries; on a miss keep last cycle's values and count it. */
-/* region -> HAL; adds its own time to exec_acc. */
+/* At most HMK_CMD_PER_CYCLE commands a cycle over all channels, starting
+ * one channel further each cycle, so no channel's flood starves another. */
+static void drain_commands(void)
+{
+    unsigned budget = HMK_CMD_PER_CYCLE;
+
+    for (unsigned m = 0; m < nchan && budget; m++)
+        drain_channel((cmd_rr + m) % nchan, &budget);
+    cmd_rr = (cmd_rr + 1) % nchan;
+}
+
+/* channels -> HAL; adds its own time to exec_acc. The cost is bounded by
+ * the channels granted anything times the out pins (times the retries): it
+ * depends on the configuration, never on what a writer does. */
 static void do_write(void)
 {
-    struct hmk_region_header *h = &shm->hdr;
-    struct hmk_out_block *b = &shm->out;
     uint64_t t0 = now_ns();
-    unsigned tries;
 
-    for (tries = 0; tries < HMK_LATCH_RETRIES; tries++) {
-        uint64_t s = hmk_out_read_begin(b);
-        const struct hmk_out_copy *c = &b->copy[s & 1u];
-        for (unsigned i = 0; i < spec.n; i++) {
-            if (!(spec.pin[i].dir & HMK_RD_OUT))
+    if (!hmk_merge_all(&mg))
+        *hal->error_count = (hal_u32_t)atomic_load_explicit(&shm->hdr.latch_misses,
+                                                            memory_order_relaxed);
+    for (unsigned j = 0; j < mg.n_out; j++) {
+        unsigned i = mg.out_idx[j];
+        const struct hmk_pin_desc *p = &spec.pin[i];
+        bool pulsed_last = last_pulse[i] && last_pulse[i] == wcycle; /* see drain_channel */
+
+        if (faulted) {
+            /* the channels' values are not applied while the latch is set;
+             * a pin pulsed last cycle goes back to its latched value */
+            if (p->policy == HMK_POLICY_SAFE)
+                hal_put(p->type, out_ptr(i), p->safe_value);
+            else if (pulsed_last)
+                hal_put(p->type, out_ptr(i), mg.latched[i]);
+            continue;
+        }
+        /* an io pin is driven only when a writer changed it, so HAL's own
+         * value is not overwritten by a stale one every cycle */
+        if (p->dir == HMK_RD_IO && !(p->flags & HMK_PIN_SLOT)) {
+            if (mg.pin_gen[i] == applied_gen[i])
                 continue;
-            latched[i] = atomic_load_explicit(&c->value[i], memory_order_relaxed);
-            latched_gen[i] = atomic_load_explicit(&c->wgen[i], memory_order_relaxed);
+            applied_gen[i] = mg.pin_gen[i];
         }
-        if (!hmk_out_read_retry(b, s))
-            break;
-        atomic_fetch_add_explicit(&h->torn_retries, 1, memory_order_relaxed);
-    }
-    if (faulted) {
-        /* the region's values are not applied while the latch is set */
-        for (unsigned i = 0; i < spec.n; i++) {
-            const struct hmk_pin_desc *p = &spec.pin[i];
-            if ((p->dir & HMK_RD_OUT) && p->policy == HMK_POLICY_SAFE)
-                hal_put(p->type, hal->ptr[2 * i + ((p->flags & HMK_PIN_SLOT) ? 1 : 0)],
-                        p->safe_value);
-        }
-    } else if (tries == HMK_LATCH_RETRIES) {
-        uint64_t m = atomic_fetch_add_explicit(&h->latch_misses, 1, memory_order_relaxed) + 1;
-        *hal->error_count = (hal_u32_t)m;
-    } else {
-        for (unsigned i = 0; i < spec.n; i++) {
-            const struct hmk_pin_desc *p = &spec.pin[i];
-            if (!(p->dir & HMK_RD_OUT))
-                continue;
-            /* an io pin is driven only when a writer changed it, so HAL's
-             * own value is not overwritten by a stale one every cycle */
-            if (p->dir == HMK_RD_IO && !(p->flags & HMK_PIN_SLOT)) {
-                if (latched_gen[i] == applied_gen[i])
-                    continue;
-                applied_gen[i] = latched_gen[i];
-            }
-            /* named pins have one HAL pin: its pointer is ptr[2i], which
-             * HAL rewrites when the pin is linked */
-            hal_put(p->type, hal->ptr[2 * i + ((p->flags & HMK_PIN_SLOT) ? 1 : 0)], latched[i]);
-        }
+        hal_put(p->type, out_ptr(i), mg.latched[i]);
     }
     wcycle++;
     drain_commands();
@@ -420,6 +451,7 @@ static int retire_old(const char *path, uint64_t *old_gen, char *err, unsigned e
 static void init_region(const char *pfx, uint64_t gen)
 {
     struct hmk_region_header *h = &shm->hdr;
+    struct stat st;
 
     memcpy(shm->pin, spec.pin, spec.n * sizeof(spec.pin[0]));
     h->abi_version = HMK_ABI_VERSION;
@@ -432,39 +464,70 @@ static void init_region(const char *pfx, uint64_t gen)
     h->layout_hash = hmk_layout_hash(shm->pin, spec.n);
     h->generation = gen;
     snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", pfx);
-    hmk_mutex_init_shared(&shm->out.lock);
+    h->rtapi_pid = (int32_t)getpid();
+    h->channels = nchan;
+    h->region_fd = shm_fd;
+    h->region_ino = fstat(shm_fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    h->ctl_fd = ctl_fd;
+    h->ctl_ino = fstat(ctl_fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    for (unsigned k = 0; k < nchan; k++) {
+        h->chan_fd[k] = chan_fd[k];
+        h->chan_ino[k] = fstat(chan_fd[k], &st) == 0 ? (uint64_t)st.st_ino : 0;
+    }
     h->magic = HMK_REGION_MAGIC;
     atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
 }
 
-/* Creates, sizes (fallocate: a full /dev/shm fails here, not later with
- * SIGBUS), permission-sets and maps a new object under a temporary name. */
-static gid_t region_gid = (gid_t)-1; /* -1: leave the creator's group */
-static gid_t writers_gid = (gid_t)-1; /* -1: no access list, the mode says it all */
-
-/* With writers=: an access ACL giving that group `wacl` (rw or r) beside
- * what the mode gives owner, owning group and others. The mask is what the
- * two groups need together; entries in the tag order the kernel requires. */
-static int set_writers_acl(int fd, unsigned perm, unsigned wacl)
+/* The control block and the channels: the tools channel (0) may write
+ * every out pin; the others nothing until the daemon grants them pins. */
+static void init_caps(uint64_t gen)
 {
-    static const uint16_t tag[5] = { ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER };
-    unsigned bits[5] = { (perm >> 6) & 7, (perm >> 3) & 7, wacl, ((perm >> 3) & 7) | wacl, perm & 7 };
-    struct {
-        struct posix_acl_xattr_header h;
-        struct posix_acl_xattr_entry e[5];
-    } acl;
-
-    acl.h.a_version = htole32(POSIX_ACL_XATTR_VERSION);
-    for (int i = 0; i < 5; i++) {
-        acl.e[i].e_tag = htole16(tag[i]);
-        acl.e[i].e_perm = htole16((uint16_t)bits[i]);
-        acl.e[i].e_id = htole32(tag[i] == ACL_GROUP ? (uint32_t)writers_gid : (uint32_t)ACL_UNDEFINED_ID);
+    ctl->channels = nchan;
+    ctl->generation = gen;
+    mg.nchan = nchan;
+    mg.pin = spec.pin;
+    mg.h = &shm->hdr;
+    mg.ctl = ctl;
+    for (unsigned k = 0; k < nchan; k++)
+        mg.chan[k] = chan[k];
+    hmk_merge_init(&mg, spec.n);
+    ctl->magic = HMK_CTL_MAGIC;
+    for (unsigned k = 0; k < nchan; k++) {
+        chan[k]->index = k;
+        chan[k]->generation = gen;
+        hmk_mutex_init_shared(&chan[k]->out.lock);
+        hmk_mutex_init_shared(&chan[k]->cmd.lock);
+        chan[k]->magic = HMK_CHAN_MAGIC;
     }
-    return fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
 }
 
-static int make_object(const char *tmp, unsigned perm, unsigned wacl, size_t size, int *fd,
-                       void **map, char *err, unsigned errlen)
+static gid_t region_gid = (gid_t)-1; /* -1: leave the creator's group */
+
+/* Maps, pre-faults and locks an object the bridge uses every cycle. */
+static int map_locked(int fd, size_t size, void **map, char *err, unsigned errlen)
+{
+    int r;
+
+    *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (*map == MAP_FAILED) {
+        r = -errno;
+        snprintf(err, errlen, "region='%s': mmap: %s", region, strerror(-r));
+        return r;
+    }
+    memset(*map, 0, size); /* pre-fault every page */
+    if (mlock(*map, size) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "region='%s': mlock %zu bytes: %s", region, size, strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+/* Creates, sizes (fallocate: a full /dev/shm fails here, not later with
+ * SIGBUS), permission-sets and maps a new object under a temporary name.
+ * perm never has group or other write: only rtapi_app's user writes it. */
+static int make_object(const char *tmp, unsigned perm, size_t size, int *fd, void **map,
+                       char *err, unsigned errlen)
 {
     int r;
 
@@ -483,11 +546,6 @@ static int make_object(const char *tmp, unsigned perm, unsigned wacl, size_t siz
     }
     /* after fchown, which may clear set-id bits: the mode is set, not umasked */
     r = fchmod(*fd, perm) < 0 ? -errno : 0;
-    if (r == 0 && writers_gid != (gid_t)-1 && (r = set_writers_acl(*fd, perm, wacl)) < 0) {
-        snprintf(err, errlen, "writers='%s': cannot set the region's access list: %s (/dev/shm "
-                 "must support POSIX ACLs)", writers, strerror(-r));
-        return r;
-    }
     if (r == 0)
         r = -posix_fallocate(*fd, 0, (off_t)size);
     if (r < 0) {
@@ -498,19 +556,64 @@ static int make_object(const char *tmp, unsigned perm, unsigned wacl, size_t siz
                  strerror(-r));
         return r;
     }
-    *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-    if (*map == MAP_FAILED) {
+    return map_locked(*fd, size, map, err, errlen);
+}
+
+/* A sealed memfd: no process, whoever holds it, can shrink or grow it, so
+ * no store of the bridge into it can ever fault. */
+static int make_memfd(const char *what, size_t size, int *fd, void **map, char *err,
+                      unsigned errlen)
+{
+    int r = 0;
+
+    *fd = memfd_create(what, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (*fd < 0)
         r = -errno;
-        snprintf(err, errlen, "region='%s': mmap: %s", region, strerror(-r));
+    else if (ftruncate(*fd, (off_t)size) < 0)
+        r = -errno;
+    else if ((r = -posix_fallocate(*fd, 0, (off_t)size)) < 0)
+        ;
+    else if (fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        r = -errno;
+    if (r < 0) {
+        snprintf(err, errlen, "region='%s': cannot make the %s (%zu bytes, sealed memfd): %s",
+                 region, what, size, strerror(-r));
         return r;
     }
-    memset(*map, 0, size); /* pre-fault every page */
-    if (mlock(*map, size) < 0) {
-        r = -errno;
-        snprintf(err, errlen, "region='%s': mlock %zu bytes: %s", region, size, strerror(-r));
-        return r;
+    return map_locked(*fd, size, map, err, errlen);
+}
+
+static int make_caps(char *err, unsigned errlen)
+{
+    void *map = MAP_FAILED;
+    int r = make_memfd("hal-microkernel-ctl", sizeof(*ctl), &ctl_fd, &map, err, errlen);
+
+    ctl = map;
+    for (unsigned k = 0; r == 0 && k < nchan; k++) {
+        map = NULL;
+        r = make_memfd("hal-microkernel-channel", sizeof(struct hmk_chan), &chan_fd[k], &map,
+                       err, errlen);
+        chan[k] = map == MAP_FAILED ? NULL : map;
     }
-    return 0;
+    return r;
+}
+
+static void free_caps(void)
+{
+    for (unsigned k = 0; k < nchan; k++) {
+        if (chan[k])
+            munmap(chan[k], sizeof(struct hmk_chan));
+        chan[k] = NULL;
+        if (chan_fd[k] >= 0)
+            close(chan_fd[k]);
+        chan_fd[k] = -1;
+    }
+    if (ctl != MAP_FAILED)
+        munmap(ctl, sizeof(*ctl));
+    ctl = MAP_FAILED;
+    if (ctl_fd >= 0)
+        close(ctl_fd);
+    ctl_fd = -1;
 }
 
 /* Unlinks path only if it still names our object, not a newer bridge's. */
@@ -527,38 +630,28 @@ static void unlink_if_ours(int fd, const char *path)
  * nobody ever attaches to a half-made one. */
 static int make_region(const char *pfx, unsigned perm, char *err, unsigned errlen)
 {
-    /* whoever may read the region may register as a waiter; only the
-     * bridge writes the stream; with writers= the owning group reads only */
-    unsigned wperm = (perm & 0666) | ((perm & 0444) >> 1), sperm = perm & ~0022u;
-    unsigned rperm = writers_gid != (gid_t)-1 ? sperm : perm;
+    /* only rtapi_app's user writes what is in /dev/shm: the others read */
+    unsigned rperm = perm & ~0022u;
     /* static: load time only, and HAL's modules keep their stack small */
-    static char tmp[sizeof(shm_path) + 32], wtmp[sizeof(wobj_path) + 32],
-        stmp[sizeof(sobj_path) + 32], ctmp[sizeof(cobj_path) + 32];
+    static char tmp[sizeof(shm_path) + 32], stmp[sizeof(sobj_path) + 32];
     struct timespec ts;
     uint64_t gen = 0, now;
-    void *map = MAP_FAILED, *wmap = MAP_FAILED, *smap = MAP_FAILED, *cmap = MAP_FAILED;
+    void *map = MAP_FAILED, *smap = MAP_FAILED;
     int r;
 
     snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", region);
-    snprintf(wobj_path, sizeof(wobj_path), "%s%s", shm_path, HMK_WAITERS_SUFFIX);
     snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.%ld", region, (long)getpid());
-    snprintf(wtmp, sizeof(wtmp), "/dev/shm/.%s%s.%ld", region, HMK_WAITERS_SUFFIX, (long)getpid());
     snprintf(sobj_path, sizeof(sobj_path), "%s%s", shm_path, HMK_STREAM_SUFFIX);
     snprintf(stmp, sizeof(stmp), "/dev/shm/.%s%s.%ld", region, HMK_STREAM_SUFFIX, (long)getpid());
-    snprintf(cobj_path, sizeof(cobj_path), "%s%s", shm_path, HMK_CMD_SUFFIX);
-    snprintf(ctmp, sizeof(ctmp), "/dev/shm/.%s%s.%ld", region, HMK_CMD_SUFFIX, (long)getpid());
-    r = make_object(tmp, rperm, 6, sizeof(*shm), &shm_fd, &map, err, errlen);
+    r = make_caps(err, errlen);
+    if (r == 0)
+        r = make_object(tmp, rperm, sizeof(*shm), &shm_fd, &map, err, errlen);
     shm = map;
+    stream_len = (uint32_t)stream_depth;
+    sobj_size = sizeof(struct hmk_stream_hdr) + (size_t)stream_len * sizeof(struct hmk_stream_rec);
     if (r == 0)
-        r = make_object(wtmp, wperm, 6, HMK_WAITERS_SIZE, &wobj_fd, &wmap, err, errlen);
-    wobj = wmap;
-    sobj_size = sizeof(struct hmk_stream_hdr) + (size_t)stream_depth * sizeof(struct hmk_stream_rec);
-    if (r == 0)
-        r = make_object(stmp, sperm, 4, sobj_size, &sobj_fd, &smap, err, errlen);
+        r = make_object(stmp, rperm, sobj_size, &sobj_fd, &smap, err, errlen);
     sobj = smap;
-    if (r == 0)
-        r = make_object(ctmp, rperm, 6, sizeof(*cobj), &cobj_fd, &cmap, err, errlen);
-    cobj = cmap;
     if (r == 0)
         r = retire_old(shm_path, &gen, err, errlen);
     if (r < 0)
@@ -566,65 +659,36 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     clock_gettime(CLOCK_REALTIME, &ts);
     now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     gen = gen + 1 > now ? gen + 1 : now;
-    wobj->magic = HMK_WAITERS_MAGIC;
-    wobj->generation = gen;
-    sobj->depth = (uint32_t)stream_depth;
+    sobj->depth = stream_len;
     sobj->generation = gen;
     sobj->magic = HMK_STREAM_MAGIC;
-    cobj->depth = HMK_CMD_DEPTH;
-    cobj->generation = gen;
-    hmk_mutex_init_shared(&cobj->lock);
-    cobj->magic = HMK_CMD_MAGIC;
     init_region(pfx, gen);
-    /* companions first: whoever opens the new region finds them */
-    {
-        const char *from[] = { wtmp, stmp, ctmp, tmp };
-        const char *to[] = { wobj_path, sobj_path, cobj_path, shm_path };
-        const int *fds[] = { &wobj_fd, &sobj_fd, &cobj_fd, &shm_fd };
-        unsigned k = 0;
-
-        while (k < 4 && rename(from[k], to[k]) == 0)
-            k++;
-        if (k < 4) {
-            r = -errno;
-            /* EPERM: in the sticky /dev/shm, a stale one of another user's */
-            snprintf(err, errlen, "region='%s': cannot put %s in place: %s%s", region, to[k],
-                     strerror(-r), r == -EPERM ? " (another user's is there: remove it)" : "");
-            /* a load that fails leaves nothing: take back what went in already */
-            while (k--)
-                unlink_if_ours(*fds[k], to[k]);
-            goto fail;
-        }
+    init_caps(gen);
+    /* the stream first: whoever opens the new region finds it */
+    if (rename(stmp, sobj_path) < 0 || rename(tmp, shm_path) < 0) {
+        r = -errno;
+        /* EPERM: in the sticky /dev/shm, a stale one of another user's */
+        snprintf(err, errlen, "region='%s': cannot put %s in place: %s%s", region, shm_path,
+                 strerror(-r), r == -EPERM ? " (another user's is there: remove it)" : "");
+        unlink_if_ours(sobj_fd, sobj_path);
+        goto fail;
     }
     return 0;
 fail:
-    if (cobj != MAP_FAILED)
-        munmap(cobj, sizeof(*cobj));
-    cobj = MAP_FAILED;
-    unlink(ctmp);
-    if (cobj_fd >= 0)
-        close(cobj_fd);
-    cobj_fd = -1;
     if (sobj != MAP_FAILED)
         munmap(sobj, sobj_size);
-    if (wobj != MAP_FAILED)
-        munmap(wobj, HMK_WAITERS_SIZE);
     if (shm != MAP_FAILED)
         munmap(shm, sizeof(*shm));
-    wobj = MAP_FAILED;
     shm = MAP_FAILED;
     sobj = MAP_FAILED;
     unlink(tmp);
-    unlink(wtmp);
     unlink(stmp);
     if (sobj_fd >= 0)
         close(sobj_fd);
-    sobj_fd = -1;
-    if (wobj_fd >= 0)
-        close(wobj_fd);
     if (shm_fd >= 0)
         close(shm_fd);
-    wobj_fd = shm_fd = -1;
+    sobj_fd = shm_fd = -1;
+    free_caps();
     return r;
 }
 
@@ -653,13 +717,16 @@ static int check_params(const char **pfx, unsigned *perm, char *err, unsigned er
     *pfx = prefix && *prefix ? prefix : HMK_DEFAULT_PREFIX;
     r = hmk_pinspec_check_region(region, err, errlen);
     if (r == 0)
-        r = hmk_pinspec_parse_mode(mode && *mode ? mode : "0660", perm, err, errlen);
+        r = hmk_pinspec_parse_mode(mode && *mode ? mode : "0640", perm, err, errlen);
     if (r == 0)
         r = lookup_group("group", group, &region_gid, err, errlen);
-    if (r == 0)
-        r = lookup_group("writers", writers, &writers_gid, err, errlen);
     if (r == 0 && (stream_depth < 16 || stream_depth > (int)HMK_STREAM_MAX_DEPTH)) {
         snprintf(err, errlen, "stream_depth=%d: must be 16..%u", stream_depth, HMK_STREAM_MAX_DEPTH);
+        r = -EINVAL;
+    }
+    if (r == 0 && (channels < 2 || channels > (int)HMK_MAX_CHANNELS)) {
+        snprintf(err, errlen, "channels=%d: must be 2..%u (the tools channel and one per "
+                 "writing service)", channels, HMK_MAX_CHANNELS);
         r = -EINVAL;
     }
     if (r == 0 && (timeout_ms < 1 || timeout_ms > 3600000)) {
@@ -682,11 +749,17 @@ int rtapi_app_main(void)
     unsigned perm = 0;
     int r;
 
+    for (unsigned k = 0; k < HMK_MAX_CHANNELS; k++)
+        chan_fd[k] = -1;
     r = check_params(&pfx, &perm, err, sizeof(err));
     if (r < 0) {
         rtapi_print_msg(RTAPI_MSG_ERR, MODNAME ": %s\n", err);
         return r;
     }
+    if (writers && *writers)
+        rtapi_print_msg(RTAPI_MSG_ERR, MODNAME ": writers='%s' is ignored: write rights are "
+                        "channels the daemon hands out (see hal_microkernel_bridge(9))\n", writers);
+    nchan = (unsigned)channels;
     timeout_ns = (uint64_t)timeout_ms * 1000000ull;
     comp_id = hal_init(MODNAME);
     if (comp_id < 0) {
@@ -711,11 +784,12 @@ void rtapi_app_exit(void)
 
     if (shm != MAP_FAILED) {
         atomic_store_explicit(&shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
-        hmk_change_publish(&shm->hdr, wobj); /* waiters see -ESTALE at once */
+        /* waiters see -ESTALE at once: here, outside the realtime thread,
+         * every one of them may be woken directly */
+        atomic_fetch_add_explicit(&shm->hdr.change_word, 2, memory_order_seq_cst);
+        syscall(SYS_futex, &shm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
         unlink_if_ours(shm_fd, shm_path);
-        unlink_if_ours(wobj_fd, wobj_path);
         unlink_if_ours(sobj_fd, sobj_path);
-        unlink_if_ours(cobj_fd, cobj_path);
     }
     /* take the functions out of the threads before unmapping what they use;
      * an invocation already under way gets a moment to finish (this is the
@@ -724,21 +798,14 @@ void rtapi_app_exit(void)
     if (shm != MAP_FAILED) {
         nanosleep(&grace, NULL);
         munmap(shm, sizeof(*shm));
-        munmap(wobj, HMK_WAITERS_SIZE);
         munmap(sobj, sobj_size);
-        munmap(cobj, sizeof(*cobj));
         shm = MAP_FAILED;
-        wobj = MAP_FAILED;
         sobj = MAP_FAILED;
-        cobj = MAP_FAILED;
+        free_caps();
     }
     if (sobj_fd >= 0)
         close(sobj_fd);
-    if (cobj_fd >= 0)
-        close(cobj_fd);
     if (shm_fd >= 0)
         close(shm_fd);
-    if (wobj_fd >= 0)
-        close(wobj_fd);
-    shm_fd = wobj_fd = sobj_fd = cobj_fd = -1;
+    shm_fd = sobj_fd = -1;
 }

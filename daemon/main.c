@@ -44,6 +44,7 @@
 #include "ratelog.h"
 #include "reap.h"
 #include "region.h"
+#include "hmk_region.h"
 #include "status.h"
 #include "svc.h"
 #include "svc_fsm.h"
@@ -84,6 +85,7 @@ struct svc {
     char ready_buf[16];
     size_t ready_len;
     char last_exit[HMK_CTL_LAST_EXIT_MAX + 1];
+    unsigned chan;                /* its write channel (>= 1), 0: writes nothing */
     struct svc *next;
 };
 
@@ -328,9 +330,55 @@ static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *fmt
     log_msg(prio, "%s", line);
 }
 
+static bool svc_writes(const struct cfg_service *c)
+{
+    return c->has_writes && c->writes && c->writes[0];
+}
+
+/* A writing service's channel: sticky for the service's life in the
+ * daemon, the lowest one no other service holds. */
+static void svc_pick_channel(struct svc *s)
+{
+    if (s->chan || !svc_writes(s->cfg))
+        return;
+    for (unsigned k = 1; k < HMK_MAX_CHANNELS && !s->chan; k++) {
+        bool taken = false;
+        for (struct svc *o = d.svcs; o && !taken; o = o->next)
+            taken = o != s && o->chan == k;
+        if (!taken)
+            s->chan = k;
+    }
+}
+
+/* The descriptor of the service's channel, granted its `writes =` pins
+ * now (the grant follows the configuration of this start), or -1. */
+static int svc_channel(struct svc *s)
+{
+    int fd;
+
+    if (!svc_writes(s->cfg)) {
+        if (s->chan)
+            region_channel_revoke(&d.region, s->chan);
+        return -1;
+    }
+    svc_pick_channel(s);
+    if (!region_attached(&d.region))
+        return -1; /* its writes fail until it is started again, attached */
+    fd = region_channel_fd(&d.region, s->chan, s->cfg->writes);
+    if (fd == -ERANGE)
+        svc_log(s, &s->rl_spawn, LOG_ERR, "Service %s: the bridge has %u write channels and "
+                "this service would need channel %u (raise channels= on the bridge's loadrt "
+                "line); its writes are refused", s->cfg->name, region_channels(&d.region),
+                s->chan);
+    else if (fd < 0)
+        svc_log(s, &s->rl_spawn, LOG_ERR, "Service %s: cannot hand it its write channel: %s",
+                s->cfg->name, hmk_strerror(fd));
+    return fd < 0 ? -1 : fd;
+}
+
 static void svc_do_spawn(struct svc *s)
 {
-    int ret;
+    int ret, chan_fd;
 
     if (s->next_cfg) {
         struct cfg_service *c = s->next_cfg;
@@ -340,14 +388,17 @@ static void svc_do_spawn(struct svc *s)
     }
     s->have_report = false;
     s->ready_len = 0;
-    ret = svc_spawn(s->cfg, d.region.name, &s->proc);
+    chan_fd = svc_channel(s);
+    ret = svc_spawn(s->cfg, d.region.name, chan_fd, &s->proc);
     if (fds_lacking(-ret)) {
         /* what the reserve is kept for */
         char what[96];
         snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
         fds_short_begin(-ret, what);
-        ret = svc_spawn(s->cfg, d.region.name, &s->proc);
+        ret = svc_spawn(s->cfg, d.region.name, chan_fd, &s->proc);
     }
+    if (chan_fd >= 0)
+        close(chan_fd);
     if (ret < 0) {
         struct svc_exit_info x = { .goal_up = s->goal_up, .restart = s->cfg->restart };
         errno = -ret;
@@ -506,6 +557,10 @@ static void svc_exited(struct svc *s, const siginfo_t *si, const struct rusage *
     uint64_t now = now_ms();
     char mem[96] = "";
     bool clean;
+
+    /* a descendant that outlives it keeps the descriptor, not the pins */
+    if (s->chan)
+        region_channel_revoke(&d.region, s->chan);
 
     svc_read_status(s); /* the exec report, if any, is in the pipe by now */
     close_fd(&s->proc.status_fd);

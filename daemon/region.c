@@ -1,5 +1,7 @@
 /* region.c - see region.h */
 #include "region.h"
+#include "halmk_priv.h"
+#include "relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -201,6 +203,8 @@ static void detach(struct region *g)
         log_err("Failed to watch " REGION_SHM_DIR " again: %s; attaching only on retries",
                 strerror(errno));
     watcher_stop(g);
+    relay_stop(g->relay);
+    g->relay = NULL;
     hmk_close(g->r);
     g->r = NULL;
     pins_free(g);
@@ -241,11 +245,29 @@ void region_try_attach(struct region *g)
 
     if (g->r)
         return;
-    ret = hmk_open(g->name, 0, &g->r);
+    ret = hmk_open(g->name, HMK_OPEN_RDONLY, &g->r);
+    if (ret == 0 && (ret = hmk_cap_attach(g->r)) < 0) {
+        /* the control block is rtapi_app's: only root can take it */
+        if (ret != g->last_err)
+            log_err("Cannot take region '%s''s control block from rtapi_app: %s%s", g->name,
+                    hmk_strerror(ret), ret == -EPERM || ret == -EACCES ? " (the daemon must "
+                    "run as root)" : "");
+        hmk_close(g->r);
+        g->r = NULL;
+        g->last_err = ret;
+        if (ret != -EPERM && ret != -EACCES)
+            arm_retry(g);
+        return;
+    }
     if (ret == 0) {
+        int err = 0;
         g->retries = 0;
         g->last_err = 0;
         hmk_heartbeat(g->r); /* connected as soon as we are attached */
+        g->relay = relay_start(g->name, &err);
+        if (!g->relay)
+            log_err("Cannot start the change relay for '%s': %s; readers fall back to "
+                    "looking every 10 ms", g->name, hmk_strerror(err));
         unwatch_shm(g);
         if (hmk_stats(g->r, &st) == 0)
             log_info("Attached to region '%s' (generation %llu, %u pins)", g->name,
@@ -426,4 +448,36 @@ void region_rename(struct region *g, const char *name)
     g->last_err = 0;
     g->retries = 0;
     region_try_attach(g);
+}
+
+int region_channel_fd(struct region *g, unsigned k, char *const *writes)
+{
+    uint64_t bits[HMK_GRANT_WORDS_PUB] = { 0 };
+    int ret;
+
+    if (!g->r)
+        return -ENOENT;
+    if (k >= hmk_cap_channels(g->r))
+        return -ERANGE;
+    for (char *const *w = writes; w && *w; w++) {
+        int i = hmk_pin_find(g->r, *w);
+        if (i < 0)
+            return -ENXIO;
+        bits[i / 64] |= 1ull << (i % 64);
+    }
+    ret = hmk_cap_grant(g->r, k, bits);
+    return ret < 0 ? ret : hmk_cap_channel_fd(g->r, k);
+}
+
+void region_channel_revoke(struct region *g, unsigned k)
+{
+    static const uint64_t none[HMK_GRANT_WORDS_PUB];
+
+    if (g->r && k > 0 && k < hmk_cap_channels(g->r))
+        hmk_cap_grant(g->r, k, none);
+}
+
+unsigned region_channels(const struct region *g)
+{
+    return g->r ? hmk_cap_channels(g->r) : 0;
 }

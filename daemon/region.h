@@ -31,6 +31,7 @@ struct region {
     bool have_prev;
     int change_fd;    /* eventfd the change watcher thread signals */
     struct region_watcher *watcher; /* the running watcher, NULL if none */
+    struct relay *relay;            /* the change relay (relay.h), NULL if none */
 };
 
 #define REGION_SHM_DIR "/dev/shm"
@@ -53,6 +54,13 @@ void region_tick(struct region *g, uint64_t now_ms);
 void region_on_change(struct region *g, uint64_t now_ms);
 /* Switch to another region name (reload). */
 void region_rename(struct region *g, const char *name);
+/* Write channels (docs/isolation.md). region_channel_fd grants channel k
+ * (>= 1) exactly the pins named in writes and returns a new O_CLOEXEC
+ * descriptor of it: -ERANGE if the bridge has no channel k (channels= at
+ * loadrt), -ENXIO if a name is not a pin. revoke takes every pin back. */
+int region_channel_fd(struct region *g, unsigned k, char *const *writes);
+void region_channel_revoke(struct region *g, unsigned k);
+unsigned region_channels(const struct region *g);
 static inline bool region_attached(const struct region *g) { return g->r != NULL; }
 
 #endif

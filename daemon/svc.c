@@ -70,14 +70,14 @@ static char *join_env(const char *key, char *const *v)
     return e;
 }
 
-int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out)
+int svc_build_env(const struct cfg_service *cfg, const char *region, bool chan, char ***out)
 {
     size_t n = 0, i = 0;
     char **env;
 
     while (cfg->env && cfg->env[n])
         n++;
-    env = calloc(n + 6, sizeof(*env));
+    env = calloc(n + 7, sizeof(*env));
     if (!env)
         return -ENOMEM;
     for (; i < n; i++)
@@ -86,6 +86,8 @@ int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out
     if (asprintf(&env[i++], "HAL_MICROKERNEL_REGION=%s", region) < 0)
         goto oom_last;
     if (cfg->ready == CFG_READY_FD && asprintf(&env[i++], "HMK_READY_FD=%d", SVC_READY_FD) < 0)
+        goto oom_last;
+    if (chan && asprintf(&env[i++], "HMK_CHANNEL_FD=%d", SVC_CHANNEL_FD) < 0)
         goto oom_last;
     if (cfg->has_queues) {
         /* libhalmk lets it open exactly these queues, for these directions */
@@ -184,11 +186,11 @@ static int set_groups(const struct cfg_service *cfg)
         errno = E2BIG;
         return -1;
     }
+    /* write rights are channels now: the writer group only ever loses */
+    (void)writer;
     for (int i = 0; i < n; i++)
         if (!cfg->has_writer_gid || g[i] != cfg->writer_gid)
             g[k++] = g[i];
-    if (cfg->has_writer_gid && writer)
-        g[k++] = cfg->writer_gid;
     return setgroups((size_t)k, g);
 }
 
@@ -197,7 +199,7 @@ static int set_groups(const struct cfg_service *cfg)
  * thread; its one other thread, the pin monitor's watcher, holds no lock
  * while it waits). */
 static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char **env, pid_t parent,
-                                            int status_w, int ready_w)
+                                            int status_w, int ready_w, int chan_fd)
 {
     struct svc_exec_report rep = { 0, 0 };
     sigset_t all;
@@ -213,25 +215,24 @@ static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char 
     /* own session: terminal signals and the daemon's group stay separate */
     if (setsid() < 0)
         goto fail;
-    /* the ready pipe must land on SVC_READY_FD without clobbering status_w */
-    if (status_w == SVC_READY_FD) {
-        int n = fcntl(status_w, F_DUPFD_CLOEXEC, SVC_READY_FD + 1);
-        if (n < 0)
-            goto fail;
-        status_w = n;
-    }
-    if (ready_w >= 0) {
-        if (ready_w == SVC_READY_FD) {
-            if (fcntl(ready_w, F_SETFD, 0) < 0)
-                goto fail;
-        } else if (dup2(ready_w, SVC_READY_FD) < 0) {
-            goto fail;
-        }
-    }
-    /* everything but 0, 1, 2 (and the ready fd) closes on exec; most already
-     * does (O_CLOEXEC everywhere), this catches inherited strays */
-    if (syscall(SYS_close_range, ready_w >= 0 ? SVC_READY_FD + 1 : SVC_READY_FD, ~0U,
+    /* the ready pipe and the channel land on SVC_READY_FD and
+     * SVC_CHANNEL_FD: first every one of ours above both, so that no dup2
+     * clobbers another (the copies close on exec) */
+    if ((status_w = fcntl(status_w, F_DUPFD_CLOEXEC, SVC_CHANNEL_FD + 1)) < 0 ||
+        (ready_w >= 0 && (ready_w = fcntl(ready_w, F_DUPFD_CLOEXEC, SVC_CHANNEL_FD + 1)) < 0) ||
+        (chan_fd >= 0 && (chan_fd = fcntl(chan_fd, F_DUPFD_CLOEXEC, SVC_CHANNEL_FD + 1)) < 0))
+        goto fail;
+    if ((ready_w >= 0 && dup2(ready_w, SVC_READY_FD) < 0) ||
+        (chan_fd >= 0 && dup2(chan_fd, SVC_CHANNEL_FD) < 0))
+        goto fail;
+    /* everything but 0, 1, 2 (and the ready fd and the channel) closes on
+     * exec; most already does (O_CLOEXEC everywhere), this catches strays */
+    if (syscall(SYS_close_range, chan_fd >= 0 ? SVC_CHANNEL_FD + 1 :
+                ready_w >= 0 ? SVC_READY_FD + 1 : SVC_READY_FD, ~0U,
                 CLOSE_RANGE_CLOEXEC) < 0 && errno != ENOSYS) /* kernel < 5.11, valgrind */
+        goto fail;
+    if (chan_fd >= 0 && ready_w < 0 && fcntl(SVC_READY_FD, F_SETFD, FD_CLOEXEC) < 0 &&
+        errno != EBADF)
         goto fail;
     step = SVC_STEP_NICE;
     errno = 0;
@@ -270,14 +271,15 @@ fail:
     _exit(127);
 }
 
-int svc_spawn(const struct cfg_service *cfg, const char *region, struct svc_proc *out)
+int svc_spawn(const struct cfg_service *cfg, const char *region, int chan_fd,
+              struct svc_proc *out)
 {
     int status_p[2] = { -1, -1 }, ready_p[2] = { -1, -1 };
     char **env = NULL;
     pid_t pid, parent;
     int pidfd, ret;
 
-    ret = svc_build_env(cfg, region, &env);
+    ret = svc_build_env(cfg, region, chan_fd >= 0, &env);
     if (ret < 0)
         return ret;
     if (pipe2(status_p, O_CLOEXEC) < 0 ||
@@ -294,7 +296,7 @@ int svc_spawn(const struct cfg_service *cfg, const char *region, struct svc_proc
         goto fail;
     }
     if (pid == 0)
-        child(cfg, env, parent, status_p[1], ready_p[1]);
+        child(cfg, env, parent, status_p[1], ready_p[1], chan_fd);
     close(status_p[1]);
     status_p[1] = -1;
     if (ready_p[1] >= 0) {

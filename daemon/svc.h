@@ -16,6 +16,7 @@
 #include "cfg.h"
 
 #define SVC_READY_FD 3 /* where the child finds the ready pipe (HMK_READY_FD) */
+#define SVC_CHANNEL_FD 4 /* where it finds its write channel (HMK_CHANNEL_FD) */
 
 enum svc_step_id {
     SVC_STEP_SETUP = 1, SVC_STEP_NICE, SVC_STEP_AFFINITY, SVC_STEP_RLIMIT,
@@ -34,7 +35,11 @@ struct svc_proc {
     int ready_fd;  /* read end of the ready pipe, -1 for ready = none */
 };
 
-int svc_spawn(const struct cfg_service *cfg, const char *region, struct svc_proc *out);
+/* chan_fd: the service's write channel (region_channel_fd), or -1; the
+ * child gets it as SVC_CHANNEL_FD and $HMK_CHANNEL_FD. The caller keeps
+ * and closes its own descriptor. */
+int svc_spawn(const struct cfg_service *cfg, const char *region, int chan_fd,
+              struct svc_proc *out);
 /* "exec", "setuid", ... */
 const char *svc_step_name(int step);
 /* Signal through the pidfd. Only where the kernel has no pidfds (ENOSYS,
@@ -45,6 +50,6 @@ int svc_signal(const struct svc_proc *p, int sig);
 /* Build "K=V" environment: config env, HAL_MICROKERNEL_REGION, HMK_READY_FD
  * when ready = fd, HMK_WRITE_PINS when writes = is given. Caller frees with
  * cfg_strv_free. */
-int svc_build_env(const struct cfg_service *cfg, const char *region, char ***out);
+int svc_build_env(const struct cfg_service *cfg, const char *region, bool chan, char ***out);
 
 #endif

@@ -71,20 +71,30 @@ struct hmk_stats {
     uint64_t generation;
     uint64_t cycle;             /* bridge cycle of the latest in snapshot */
     uint64_t bridge_time_ns;    /* CLOCK_MONOTONIC of that cycle */
-    uint64_t heartbeat_ns;      /* daemon heartbeat, CLOCK_MONOTONIC, 0 = never */
+    uint64_t heartbeat_ns;      /* daemon heartbeat as the bridge last saw it, 0 = never */
     uint64_t cycles;
     uint64_t torn_retries;
     uint64_t latch_misses;      /* = microkernel.error-count */
-    uint64_t writer_recoveries;
+    uint64_t writer_recoveries; /* of this handle's write channel */
     uint64_t exec_ns_last;
     uint64_t exec_ns_max;
-    uint64_t out_commits;
+    uint64_t out_commits;       /* pin writes the bridge applied, all channels */
+    uint64_t rejected;          /* writes and pulses the bridge refused (not granted, bad) */
     uint64_t layout_hash;
     unsigned pin_count;
     unsigned heartbeat_timeout_ms;
+    bool connected;             /* <prefix>.connected: the bridge sees a live daemon */
+    bool faulted;               /* <prefix>.fault */
 };
 
-#define HMK_OPEN_RDONLY 0x1u  /* map read-only; writes fail with -EROFS */
+#define HMK_OPEN_RDONLY 0x1u  /* writes fail with -EROFS */
+
+/* The region is always mapped read-only. Writes go through a write channel
+ * the first write takes: a service the daemon started uses the one the
+ * daemon handed it ($HMK_CHANNEL_FD; only its `writes =` pins reach HAL),
+ * root uses the tools channel; anyone else gets -EACCES (writing needs the
+ * daemon or root). Values written reach HAL at the bridge's next write
+ * function; hmk_read_out shows them once the bridge applied them. */
 
 /* Write grants: when $HMK_WRITE_PINS is set (the daemon sets it from a
  * service's `writes =`), only the pins it names (comma or space separated)
@@ -212,8 +222,6 @@ int hmk_queue_send(hmk_queue *q, const void *msg, size_t len, int timeout_ms);
 int hmk_queue_recv(hmk_queue *q, void *buf, size_t len, int timeout_ms);
 int hmk_queue_stats(const hmk_queue *q, struct hmk_queue_stats *out);
 
-/* Daemon only: stamp the heartbeat that drives <prefix>.connected. */
-int hmk_heartbeat(hmk_region *r);
 
 /* Strict text <-> value conversion, as halpoke and config files use it.
  * bit: true/false/1/0; s32/u32: decimal (or 0x hex), range-checked;

@@ -36,10 +36,13 @@
 #include <stdint.h>
 
 #define HMK_REGION_MAGIC    0x4b4d4c48u /* "HLMK" in little-endian memory */
-#define HMK_ABI_VERSION     1u
+#define HMK_ABI_VERSION     2u
 #define HMK_MAX_PINS        1024u       /* fixed capacity: layout never depends on config */
 #define HMK_NAME_MAX        48u         /* HAL_NAME_LEN (47) + NUL */
 #define HMK_LATCH_RETRIES   4u          /* bridge's bound on out-value read retries */
+#define HMK_MAX_CHANNELS    32u         /* write channels, a fixed maximum (channels=) */
+#define HMK_DEFAULT_CHANNELS 8u
+#define HMK_HEADER_SPACE    1024u       /* the header's room at the start of the region */
 #define HMK_DEFAULT_REGION  "hal-microkernel"
 #define HMK_DEFAULT_PREFIX  "microkernel"
 
@@ -80,39 +83,55 @@ struct hmk_region_header {
     uint32_t heartbeat_timeout_ms;
     _Atomic uint64_t bridge_cycle;       /* cycle number of the last completed update */
     _Atomic uint64_t bridge_time_ns;     /* CLOCK_MONOTONIC at that update */
-    _Atomic uint64_t daemon_heartbeat_ns;/* CLOCK_MONOTONIC written by the daemon */
+    /* the daemon's heartbeat as the bridge last read it from the control
+     * block (which only the daemon and rtapi_app can reach): a mirror */
+    _Atomic uint64_t daemon_heartbeat_ns;
     _Atomic uint32_t daemon_pid;
-    uint32_t reserved0;
-    /* counters, all written by the bridge except out_commits/writer_recoveries */
+    _Atomic uint32_t connected;          /* <prefix>.connected, as the bridge set it */
+    /* counters: every one written by the bridge only */
     _Atomic uint64_t cycles;             /* realtime function invocations */
     _Atomic uint64_t torn_retries;       /* latch re-reads the bridge needed */
-    _Atomic uint64_t latch_misses;       /* cycles that hit HMK_LATCH_RETRIES (error-count) */
-    _Atomic uint64_t writer_recoveries;  /* EOWNERDEAD repairs done by writers */
+    _Atomic uint64_t latch_misses;       /* cycles a channel hit HMK_LATCH_RETRIES (error-count) */
+    _Atomic uint64_t rejected;           /* writes and commands refused (not granted, bad) */
     _Atomic uint64_t exec_ns_last;       /* bridge time in its function, last cycle */
     _Atomic uint64_t exec_ns_max;
-    _Atomic uint64_t out_commits;        /* write transactions committed */
-    /* change notification: the futex word (waiters count in <region>.waiters) */
-    _Atomic uint32_t change_futex;
-    uint32_t reserved1;
+    _Atomic uint64_t out_applied;        /* pin writes the bridge took from channels */
+    /* change word W: the bridge adds 2 in each cycle where an in value or
+     * an applied out value changed; bit 0 says the daemon's relay is armed
+     * (set and cleared by the daemon only). Readers FUTEX_WAIT on it. */
+    _Atomic uint32_t change_word;
+    uint32_t faulted;                    /* <prefix>.fault, as the bridge set it */
     char hal_prefix[HMK_NAME_MAX];       /* HAL name prefix, e.g. "microkernel" */
-    uint8_t reserved[56];
+    /* where the root daemon finds rtapi_app's capabilities (pidfd_getfd):
+     * descriptor numbers in rtapi_app and the inodes they must have */
+    int32_t rtapi_pid;
+    uint32_t channels;                   /* write channels (channels= at loadrt) */
+    int32_t region_fd, ctl_fd;
+    uint64_t region_ino, ctl_ino;
+    int32_t chan_fd[HMK_MAX_CHANNELS];
+    uint64_t chan_ino[HMK_MAX_CHANNELS];
+    uint8_t reserved[32];
 };
 
-/* HAL -> services: one writer (the bridge), plain seqlock. */
 struct hmk_in_block {
     _Atomic uint64_t seq;                /* odd while the bridge writes */
     _Atomic uint64_t cycle;              /* cycle of the snapshot */
     uint8_t pad[48];
     _Atomic uint64_t value[HMK_MAX_PINS];
     _Atomic uint64_t changed_cycle[HMK_MAX_PINS]; /* cycle of the pin's last change */
+    /* out values as the bridge last applied them (the merge of every
+     * channel), in the same snapshot: what HAL is being driven with */
+    _Atomic uint64_t out_value[HMK_MAX_PINS];
 };
 
+/* One writer's latch: a double copy of every pin's value and write
+ * generation. The bridge applies pin i from a channel only when its wgen
+ * changed since the bridge last looked, and only if the pin is granted. */
 struct hmk_out_copy {
     _Atomic uint64_t value[HMK_MAX_PINS];
     _Atomic uint32_t wgen[HMK_MAX_PINS];  /* per-pin write generation */
 };
 
-/* services -> HAL: many writers under `lock`, latch seqlock towards the bridge. */
 struct hmk_out_block {
     union {
         pthread_mutex_t lock;            /* process-shared, robust, PI */
@@ -123,32 +142,36 @@ struct hmk_out_block {
     struct hmk_out_copy copy[2];
 };
 
+/* The public object, /dev/shm/<region>: writable by rtapi_app's user only,
+ * read by everyone else. Nothing in it is written by a less-trusted process. */
 struct hmk_shm {
-    struct hmk_region_header hdr;
+    union {
+        struct hmk_region_header hdr;
+        uint8_t hdr_space[HMK_HEADER_SPACE];
+    };
     struct hmk_pin_desc pin[HMK_MAX_PINS];
     struct hmk_in_block in;
-    struct hmk_out_block out;
 };
 
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex must fit its slot");
 _Static_assert(sizeof(struct hmk_pin_desc) == 64, "pin desc is 64 bytes");
-_Static_assert(sizeof(struct hmk_region_header) == 256, "header is 256 bytes");
+_Static_assert(sizeof(struct hmk_region_header) <= HMK_HEADER_SPACE, "header fits");
 _Static_assert(offsetof(struct hmk_region_header, generation) == 32, "abi");
 _Static_assert(offsetof(struct hmk_region_header, state) == 48, "abi");
 _Static_assert(offsetof(struct hmk_region_header, bridge_cycle) == 56, "abi");
 _Static_assert(offsetof(struct hmk_region_header, daemon_heartbeat_ns) == 72, "abi");
 _Static_assert(offsetof(struct hmk_region_header, cycles) == 88, "abi");
-_Static_assert(offsetof(struct hmk_region_header, change_futex) == 144, "abi");
+_Static_assert(offsetof(struct hmk_region_header, change_word) == 144, "abi");
 _Static_assert(offsetof(struct hmk_region_header, hal_prefix) == 152, "abi");
-_Static_assert(offsetof(struct hmk_shm, pin) == 256, "abi");
-_Static_assert(offsetof(struct hmk_shm, in) == 256 + 64 * HMK_MAX_PINS, "abi");
+_Static_assert(offsetof(struct hmk_shm, pin) == HMK_HEADER_SPACE, "abi");
 _Static_assert(offsetof(struct hmk_in_block, value) == 64, "abi");
-_Static_assert(offsetof(struct hmk_shm, out) % 64 == 0, "out block cache-aligned");
 _Static_assert(offsetof(struct hmk_out_block, seq) == 64, "abi");
 _Static_assert(offsetof(struct hmk_out_block, copy) == 128, "abi");
 _Static_assert(sizeof(struct hmk_shm) ==
-               256 + 64 * HMK_MAX_PINS + (64 + 16 * HMK_MAX_PINS) + (128 + 2 * 12 * HMK_MAX_PINS),
-               "region size");
+               HMK_HEADER_SPACE + 64 * HMK_MAX_PINS + (64 + 24 * HMK_MAX_PINS), "region size");
+/* the bridge reads 64-bit values written by other processes in one load */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 
 /* Not RT: the lock every shared writer side uses (out values, queues,
  * commands): process-shared, robust (a holder that dies is recoverable
@@ -254,28 +277,86 @@ static inline unsigned hmk_out_write_flip(struct hmk_out_block *b)
     return (unsigned)(s & 1u);
 }
 
-/* ---- change notification ---------------------------------------------- */
+/* ---- capabilities: the control block and the write channels ----------
+ *
+ * Objects that a less-trusted process may write, and that the bridge maps,
+ * are sealed memfds (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL): nobody can
+ * resize them, so no store of the bridge can fault with SIGBUS. They have no
+ * name: only rtapi_app holds them, and the root daemon takes them with
+ * pidfd_getfd (the descriptor numbers and inodes are in the region header).
+ *
+ * The control block is the daemon's alone (it never hands it out): the
+ * heartbeat that drives <prefix>.connected, the relay word the bridge wakes,
+ * and each channel's grant (the out pins the bridge takes from it).
+ *
+ * A write channel is one writer's latch plus its own command ring. Channel
+ * 0 is the tools channel: every out pin, for root tools (halpoke) and the
+ * daemon. Channels 1.. are handed by the daemon to one service each, with
+ * the grant its `writes =` gives: what a service writes to a pin outside
+ * its grant, it writes to itself.
+ */
+#define HMK_CTL_MAGIC      0x434c4d48u /* "HMLC" */
+#define HMK_CHAN_MAGIC     0x484c4d48u /* "HMLH" */
+#define HMK_SEALS_REQUIRED 0x0007u     /* F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW */
+#define HMK_GRANT_WORDS    (HMK_MAX_PINS / 64u)
+
+struct hmk_ctl {
+    uint32_t magic;
+    uint32_t channels;
+    uint64_t generation;                 /* the region's generation */
+    _Atomic uint64_t heartbeat_ns;       /* CLOCK_MONOTONIC, written by the daemon */
+    _Atomic uint32_t daemon_pid;
+    _Atomic uint32_t relay_armed;        /* daemon: someone waits, wake the relay */
+    _Atomic uint32_t relay_word;         /* bridge: +1 and one FUTEX_WAKE(1) per change */
+    uint32_t reserved0;
+    _Atomic uint64_t grant_seq;          /* seqlock over grant[], one writer: the daemon */
+    uint8_t pad[16];
+    _Atomic uint64_t grant[HMK_MAX_CHANNELS][HMK_GRANT_WORDS];
+};
+
+struct hmk_cmd_rec {
+    _Atomic uint64_t seq;        /* position + 1 when complete */
+    _Atomic uint64_t value;
+    _Atomic uint32_t pin;
+    _Atomic uint32_t kind;
+    uint64_t reserved;
+};
 
 /*
- * Waiters register in a small companion object, /dev/shm/<region>.waiters,
- * not in the region: a service granted no writes maps the region read-only
- * and must still be able to say it is waiting. The companion is writable by
- * everyone who may read the region; all a stranger can do with it is cause
- * spurious FUTEX_WAKE calls, at most one per cycle. The futex word itself
- * stays in the region (FUTEX_WAIT works on a read-only shared mapping).
+ * One-shot commands (pulses): a ring in each channel that the channel's
+ * writers fill under `lock` (robust) and the bridge reads without a lock.
+ * The bridge keeps its own read position; `head` is a copy it publishes so
+ * writers can tell the ring is full. A pulse drives an out pin to a value
+ * for exactly one servo cycle; two pulses on one pin are at least one cycle
+ * apart, so they never merge. The bridge takes at most HMK_CMD_PER_CYCLE
+ * commands a cycle over all channels, round robin.
  */
-#define HMK_WAITERS_MAGIC  0x574d4c48u /* "HLMW" */
-#define HMK_WAITERS_SUFFIX ".waiters"
-#define HMK_WAITERS_SIZE   4096u
+#define HMK_CMD_DEPTH      256u
+#define HMK_CMD_PER_CYCLE  16u
+enum hmk_cmd_kind { HMK_CMD_PULSE = 1 };
 
-struct hmk_waiters {
-    uint32_t magic;
-    uint32_t reserved0;
-    uint64_t generation;         /* the region's generation */
-    _Atomic uint32_t count;      /* processes blocked (or about to) in FUTEX_WAIT */
-    uint32_t reserved1;
+struct hmk_cmd_ring {
+    union { pthread_mutex_t lock; uint8_t lock_space[64]; };
+    _Atomic uint64_t head;       /* next the bridge takes (its published copy) */
+    _Atomic uint64_t tail;       /* next a writer fills */
+    _Atomic uint64_t done;       /* commands applied */
+    _Atomic uint64_t dropped;    /* commands refused or dropped (fault latch set) */
+    uint8_t reserved[32];
+    struct hmk_cmd_rec rec[HMK_CMD_DEPTH];
 };
-_Static_assert(sizeof(struct hmk_waiters) <= HMK_WAITERS_SIZE, "waiters fit their object");
+
+struct hmk_chan {
+    uint32_t magic;
+    uint32_t index;
+    uint64_t generation;
+    _Atomic uint64_t writer_recoveries;  /* EOWNERDEAD repairs done by writers */
+    _Atomic uint64_t commits;            /* transactions committed */
+    uint8_t pad[32];
+    struct hmk_out_block out;
+    struct hmk_cmd_ring cmd;
+};
+_Static_assert(sizeof(struct hmk_cmd_rec) == 32, "command record is 32 bytes");
+_Static_assert(offsetof(struct hmk_chan, out) % 64 == 0, "latch cache-aligned");
 
 /* ---- change stream ------------------------------------------------------ */
 
@@ -314,12 +395,14 @@ struct hmk_stream_hdr {
 _Static_assert(sizeof(struct hmk_stream_rec) == 32, "stream record is 32 bytes");
 _Static_assert(sizeof(struct hmk_stream_hdr) == 64, "stream header is 64 bytes");
 
-/* RT-safe. Bridge only. */
-static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t cycle, uint32_t pin,
-                                     uint64_t value)
+/* RT-safe. Bridge only. The position and the depth are the bridge's own
+ * copies: what the shared header says is for readers, and nothing a reader
+ * writes there could change where the bridge stores. */
+static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t *head, uint32_t depth,
+                                     uint64_t cycle, uint32_t pin, uint64_t value)
 {
-    uint64_t pos = atomic_load_explicit(&st->head, memory_order_relaxed);
-    struct hmk_stream_rec *r = &st->rec[pos % st->depth];
+    uint64_t pos = *head;
+    struct hmk_stream_rec *r = &st->rec[pos % depth];
 
     atomic_store_explicit(&r->seq, 0, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
@@ -327,62 +410,28 @@ static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t cycle, 
     atomic_store_explicit(&r->pin, pin, memory_order_relaxed);
     atomic_store_explicit(&r->value, value, memory_order_relaxed);
     atomic_store_explicit(&r->seq, pos + 1, memory_order_release);
+    *head = pos + 1;
     atomic_store_explicit(&st->head, pos + 1, memory_order_release);
 }
-
-/* ---- commands towards HAL -------------------------------------------- */
-
-/*
- * One-shot commands the bridge drains, /dev/shm/<region>.cmd: a ring that
- * many writers fill under `lock` (robust) and the bridge reads without a
- * lock, at most HMK_CMD_PER_CYCLE per cycle, in order. A pulse drives an
- * out pin to a value for exactly one servo cycle; two pulses on one pin
- * are at least one cycle apart, so they never merge. A writer killed
- * before it published a slot leaves it unpublished; the bridge only takes
- * slots whose seq says they are complete.
- */
-#define HMK_CMD_MAGIC      0x434d4c48u /* "HLMC" */
-#define HMK_CMD_SUFFIX     ".cmd"
-#define HMK_CMD_DEPTH      256u
-#define HMK_CMD_PER_CYCLE  16u
-enum hmk_cmd_kind { HMK_CMD_PULSE = 1 };
-
-struct hmk_cmd_rec {
-    _Atomic uint64_t seq;        /* position + 1 when complete */
-    _Atomic uint64_t value;
-    _Atomic uint32_t pin;
-    _Atomic uint32_t kind;
-    uint64_t reserved;
-};
-
-struct hmk_cmd_ring {
-    uint32_t magic;
-    uint32_t depth;
-    uint64_t generation;
-    union { pthread_mutex_t lock; uint8_t lock_space[64]; };
-    _Atomic uint64_t head;       /* next the bridge takes */
-    _Atomic uint64_t tail;       /* next a writer fills */
-    _Atomic uint64_t done;       /* commands applied */
-    _Atomic uint64_t dropped;    /* commands dropped while the fault latch was set */
-    uint8_t reserved[32];
-    struct hmk_cmd_rec rec[HMK_CMD_DEPTH];
-};
-_Static_assert(sizeof(struct hmk_cmd_rec) == 32, "command record is 32 bytes");
-_Static_assert(offsetof(struct hmk_cmd_ring, rec) == 144, "abi");
 
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* RT-safe: an atomic increment, and one non-blocking FUTEX_WAKE only when a
- * waiter has registered. Shared (not PRIVATE) futex: waiters are other
- * processes mapping the same object. */
-static inline void hmk_change_publish(struct hmk_region_header *h, struct hmk_waiters *w)
+/* RT-safe: one atomic add on the change word, and, only while the daemon
+ * is connected and its relay armed (someone waits), one FUTEX_WAKE of at
+ * most one waiter: the daemon's relay thread, which fans the wake out to
+ * every reader. The cost does not depend on how many readers wait, and
+ * nothing a reader does can add a system call here. */
+static inline void hmk_change_publish(struct hmk_region_header *h, struct hmk_ctl *c,
+                                      int connected)
 {
-    atomic_fetch_add_explicit(&h->change_futex, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(&w->count, memory_order_seq_cst) != 0)
-        syscall(SYS_futex, &h->change_futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    atomic_fetch_add_explicit(&h->change_word, 2, memory_order_seq_cst);
+    if (connected && atomic_load_explicit(&c->relay_armed, memory_order_seq_cst)) {
+        atomic_fetch_add_explicit(&c->relay_word, 1, memory_order_seq_cst);
+        syscall(SYS_futex, &c->relay_word, FUTEX_WAKE, 1, NULL, NULL, 0);
+    }
 }
 #endif
 

@@ -6,6 +6,7 @@
 #include "halmk.h"
 #include "halmk_service.h"
 #include "hmk_region.h"
+#include "halmk_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,21 +35,6 @@
 #else
 #define HMK_SKIP_RETRY 0
 #endif
-
-struct hmk_region {
-    struct hmk_shm *shm;
-    struct hmk_waiters *waiters;
-    struct hmk_cmd_ring *cmd;           /* mapped on the first pulse */
-    size_t size;
-    unsigned flags;
-    uint64_t generation;
-    unsigned pin_count;
-    bool granted_only;                  /* $HMK_WRITE_PINS was set */
-    uint64_t granted[HMK_MAX_PINS / 64];
-    char name[NAME_MAX + 1];
-    char prefix[HMK_NAME_MAX];
-    struct hmk_pin_desc pins[]; /* private, validated copy of the pin table */
-};
 
 struct hmk_txn {
     hmk_region *r;
@@ -104,39 +90,6 @@ static int hmk_state_check(uint32_t state)
     return state == HMK_STATE_DETACHED ? -ESTALE : -EAGAIN;
 }
 
-/* The companion object waiters register in (see hmk_region.h). Missing or
- * of another generation means the region is being replaced: -ESTALE. */
-static int hmk_waiters_open(const char *name, uint64_t generation, struct hmk_waiters **out)
-{
-    char path[NAME_MAX + 2];
-    struct hmk_waiters *w;
-    struct stat st;
-    int fd, ret = 0;
-
-    snprintf(path, sizeof(path), "/%s%s", name, HMK_WAITERS_SUFFIX);
-    fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0)
-        return errno == ENOENT ? -ESTALE : -errno;
-    if (fstat(fd, &st) < 0 || st.st_size != HMK_WAITERS_SIZE) {
-        close(fd);
-        return -EBADMSG;
-    }
-    w = mmap(NULL, HMK_WAITERS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (w == MAP_FAILED)
-        return -errno;
-    if (w->magic != HMK_WAITERS_MAGIC)
-        ret = -EBADMSG;
-    else if (w->generation != generation)
-        ret = -ESTALE;
-    if (ret < 0) {
-        munmap(w, HMK_WAITERS_SIZE);
-        return ret;
-    }
-    *out = w;
-    return 0;
-}
-
 /* $HMK_WRITE_PINS, set by the daemon from the service's `writes =`:
  * comma- or space-separated pin names. Unknown names are an error: a
  * config that grants a pin the bridge does not have is a mistake. */
@@ -174,8 +127,8 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
     struct hmk_shm *shm = MAP_FAILED;
     hmk_region *r = NULL;
     struct stat st;
-    char path[NAME_MAX + 2];
-    int fd = -1, rdonly = (flags & HMK_OPEN_RDONLY) != 0, ret;
+    char path[NAME_MAX + 16];
+    int fd = -1, ret;
 
     if (!out || (flags & ~HMK_OPEN_RDONLY))
         return -EINVAL;
@@ -185,62 +138,57 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
         name = HMK_DEFAULT_REGION;
     if (!hmk_name_valid(name))
         return -EINVAL;
-    snprintf(path, sizeof(path), "/%s", name);
-    /* granted nothing: open and map read-only, so the kernel refuses writes
-     * too, and a region only writers may open read-write (the bridge's
-     * writers=) still opens */
-    if (hmk_granted_nothing()) {
-        rdonly = 1;
+    /* granted nothing: refuse writes here already */
+    if (hmk_granted_nothing())
         flags |= HMK_OPEN_RDONLY;
-    }
-
-    fd = shm_open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+    /* always read-only: writes go to a channel, never to the region. Not
+     * blocking, and only a regular file: a FIFO squatting the name must
+     * give an error, not hang us */
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0)
-        return -errno;
+        return errno == ELOOP ? -EBADMSG : -errno;
     if (fstat(fd, &st) < 0) {
         ret = -errno;
         goto fail;
     }
-    /* read the header with pread first: a short or foreign object must give
-     * a clean error, not a SIGBUS from a mapping past its end */
-    if (st.st_size < (off_t)sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+    /* the header once, into our own copy: everything below uses only it,
+     * so a writer racing us cannot make us size or index by another value */
+    if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(h) ||
+        pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
         ret = -EBADMSG;
         goto fail;
     }
     ret = hmk_header_check(&h, st.st_size);
     if (ret < 0)
         goto fail;
-    shm = mmap(NULL, h.region_size, PROT_READ | (rdonly ? 0 : PROT_WRITE), MAP_SHARED, fd, 0);
+    ret = hmk_state_check(h.state);
+    if (ret < 0)
+        goto fail;
+    shm = mmap(NULL, h.region_size, PROT_READ, MAP_SHARED, fd, 0);
     if (shm == MAP_FAILED) {
         ret = -errno;
         goto fail;
     }
-    ret = hmk_state_check(atomic_load_explicit(&shm->hdr.state, memory_order_acquire));
-    if (ret < 0)
-        goto fail;
-    ret = hmk_header_check(&shm->hdr, st.st_size);
-    if (ret < 0)
-        goto fail;
-    r = calloc(1, sizeof(*r) + shm->hdr.pin_count * sizeof(r->pins[0]));
+    r = calloc(1, sizeof(*r) + h.pin_count * sizeof(r->pins[0]));
     if (!r) {
         ret = -ENOMEM;
         goto fail;
     }
-    r->pin_count = shm->hdr.pin_count;
+    r->poke_fd = -1;
+    r->hdr = h;
+    r->pin_count = h.pin_count;
     memcpy(r->pins, shm->pin, r->pin_count * sizeof(r->pins[0]));
-    ret = hmk_pins_check(r->pins, r->pin_count, shm->hdr.layout_hash);
+    ret = hmk_pins_check(r->pins, r->pin_count, h.layout_hash);
     if (ret < 0)
         goto fail;
     r->shm = shm;
     r->size = h.region_size;
     r->flags = flags;
-    r->generation = shm->hdr.generation;
+    r->generation = h.generation;
     snprintf(r->name, sizeof(r->name), "%s", name);
-    memcpy(r->prefix, shm->hdr.hal_prefix, sizeof(r->prefix));
+    memcpy(r->prefix, h.hal_prefix, sizeof(r->prefix));
     r->prefix[sizeof(r->prefix) - 1] = '\0';
-    ret = hmk_waiters_open(name, r->generation, &r->waiters);
-    if (ret < 0)
-        goto fail;
     ret = hmk_grants_load(r);
     if (ret < 0)
         goto fail;
@@ -249,8 +197,6 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
     return 0;
 
 fail:
-    if (r && r->waiters)
-        munmap(r->waiters, HMK_WAITERS_SIZE);
     free(r);
     if (shm != MAP_FAILED)
         munmap(shm, h.region_size);
@@ -263,10 +209,8 @@ void hmk_close(hmk_region *r)
 {
     if (!r)
         return;
-    munmap(r->shm, r->size);
-    munmap(r->waiters, HMK_WAITERS_SIZE);
-    if (r->cmd)
-        munmap(r->cmd, sizeof(*r->cmd));
+    hmk_cap_release(r);
+    munmap((void *)r->shm, r->size);
     free(r);
 }
 
@@ -289,13 +233,17 @@ int hmk_stats(const hmk_region *r, struct hmk_stats *o)
     o->cycle = atomic_load_explicit(&h->bridge_cycle, memory_order_relaxed);
     o->bridge_time_ns = atomic_load_explicit(&h->bridge_time_ns, memory_order_relaxed);
     o->heartbeat_ns = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_relaxed);
+    o->connected = atomic_load_explicit(&h->connected, memory_order_relaxed) != 0;
+    o->faulted = h->faulted != 0;
+    o->rejected = atomic_load_explicit(&h->rejected, memory_order_relaxed);
     o->cycles = atomic_load_explicit(&h->cycles, memory_order_relaxed);
     o->torn_retries = atomic_load_explicit(&h->torn_retries, memory_order_relaxed);
     o->latch_misses = atomic_load_explicit(&h->latch_misses, memory_order_relaxed);
-    o->writer_recoveries = atomic_load_explicit(&h->writer_recoveries, memory_order_relaxed);
+    o->writer_recoveries = r->chan ? atomic_load_explicit(&r->chan->writer_recoveries,
+                                                          memory_order_relaxed) : 0;
     o->exec_ns_last = atomic_load_explicit(&h->exec_ns_last, memory_order_relaxed);
     o->exec_ns_max = atomic_load_explicit(&h->exec_ns_max, memory_order_relaxed);
-    o->out_commits = atomic_load_explicit(&h->out_commits, memory_order_relaxed);
+    o->out_commits = atomic_load_explicit(&h->out_applied, memory_order_relaxed);
     o->layout_hash = h->layout_hash;
     o->pin_count = r->pin_count;
     o->heartbeat_timeout_ms = h->heartbeat_timeout_ms;
@@ -418,30 +366,45 @@ int hmk_read_in(const hmk_region *r, unsigned index, hmk_value *v)
 
 int hmk_read_out(const hmk_region *r, unsigned index, hmk_value *v)
 {
-    const struct hmk_out_block *b = &r->shm->out;
-    uint64_t raw = 0;
-
     if (index >= r->pin_count)
         return -ERANGE;
     if (!(r->pins[index].dir & HMK_RD_OUT))
         return -EPERM;
-    for (unsigned tries = 0;; tries++) {
-        uint64_t s = hmk_out_read_begin(b);
-        raw = atomic_load_explicit(&b->copy[s & 1u].value[index], memory_order_relaxed);
-        if (!hmk_out_read_retry(b, s) || HMK_SKIP_RETRY)
-            break;
-        if (tries >= HMK_READ_TRIES)
-            return -EAGAIN;
-    }
-    hmk_decode(r->pins[index].type, raw, v);
+    /* what the bridge applied (the merge of every channel); one 64-bit atomic */
+    hmk_decode(r->pins[index].type,
+               atomic_load_explicit(&r->shm->in.out_value[index], memory_order_relaxed), v);
     return hmk_check(r);
+}
+
+/* One seqlock read of the in block: in values of pins [0, n_in) into
+ * raw_in (NULL: none), out values of idx[0..n_out) into raw_out. */
+static int hmk_in_read(const hmk_region *r, uint64_t *raw_in, unsigned n_in, const unsigned *idx,
+                       uint64_t *raw_out, unsigned n_out, uint64_t *cyc)
+{
+    const struct hmk_in_block *b = &r->shm->in;
+    unsigned tries;
+
+    for (tries = 0; tries < HMK_READ_TRIES; tries++) {
+        uint64_t s = hmk_in_read_begin(b);
+        if (!(s & 1u) || HMK_SKIP_RETRY) {
+            *cyc = atomic_load_explicit(&b->cycle, memory_order_relaxed);
+            for (unsigned i = 0; i < n_in; i++)
+                raw_in[i] = atomic_load_explicit(&b->value[i], memory_order_relaxed);
+            for (unsigned k = 0; k < n_out; k++)
+                raw_out[k] = atomic_load_explicit(&b->out_value[idx[k]], memory_order_relaxed);
+            if (!hmk_in_read_retry(b, s) || HMK_SKIP_RETRY)
+                return 0;
+        }
+        if (tries % HMK_READ_SPINS == HMK_READ_SPINS - 1)
+            sched_yield();
+    }
+    return -EAGAIN;
 }
 
 int hmk_read_outs(const hmk_region *r, const unsigned *idx, unsigned n, hmk_value *out)
 {
-    const struct hmk_out_block *b = &r->shm->out;
-    uint64_t raw[HMK_MAX_PINS];
-    unsigned tries;
+    uint64_t raw[HMK_MAX_PINS], cyc;
+    int ret;
 
     if (n > HMK_MAX_PINS || (n && (!idx || !out)))
         return -EINVAL;
@@ -452,21 +415,11 @@ int hmk_read_outs(const hmk_region *r, const unsigned *idx, unsigned n, hmk_valu
         if (!(r->pins[idx[k]].dir & HMK_RD_OUT))
             return -EPERM;
     }
-    /* the same latch read as hmk_read_out, over all n pins at once: the
-     * copy seq points to is complete; a flip during the read means a writer
-     * may now be rewriting that copy, so read again */
-    for (tries = 0; tries < HMK_READ_TRIES; tries++) {
-        uint64_t s = hmk_out_read_begin(b);
-        const struct hmk_out_copy *c = &b->copy[s & 1u];
-        for (unsigned k = 0; k < n; k++)
-            raw[k] = atomic_load_explicit(&c->value[idx[k]], memory_order_relaxed);
-        if (!hmk_out_read_retry(b, s) || HMK_SKIP_RETRY)
-            break;
-        if (tries % HMK_READ_SPINS == HMK_READ_SPINS - 1)
-            sched_yield();
-    }
-    if (tries == HMK_READ_TRIES)
-        return -EAGAIN;
+    /* the bridge publishes the applied values of one cycle together: pins
+     * one transaction wrote are seen together */
+    ret = hmk_in_read(r, NULL, 0, idx, raw, n, &cyc);
+    if (ret < 0)
+        return ret;
     for (unsigned k = 0; k < n; k++)
         hmk_decode(r->pins[idx[k]].type, raw[k], &out[k]);
     return hmk_check(r);
@@ -483,39 +436,21 @@ int hmk_read(const hmk_region *r, unsigned index, hmk_value *v)
 
 int hmk_snapshot(const hmk_region *r, hmk_value *vals, unsigned n, uint64_t *cycle)
 {
-    const struct hmk_in_block *b = &r->shm->in;
-    uint64_t raw[HMK_MAX_PINS], cyc = 0;
-    unsigned tries;
+    uint64_t raw[HMK_MAX_PINS], oraw[HMK_MAX_PINS], cyc = 0;
+    unsigned idx[HMK_MAX_PINS] = { 0 }, n_out = 0;
+    int ret;
 
     if (n > r->pin_count || (n && !vals))
         return -EINVAL;
-    for (tries = 0; tries < HMK_READ_TRIES; tries++) {
-        uint64_t s = hmk_in_read_begin(b);
-        if (!(s & 1u) || HMK_SKIP_RETRY) {
-            cyc = atomic_load_explicit(&b->cycle, memory_order_relaxed);
-            for (unsigned i = 0; i < n; i++)
-                raw[i] = atomic_load_explicit(&b->value[i], memory_order_relaxed);
-            if (!hmk_in_read_retry(b, s) || HMK_SKIP_RETRY)
-                break;
-        }
-        if (tries % HMK_READ_SPINS == HMK_READ_SPINS - 1)
-            sched_yield();
-    }
-    if (tries == HMK_READ_TRIES)
-        return -EAGAIN;
-    /* out-only pins: one latch read for all of them, so that a transaction
-     * over several out-only pins is seen whole, as the bridge sees it */
-    for (tries = 0;; tries++) {
-        const struct hmk_out_block *ob = &r->shm->out;
-        uint64_t s = hmk_out_read_begin(ob);
-        for (unsigned i = 0; i < n; i++)
-            if (!(r->pins[i].dir & HMK_RD_IN))
-                raw[i] = atomic_load_explicit(&ob->copy[s & 1u].value[i], memory_order_relaxed);
-        if (!hmk_out_read_retry(ob, s) || HMK_SKIP_RETRY)
-            break;
-        if (tries >= HMK_READ_TRIES)
-            return -EAGAIN;
-    }
+    /* out-only pins give their applied out value, from the same snapshot */
+    for (unsigned i = 0; i < n; i++)
+        if (!(r->pins[i].dir & HMK_RD_IN))
+            idx[n_out++] = i;
+    ret = hmk_in_read(r, raw, n, idx, oraw, n_out, &cyc);
+    if (ret < 0)
+        return ret;
+    for (unsigned k = 0; k < n_out; k++)
+        raw[idx[k]] = oraw[k];
     for (unsigned i = 0; i < n; i++)
         hmk_decode(r->pins[i].type, raw[i], &vals[i]);
     if (cycle)
@@ -527,7 +462,7 @@ int hmk_snapshot(const hmk_region *r, hmk_value *vals, unsigned n, uint64_t *cyc
 
 static int hmk_lock(hmk_region *r)
 {
-    struct hmk_out_block *b = &r->shm->out;
+    struct hmk_out_block *b = &r->chan->out;
     int e = pthread_mutex_lock(&b->lock);
 
     if (e == EOWNERDEAD) {
@@ -558,7 +493,7 @@ static int hmk_lock(hmk_region *r)
                     memory_order_relaxed);
             }
         }
-        atomic_fetch_add_explicit(&r->shm->hdr.writer_recoveries, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->chan->writer_recoveries, 1, memory_order_relaxed);
         e = pthread_mutex_consistent(&b->lock);
     }
     return -e;
@@ -624,6 +559,9 @@ int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v)
     ret = hmk_value_check(&r->pins[index], v);
     if (ret < 0)
         return ret;
+    ret = hmk_chan_get(r);
+    if (ret < 0)
+        return ret;
     if (!(t->staged[index / 64] & (1ull << (index % 64)))) {
         t->staged[index / 64] |= 1ull << (index % 64);
         t->idx[t->n++] = (uint16_t)index;
@@ -635,12 +573,13 @@ int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v)
 int hmk_txn_commit(hmk_txn *t)
 {
     hmk_region *r = t->r;
-    struct hmk_out_block *b = &r->shm->out;
+    struct hmk_out_block *b;
     unsigned n = t->n;
     int ret;
 
     if (n == 0)
         return 0;
+    b = &r->chan->out; /* staging took the channel */
     ret = hmk_lock(r);
     if (ret < 0)
         return ret;
@@ -659,8 +598,7 @@ int hmk_txn_commit(hmk_txn *t)
                 memory_order_relaxed);
         }
     }
-    atomic_fetch_add_explicit(&r->shm->hdr.out_commits, 1, memory_order_relaxed);
-    hmk_change_publish(&r->shm->hdr, r->waiters);
+    atomic_fetch_add_explicit(&r->chan->commits, 1, memory_order_relaxed);
     ret = (int)n;
 out:
     pthread_mutex_unlock(&b->lock);
@@ -714,21 +652,6 @@ int hmk_write_u32(hmk_region *r, unsigned index, uint32_t u)
     return hmk_write(r, index, &v);
 }
 
-int hmk_heartbeat(hmk_region *r)
-{
-    struct timespec ts;
-
-    if (r->flags & HMK_OPEN_RDONLY)
-        return -EROFS;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-        return -errno;
-    atomic_store_explicit(&r->shm->hdr.daemon_pid, (uint32_t)getpid(), memory_order_relaxed);
-    atomic_store_explicit(&r->shm->hdr.daemon_heartbeat_ns,
-                          (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
-                          memory_order_release);
-    return hmk_check(r);
-}
-
 const char *hmk_strerror(int err)
 {
     switch (err) {
@@ -742,7 +665,8 @@ const char *hmk_strerror(int err)
     case -EINVAL:          return "invalid argument or wrong type for the pin";
     case -EPERM:           return "pin is not writable from outside HAL (direction in)";
     case -EROFS:           return "region opened read-only";
-    case -EACCES:          return "permission denied";
+    case -EACCES:          return "permission denied (writing needs the daemon or root: run as "
+                                  "root, or as a service whose writes = grants the pin)";
     case -ENXIO:           return "$HMK_WRITE_PINS names a pin the region does not have";
     default:               return strerror(-err);
     }
@@ -752,7 +676,8 @@ const char *hmk_strerror(int err)
 
 uint32_t hmk_change_seq(const hmk_region *r)
 {
-    return atomic_load_explicit(&r->shm->hdr.change_futex, memory_order_acquire);
+    /* bit 0 is the daemon's relay flag, not a change */
+    return atomic_load_explicit(&r->shm->hdr.change_word, memory_order_acquire) >> 1;
 }
 
 static int64_t hmk_mono_ms(void)
@@ -762,51 +687,53 @@ static int64_t hmk_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* How long one sleep may last: while the daemon's relay is armed the bridge
+ * wakes us through it (the cap only guards against a daemon that dies in
+ * between); without a daemon nobody wakes us, so we look every
+ * HMK_WAIT_SLICE_MS: a change is seen at most that late. */
+#define HMK_WAIT_SLICE_MS      10
+#define HMK_WAIT_ARMED_MAX_MS  1000
+
 int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
 {
-    struct hmk_region_header *h = &r->shm->hdr;
+    const struct hmk_region_header *h = &r->shm->hdr;
     int64_t deadline = timeout_ms >= 0 ? hmk_mono_ms() + timeout_ms : 0;
-    uint32_t cur;
     int ret;
 
     for (;;) {
-        struct timespec ts, *tsp = NULL;
+        struct timespec ts;
+        int64_t slice;
+        uint32_t w;
+        bool armed, connected;
 
         ret = hmk_check(r);
         if (ret < 0)
             return ret;
-        if (timeout_ms >= 0) {
-            int64_t left = deadline - hmk_mono_ms();
-            if (left < 0)
-                left = 0;
-            ts.tv_sec = (time_t)(left / 1000);
-            ts.tv_nsec = (long)(left % 1000) * 1000000L;
-            tsp = &ts;
-        }
-        /* register before re-checking the word: the publisher increments,
-         * then reads the waiter count (both seq_cst), so either it sees us
-         * or we see its increment and do not sleep */
-        atomic_fetch_add_explicit(&r->waiters->count, 1, memory_order_seq_cst);
-        cur = atomic_load_explicit(&h->change_futex, memory_order_seq_cst);
-        ret = 0;
-        if (cur == *seq && (tsp == NULL || tsp->tv_sec || tsp->tv_nsec) &&
-            syscall(SYS_futex, &h->change_futex, FUTEX_WAIT, *seq, tsp, NULL, 0) < 0 &&
-            errno != EAGAIN)
-            ret = -errno;
-        atomic_fetch_sub_explicit(&r->waiters->count, 1, memory_order_seq_cst);
-        if (hmk_check(r) < 0)
-            return -ESTALE;
-        cur = atomic_load_explicit(&h->change_futex, memory_order_acquire);
-        if (cur != *seq) {
-            *seq = cur;
+        w = atomic_load_explicit(&h->change_word, memory_order_seq_cst);
+        if ((w >> 1) != *seq) {
+            *seq = w >> 1;
             return 0;
         }
-        if (ret == -EINTR)
-            return ret;
-        if (ret == -ETIMEDOUT || (timeout_ms >= 0 && hmk_mono_ms() >= deadline))
-            return -ETIMEDOUT;
-        if (ret < 0)
-            return ret;
+        armed = w & 1u;
+        connected = atomic_load_explicit(&h->connected, memory_order_relaxed) != 0;
+        if (!armed && connected)
+            hmk_relay_poke((hmk_region *)r); /* the relay then sets bit 0: w moves */
+        slice = armed && connected ? HMK_WAIT_ARMED_MAX_MS : HMK_WAIT_SLICE_MS;
+        if (timeout_ms >= 0) {
+            int64_t left = deadline - hmk_mono_ms();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            if (left < slice)
+                slice = left;
+        }
+        ts.tv_sec = (time_t)(slice / 1000);
+        ts.tv_nsec = (long)(slice % 1000) * 1000000L;
+        /* a futex on the read-only mapping: the word only the bridge and
+         * the daemon write; any change of it, the relay bit included, ends
+         * the sleep, and the loop looks again */
+        if (syscall(SYS_futex, &h->change_word, FUTEX_WAIT, w, &ts, NULL, 0) < 0 &&
+            errno == EINTR)
+            return -EINTR;
     }
 }
 
@@ -867,37 +794,6 @@ int hmk_wait(const hmk_region *r, const unsigned *pins, unsigned n, uint64_t *si
 
 /* ---- pulses ------------------------------------------------------------- */
 
-static int hmk_cmd_map(hmk_region *r)
-{
-    char path[NAME_MAX + 16];
-    struct hmk_cmd_ring *c;
-    struct stat st;
-    int fd, ret = 0;
-
-    snprintf(path, sizeof(path), "/%s%s", r->name, HMK_CMD_SUFFIX);
-    fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0)
-        return errno == ENOENT ? -ESTALE : -errno;
-    if (fstat(fd, &st) < 0 || st.st_size != (off_t)sizeof(*c)) {
-        close(fd);
-        return -EBADMSG;
-    }
-    c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (c == MAP_FAILED)
-        return -errno;
-    if (c->magic != HMK_CMD_MAGIC || c->depth != HMK_CMD_DEPTH)
-        ret = -EBADMSG;
-    else if (c->generation != r->generation)
-        ret = -ESTALE;
-    if (ret < 0) {
-        munmap(c, sizeof(*c));
-        return ret;
-    }
-    r->cmd = c;
-    return 0;
-}
-
 int hmk_pulse(hmk_region *r, unsigned index, const hmk_value *v)
 {
     uint64_t val[HMK_MAX_PINS];
@@ -914,9 +810,7 @@ int hmk_pulse(hmk_region *r, unsigned index, const hmk_value *v)
         return ret;
     if (r->pins[index].dir == HMK_RD_IO && !(r->pins[index].flags & HMK_PIN_SLOT))
         return -EINVAL; /* an io pin is not driven every cycle: no "one cycle" */
-    if (!r->cmd && (ret = hmk_cmd_map(r)) < 0)
-        return ret;
-    c = r->cmd;
+    c = &r->chan->cmd; /* staging took the channel */
     e = pthread_mutex_lock(&c->lock);
     tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
     if (e == EOWNERDEAD) {

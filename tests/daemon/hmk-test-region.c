@@ -1,165 +1,428 @@
 /*
- * hmk-test-region - plays the bridge's part for the daemon's region tests,
- * without HAL: creates, changes and detaches a region laid out by
- * include/hmk_region.h (the one layout definition), the way the bridge does
- * (built under a temporary name, renamed into place).
+ * hmk-test-region - a userspace bridge for tests without HAL: creates a
+ * region laid out by include/hmk_region.h, with its change stream, its
+ * sealed control block and write channels, and then runs in the background
+ * as the bridge would, once a millisecond: publishes in values and the
+ * merged out values (bridge/hmk_merge.c, the bridge's own merge rule),
+ * mirrors the daemon's heartbeat into `connected`, wakes the daemon's relay.
+ * The daemon takes its capabilities from this process as it would from
+ * rtapi_app (pidfd_getfd), so the simulator must run as the daemon's user.
  *
- *   hmk-test-region create NAME NPINS   slot pins pin.0 .. pin.N-1 (float, in+out),
- *                                       and the NAME.waiters companion object
- *   hmk-test-region set-in NAME IDX VALUE
- *   hmk-test-region heartbeat NAME      prints "PID NS" of the daemon's heartbeat
- *   hmk-test-region detach NAME         marks it detached and unlinks it
+ *   hmk-test-region create NAME NPINS [CHANNELS]
+ *         float slots pin.0 .. pin.N-1 (in + out); returns once the region is
+ *         in place, the simulator keeps running until `detach`
+ *   hmk-test-region set-in NAME IDX VALUE     returns once a cycle published it
+ *   hmk-test-region get-out NAME IDX          the out value the "bridge" applied
+ *   hmk-test-region heartbeat NAME            "PID NS" of the daemon's heartbeat
+ *   hmk-test-region detach NAME               marks it detached, unlinks it, stops
+ *
+ * Requests travel to the simulator over an abstract datagram socket named
+ * after the region; each gets one reply line ("ok" or "error: ...").
  */
+#include "hmk_merge.c"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "hmk_region.h"
+#include "halmk.h"
 
-static struct hmk_shm *map(const char *name, int flags)
-{
-    char path[256];
+#define SIM_PERIOD_NS 1000000L
+#define SIM_STREAM_DEPTH 4096u
+#define SIM_REPLY_TIMEOUT_S 60
+
+struct sim {
+    char name[NAME_MAX];
+    char path[PATH_MAX], spath[PATH_MAX];
     struct hmk_shm *shm;
+    struct hmk_stream_hdr *st;
+    uint64_t st_head;
+    struct hmk_ctl *ctl;
+    int fds[2 + HMK_MAX_CHANNELS];
+    unsigned npins;
+    uint64_t in_next[HMK_MAX_PINS], in_last[HMK_MAX_PINS];
+    uint64_t cycle;
+    int sock;
+    ino_t ino;
+};
+
+static struct hmk_merge mg;
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static void sock_addr(const char *name, struct sockaddr_un *a, socklen_t *len)
+{
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "hmk-test-region/%s", name);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a->sun_path + 1));
+}
+
+static void *map_fd(int fd, size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        die("mmap");
+    memset(p, 0, size);
+    return p;
+}
+
+static int sealed_memfd(const char *what, size_t size)
+{
+    int fd = memfd_create(what, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        die("memfd");
+    return fd;
+}
+
+static int shm_file(const char *tmp, size_t size)
+{
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+        die(tmp);
+    return fd;
+}
+
+static uint64_t ino_of(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* Everything the bridge's rtapi_app_main makes, under temporary names. */
+static void sim_build(struct sim *s, unsigned nchan, char *tmp, char *stmp)
+{
+    struct hmk_region_header *h;
+    struct timespec ts;
+    uint64_t gen;
+    int fd, sfd;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gen = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    fd = shm_file(tmp, sizeof(*s->shm));
+    s->shm = map_fd(fd, sizeof(*s->shm));
+    s->ino = (ino_t)ino_of(fd);
+    sfd = shm_file(stmp, sizeof(struct hmk_stream_hdr) + SIM_STREAM_DEPTH * sizeof(struct hmk_stream_rec));
+    s->st = map_fd(sfd, sizeof(struct hmk_stream_hdr) + SIM_STREAM_DEPTH * sizeof(struct hmk_stream_rec));
+    close(sfd);
+    s->st->depth = SIM_STREAM_DEPTH;
+    s->st->generation = gen;
+    s->st->magic = HMK_STREAM_MAGIC;
+    s->fds[0] = fd;
+    s->fds[1] = sealed_memfd("hmk-test-ctl", sizeof(struct hmk_ctl));
+    s->ctl = map_fd(s->fds[1], sizeof(struct hmk_ctl));
+    h = &s->shm->hdr;
+    for (unsigned i = 0; i < s->npins; i++) {
+        snprintf(s->shm->pin[i].name, sizeof(s->shm->pin[i].name), "pin.%u", i);
+        s->shm->pin[i].type = HMK_RT_FLOAT;
+        s->shm->pin[i].dir = HMK_RD_IO;
+        s->shm->pin[i].flags = HMK_PIN_SLOT;
+    }
+    h->abi_version = HMK_ABI_VERSION;
+    h->header_size = sizeof(*h);
+    h->pin_desc_size = sizeof(struct hmk_pin_desc);
+    h->region_size = sizeof(*s->shm);
+    h->pin_count = s->npins;
+    h->max_pins = HMK_MAX_PINS;
+    h->heartbeat_timeout_ms = 500;
+    h->layout_hash = hmk_layout_hash(s->shm->pin, s->npins);
+    h->generation = gen;
+    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "microkernel");
+    h->rtapi_pid = (int32_t)getpid();
+    h->channels = nchan;
+    h->region_fd = fd;
+    h->region_ino = ino_of(fd);
+    h->ctl_fd = s->fds[1];
+    h->ctl_ino = ino_of(s->fds[1]);
+    s->ctl->channels = nchan;
+    s->ctl->generation = gen;
+    mg.nchan = nchan;
+    mg.pin = s->shm->pin;
+    mg.h = h;
+    mg.ctl = s->ctl;
+    for (unsigned k = 0; k < nchan; k++) {
+        int cfd = s->fds[2 + k] = sealed_memfd("hmk-test-channel", sizeof(struct hmk_chan));
+        struct hmk_chan *c = map_fd(cfd, sizeof(struct hmk_chan));
+        c->index = k;
+        c->generation = gen;
+        hmk_mutex_init_shared(&c->out.lock);
+        hmk_mutex_init_shared(&c->cmd.lock);
+        c->magic = HMK_CHAN_MAGIC;
+        h->chan_fd[k] = cfd;
+        h->chan_ino[k] = ino_of(cfd);
+        mg.chan[k] = c;
+    }
+    hmk_merge_init(&mg, s->npins);
+    s->ctl->magic = HMK_CTL_MAGIC;
+    h->magic = HMK_REGION_MAGIC;
+    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+}
+
+/* One bridge cycle: in values (with the stream), the merged out values,
+ * connected from the heartbeat, and the relay wake when anything changed. */
+static void sim_cycle(struct sim *s)
+{
+    struct hmk_region_header *h = &s->shm->hdr;
+    struct timespec ts;
+    uint64_t now, hb, q;
+    bool changed, connected;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    hmk_merge_all(&mg);
+    changed = mg.out_dirty;
+    mg.out_dirty = false;
+    s->cycle++;
+    q = hmk_in_write_begin(&s->shm->in);
+    for (unsigned i = 0; i < s->npins; i++) {
+        if (s->in_next[i] != s->in_last[i]) {
+            s->in_last[i] = s->in_next[i];
+            changed = true;
+            atomic_store_explicit(&s->shm->in.changed_cycle[i], s->cycle, memory_order_relaxed);
+            hmk_stream_append(s->st, &s->st_head, SIM_STREAM_DEPTH, s->cycle, i, s->in_last[i]);
+        }
+        atomic_store_explicit(&s->shm->in.value[i], s->in_last[i], memory_order_relaxed);
+        atomic_store_explicit(&s->shm->in.out_value[i], mg.latched[i], memory_order_relaxed);
+    }
+    atomic_store_explicit(&s->shm->in.cycle, s->cycle, memory_order_relaxed);
+    hmk_in_write_end(&s->shm->in, q);
+    hb = atomic_load_explicit(&s->ctl->heartbeat_ns, memory_order_acquire);
+    connected = hb != 0 && (now <= hb || now - hb <= 500000000ull);
+    atomic_store_explicit(&h->daemon_heartbeat_ns, hb, memory_order_relaxed);
+    atomic_store_explicit(&h->daemon_pid, atomic_load(&s->ctl->daemon_pid), memory_order_relaxed);
+    atomic_store_explicit(&h->connected, connected, memory_order_relaxed);
+    if (changed)
+        hmk_change_publish(h, s->ctl, connected);
+    atomic_store_explicit(&h->bridge_time_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&h->bridge_cycle, s->cycle, memory_order_release);
+    atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
+}
+
+static void sim_detach(struct sim *s)
+{
+    atomic_store_explicit(&s->shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
+    atomic_fetch_add_explicit(&s->shm->hdr.change_word, 2, memory_order_seq_cst);
+    syscall(SYS_futex, &s->shm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    unlink(s->spath);
+    unlink(s->path);
+}
+
+struct sim_req {
+    struct sockaddr_un from;
+    socklen_t fromlen;
+    char reply[64];
+};
+
+/* Requests are taken before a cycle and answered after it, so a client
+ * that gets "ok" knows the cycle that published its value is over. */
+static bool sim_take(struct sim *s, struct sim_req *rq, bool *detach)
+{
+    char buf[128];
+    unsigned idx;
+    double v;
+    ssize_t n;
+
+    rq->fromlen = sizeof(rq->from);
+    n = recvfrom(s->sock, buf, sizeof(buf) - 1, MSG_DONTWAIT, (struct sockaddr *)&rq->from,
+                 &rq->fromlen);
+    if (n < 0)
+        return false;
+    buf[n] = '\0';
+    snprintf(rq->reply, sizeof(rq->reply), "ok");
+    if (sscanf(buf, "set %u %lf", &idx, &v) == 2) {
+        if (idx < s->npins)
+            s->in_next[idx] = hmk_enc_float(v);
+        else
+            snprintf(rq->reply, sizeof(rq->reply), "error: no pin %u", idx);
+    } else if (!strcmp(buf, "detach")) {
+        *detach = true;
+    } else {
+        snprintf(rq->reply, sizeof(rq->reply), "error: bad request");
+    }
+    return true;
+}
+
+static __attribute__((noreturn)) void sim_run(struct sim *s)
+{
+    struct timespec next;
+    struct sim_req rq[16];
+
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (;;) {
+        unsigned n = 0;
+        bool detach = false;
+        struct stat st;
+
+        while (n < 16 && sim_take(s, &rq[n], &detach))
+            n++;
+        sim_cycle(s);
+        if (detach)
+            sim_detach(s);
+        for (unsigned k = 0; k < n; k++)
+            sendto(s->sock, rq[k].reply, strlen(rq[k].reply), MSG_DONTWAIT,
+                   (struct sockaddr *)&rq[k].from, rq[k].fromlen);
+        /* gone (detached, or removed by a test's cleanup): so are we */
+        if (detach || (s->cycle % 64 == 0 && (stat(s->path, &st) < 0 || st.st_ino != s->ino)))
+            exit(0);
+        next.tv_nsec += SIM_PERIOD_NS;
+        if (next.tv_nsec >= 1000000000L) {
+            next.tv_sec++;
+            next.tv_nsec -= 1000000000L;
+        }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
+}
+
+static int cmd_create(const char *name, unsigned npins, unsigned nchan)
+{
+    static struct sim s;
+    char tmp[PATH_MAX], stmp[PATH_MAX];
+    struct sockaddr_un a;
+    socklen_t len;
+    int p[2];
+    pid_t pid;
+    char c;
+
+    if (npins == 0 || npins > HMK_MAX_PINS || nchan < 2 || nchan > HMK_MAX_CHANNELS) {
+        fprintf(stderr, "hmk-test-region: NPINS must be 1..%u, CHANNELS 2..%u\n", HMK_MAX_PINS,
+                HMK_MAX_CHANNELS);
+        return 2;
+    }
+    snprintf(s.name, sizeof(s.name), "%s", name);
+    s.npins = npins;
+    snprintf(s.path, sizeof(s.path), "/dev/shm/%s", name);
+    snprintf(s.spath, sizeof(s.spath), "/dev/shm/%s%s", name, HMK_STREAM_SUFFIX);
+    snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.test", name);
+    snprintf(stmp, sizeof(stmp), "/dev/shm/.%s.test.stream", name);
+    unlink(tmp);
+    unlink(stmp);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        die("pipe");
+    pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid > 0) {
+        close(p[1]);
+        /* the region is in place (or the simulator failed) when it says so */
+        return read(p[0], &c, 1) == 1 ? 0 : 1;
+    }
+    close(p[0]);
+    setsid();
+    s.sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sock_addr(name, &a, &len);
+    if (s.sock < 0 || bind(s.sock, (struct sockaddr *)&a, len) < 0)
+        die("simulator socket (another simulator for this name?)");
+    sim_build(&s, nchan, tmp, stmp);
+    sim_cycle(&s);
+    if (rename(stmp, s.spath) < 0 || rename(tmp, s.path) < 0)
+        die("rename");
+    c = 1;
+    if (write(p[1], &c, 1) != 1)
+        exit(1);
+    close(p[1]);
+    /* stdio stays open to whoever started us no longer than needed */
+    if (freopen("/dev/null", "r", stdin) == NULL || freopen("/dev/null", "w", stdout) == NULL)
+        exit(1);
+    sim_run(&s);
+}
+
+static int cmd_request(const char *name, const char *req)
+{
+    struct timeval tv = { SIM_REPLY_TIMEOUT_S, 0 };
+    struct sockaddr_un a;
+    sa_family_t fam = AF_UNIX;
+    socklen_t len;
+    char buf[128];
+    ssize_t n;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    /* autobind: an address the simulator can reply to */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&fam, sizeof(fam)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+        die("socket");
+    sock_addr(name, &a, &len);
+    if (sendto(fd, req, strlen(req), 0, (struct sockaddr *)&a, len) < 0) {
+        fprintf(stderr, "hmk-test-region: no simulator for region '%s': %s\n", name,
+                strerror(errno));
+        return 1;
+    }
+    n = recv(fd, buf, sizeof(buf) - 1, 0);
+    if (n < 0) {
+        fprintf(stderr, "hmk-test-region: no reply from the simulator of '%s'\n", name);
+        return 1;
+    }
+    buf[n] = '\0';
+    if (strcmp(buf, "ok") != 0) {
+        fprintf(stderr, "hmk-test-region: %s\n", buf);
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads the region as any reader may: the heartbeat mirror, an out value. */
+static int cmd_look(const char *name, const char *pin)
+{
+    char path[PATH_MAX], b[64];
+    const struct hmk_shm *shm;
+    unsigned i = pin ? (unsigned)atoi(pin) : 0;
+    hmk_value v = { .type = HMK_TYPE_FLOAT };
     int fd;
 
     snprintf(path, sizeof(path), "/dev/shm/%s", name);
-    fd = open(path, O_RDWR | O_CLOEXEC | flags, 0600);
-    if (fd < 0) {
-        perror(path);
-        exit(1);
-    }
-    if ((flags & O_CREAT) && ftruncate(fd, sizeof(*shm)) < 0) {
-        perror("ftruncate");
-        exit(1);
-    }
-    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (shm == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die(path);
+    shm = mmap(NULL, sizeof(*shm), PROT_READ, MAP_SHARED, fd, 0);
+    if (shm == MAP_FAILED)
+        die("mmap");
     close(fd);
-    return shm;
-}
-
-static struct hmk_waiters *map_waiters(const char *name)
-{
-    char path[256];
-    struct hmk_waiters *w;
-    int fd;
-
-    snprintf(path, sizeof(path), "/dev/shm/%s%s", name, HMK_WAITERS_SUFFIX);
-    fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        perror(path);
-        exit(1);
+    if (!pin) {
+        printf("%u %llu\n", (unsigned)atomic_load(&shm->hdr.daemon_pid),
+               (unsigned long long)atomic_load(&shm->hdr.daemon_heartbeat_ns));
+        return 0;
     }
-    w = mmap(NULL, HMK_WAITERS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (w == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
+    if (i >= shm->hdr.pin_count) {
+        fprintf(stderr, "hmk-test-region: no pin %s\n", pin);
+        return 1;
     }
-    return w;
+    v.f = hmk_dec_float(atomic_load(&shm->in.out_value[i]));
+    if (hmk_value_format(&v, b, sizeof(b)) < 0)
+        return 1;
+    printf("%s\n", b);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    struct hmk_shm *shm;
+    char req[128];
 
-    if (argc >= 4 && !strcmp(argv[1], "create")) {
-        char tmp[256], path[256];
-        unsigned n = (unsigned)atoi(argv[3]);
-        struct timespec ts;
-        struct hmk_region_header *h;
-
-        snprintf(tmp, sizeof(tmp), ".%s.test", argv[2]);
-        snprintf(path, sizeof(path), "/dev/shm/%s", argv[2]);
-        shm = map(tmp, O_CREAT | O_EXCL);
-        h = &shm->hdr;
-        for (unsigned i = 0; i < n; i++) {
-            snprintf(shm->pin[i].name, sizeof(shm->pin[i].name), "pin.%u", i);
-            shm->pin[i].type = HMK_RT_FLOAT;
-            shm->pin[i].dir = HMK_RD_IO;
-            shm->pin[i].flags = HMK_PIN_SLOT;
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        h->abi_version = HMK_ABI_VERSION;
-        h->header_size = sizeof(*h);
-        h->pin_desc_size = sizeof(struct hmk_pin_desc);
-        h->region_size = sizeof(*shm);
-        h->pin_count = n;
-        h->max_pins = HMK_MAX_PINS;
-        h->heartbeat_timeout_ms = 500;
-        h->layout_hash = hmk_layout_hash(shm->pin, n);
-        h->generation = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-        snprintf(h->hal_prefix, sizeof(h->hal_prefix), "microkernel");
-        h->magic = HMK_REGION_MAGIC;
-        atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
-        {
-            /* the companion object futex waiters register in, as the bridge
-             * makes it: before the region appears */
-            char wpath[256];
-            struct hmk_waiters *w;
-            int fd;
-            snprintf(wpath, sizeof(wpath), "/dev/shm/%s%s", argv[2], HMK_WAITERS_SUFFIX);
-            fd = open(wpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (fd < 0 || ftruncate(fd, HMK_WAITERS_SIZE) < 0) {
-                perror(wpath);
-                return 1;
-            }
-            w = mmap(NULL, HMK_WAITERS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-            if (w == MAP_FAILED) {
-                perror("mmap");
-                return 1;
-            }
-            close(fd);
-            w->generation = h->generation;
-            w->magic = HMK_WAITERS_MAGIC;
-        }
-        snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.test", argv[2]);
-        if (rename(tmp, path) < 0) {
-            perror("rename");
-            return 1;
-        }
-        return 0;
-    }
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "create"))
+        return cmd_create(argv[2], (unsigned)atoi(argv[3]),
+                          argc == 5 ? (unsigned)atoi(argv[4]) : HMK_DEFAULT_CHANNELS);
     if (argc == 5 && !strcmp(argv[1], "set-in")) {
-        unsigned i = (unsigned)atoi(argv[3]);
-        uint64_t s;
-        uint64_t cycle;
-        shm = map(argv[2], 0);
-        cycle = atomic_load(&shm->in.cycle) + 1;
-        s = hmk_in_write_begin(&shm->in);
-        atomic_store_explicit(&shm->in.value[i], hmk_enc_float(atof(argv[4])), memory_order_relaxed);
-        atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
-        atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
-        hmk_in_write_end(&shm->in, s);
-        atomic_store_explicit(&shm->hdr.bridge_cycle, cycle, memory_order_release);
-        /* and wake waiters, as the bridge does in a cycle with a change */
-        hmk_change_publish(&shm->hdr, map_waiters(argv[2]));
-        return 0;
+        snprintf(req, sizeof(req), "set %s %s", argv[3], argv[4]);
+        return cmd_request(argv[2], req);
     }
-    if (argc == 3 && !strcmp(argv[1], "heartbeat")) {
-        shm = map(argv[2], 0);
-        printf("%u %llu\n", atomic_load(&shm->hdr.daemon_pid),
-               (unsigned long long)atomic_load(&shm->hdr.daemon_heartbeat_ns));
-        return 0;
-    }
-    if (argc == 3 && !strcmp(argv[1], "detach")) {
-        char path[256];
-        shm = map(argv[2], 0);
-        atomic_store_explicit(&shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
-        hmk_change_publish(&shm->hdr, map_waiters(argv[2]));
-        snprintf(path, sizeof(path), "/dev/shm/%s%s", argv[2], HMK_WAITERS_SUFFIX);
-        unlink(path);
-        snprintf(path, sizeof(path), "/dev/shm/%s", argv[2]);
-        return unlink(path) < 0;
-    }
+    if (argc == 3 && !strcmp(argv[1], "detach"))
+        return cmd_request(argv[2], "detach");
+    if ((argc == 3 && !strcmp(argv[1], "heartbeat")) || (argc == 4 && !strcmp(argv[1], "get-out")))
+        return cmd_look(argv[2], argc == 4 ? argv[3] : NULL);
     fprintf(stderr, "usage: see the comment at the top of hmk-test-region.c\n");
     return 2;
 }

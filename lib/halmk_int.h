@@ -1,0 +1,40 @@
+/*
+ * halmk_int.h - libhalmk's private handle, shared by its own files only
+ * (lib/halmk.c: reads, writes, waits; lib/hmk_cap.c: how a process comes to
+ * hold a write channel or, for the daemon, the control block).
+ */
+#ifndef HMK_HALMK_INT_H
+#define HMK_HALMK_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "halmk.h"
+#include "hmk_region.h"
+
+struct hmk_region {
+    const struct hmk_shm *shm;          /* the public region, mapped read-only */
+    struct hmk_chan *chan;              /* our write channel, mapped on the first write */
+    int chan_err;                       /* why we have none (0: not tried yet) */
+    struct hmk_ctl *ctl;                /* daemon only (hmk_cap_attach) */
+    struct hmk_shm *wshm;               /* daemon only: the region, writable (change word) */
+    int poke_fd;                        /* datagram socket to the daemon's relay, or -1 */
+    size_t size;
+    unsigned flags;
+    uint64_t generation;
+    unsigned pin_count;
+    bool granted_only;                  /* $HMK_WRITE_PINS was set */
+    uint64_t granted[HMK_MAX_PINS / 64];
+    struct hmk_region_header hdr;       /* private copy, validated once at open */
+    char name[NAME_MAX + 1];
+    char prefix[HMK_NAME_MAX];
+    struct hmk_pin_desc pins[]; /* private, validated copy of the pin table */
+};
+
+/* lib/hmk_cap.c */
+int hmk_chan_get(hmk_region *r);        /* maps r->chan; -EACCES etc. */
+void hmk_cap_release(hmk_region *r);    /* unmaps whatever hmk_cap.c mapped */
+void hmk_relay_poke(hmk_region *r);     /* asks the daemon's relay to arm; best effort */
+
+#endif

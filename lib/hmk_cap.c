@@ -1,0 +1,325 @@
+/*
+ * hmk_cap.c - how a process comes to hold a write channel, and the daemon's
+ * control block and relay. Contracts: include/halmk_priv.h (daemon side)
+ * and include/halmk.h (hmk_open: writes).
+ *
+ * A channel comes, in this order of preference, from
+ *   1. $HMK_CHANNEL_FD: a descriptor the daemon left open for a service it
+ *      started (the service's own channel, granted its `writes =` pins);
+ *   2. rtapi_app itself, for root (pidfd_getfd): the tools channel 0;
+ * and otherwise not at all: writing then needs the daemon or root.
+ * Whatever the descriptor, it must be the inode the region header names for
+ * a channel, be exactly a channel's size and carry the bridge's seals.
+ */
+#include "halmk_int.h"
+#include "halmk_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(HMK_GRANT_WORDS_PUB == HMK_GRANT_WORDS, "grant words");
+
+/* fd must be the object the header names by inode (ino), sized `size`,
+ * sealed against resizing. */
+static int hmk_fd_check(int fd, uint64_t ino, size_t size)
+{
+    struct stat st;
+    int seals;
+
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_ino != ino || (uint64_t)st.st_size != size)
+        return -ESTALE;
+    seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & HMK_SEALS_REQUIRED) != HMK_SEALS_REQUIRED)
+        return -ESTALE;
+    return 0;
+}
+
+/* A copy of descriptor `num` of rtapi_app, which must be inode `ino`. */
+static int hmk_take_fd(const hmk_region *r, int num, uint64_t ino, size_t size)
+{
+    int pidfd, fd, ret;
+
+    if (r->hdr.rtapi_pid <= 0 || num < 0)
+        return -ENODEV;
+    pidfd = (int)syscall(SYS_pidfd_open, (pid_t)r->hdr.rtapi_pid, 0);
+    if (pidfd < 0)
+        return errno == ESRCH ? -ESTALE : -errno;
+    fd = (int)syscall(SYS_pidfd_getfd, pidfd, num, 0); /* always O_CLOEXEC */
+    ret = fd < 0 ? -errno : 0;
+    close(pidfd);
+    if (ret < 0)
+        return ret == -ESRCH || ret == -EBADF ? -ESTALE : ret;
+    if (size == 0) { /* the public region: not sealed, checked by inode only */
+        struct stat st;
+        if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != ino)
+            ret = -ESTALE;
+    } else {
+        ret = hmk_fd_check(fd, ino, size);
+    }
+    if (ret < 0) {
+        close(fd);
+        return ret;
+    }
+    return fd;
+}
+
+/* Which channel an inode is, or -1. */
+static int hmk_chan_index(const hmk_region *r, uint64_t ino)
+{
+    for (unsigned k = 0; k < r->hdr.channels && k < HMK_MAX_CHANNELS; k++)
+        if (r->hdr.chan_ino[k] == ino)
+            return (int)k;
+    return -1;
+}
+
+static int hmk_chan_from_env(const hmk_region *r)
+{
+    const char *env = getenv("HMK_CHANNEL_FD");
+    struct stat st;
+    char *end;
+    long n;
+    int fd;
+
+    if (!env)
+        return -ENOENT;
+    n = strtol(env, &end, 10);
+    if (*env == '\0' || *end || n < 0 || n > INT_MAX)
+        return -EBADF;
+    if (fstat((int)n, &st) < 0)
+        return -EBADF;
+    /* a channel of an earlier bridge: the daemon restarts us with a new one */
+    if (hmk_chan_index(r, (uint64_t)st.st_ino) < 0)
+        return -ESTALE;
+    if (hmk_fd_check((int)n, (uint64_t)st.st_ino, sizeof(struct hmk_chan)) < 0)
+        return -ESTALE;
+    /* our own descriptor: the inherited one stays for the next hmk_open */
+    fd = fcntl((int)n, F_DUPFD_CLOEXEC, 3);
+    return fd < 0 ? -errno : fd;
+}
+
+int hmk_chan_get(hmk_region *r)
+{
+    struct hmk_chan *c;
+    int fd;
+
+    if (r->chan)
+        return 0;
+    if (r->chan_err)
+        return r->chan_err;
+    fd = hmk_chan_from_env(r);
+    if (fd == -ENOENT) {
+        fd = geteuid() == 0 ? hmk_take_fd(r, r->hdr.chan_fd[0], r->hdr.chan_ino[0],
+                                          sizeof(struct hmk_chan))
+                            : -EACCES;
+        if (fd == -EPERM)
+            fd = -EACCES;
+    }
+    if (fd < 0) {
+        /* not remembered when transient: the bridge may come back */
+        if (fd == -EACCES || fd == -EBADF)
+            r->chan_err = fd;
+        return fd;
+    }
+    c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (c == MAP_FAILED)
+        return -errno;
+    if (c->magic != HMK_CHAN_MAGIC || c->generation != r->generation) {
+        munmap(c, sizeof(*c));
+        return -ESTALE;
+    }
+    r->chan = c;
+    return 0;
+}
+
+void hmk_cap_release(hmk_region *r)
+{
+    if (r->chan)
+        munmap(r->chan, sizeof(*r->chan));
+    if (r->ctl)
+        munmap(r->ctl, sizeof(*r->ctl));
+    if (r->wshm)
+        munmap(r->wshm, r->size);
+    if (r->poke_fd >= 0)
+        close(r->poke_fd);
+    r->chan = NULL;
+    r->ctl = NULL;
+    r->wshm = NULL;
+    r->poke_fd = -1;
+}
+
+/* ---- the daemon's side ------------------------------------------------- */
+
+int hmk_cap_attach(hmk_region *r)
+{
+    void *ctl, *w;
+    int fd;
+
+    if (r->ctl)
+        return 0;
+    fd = hmk_take_fd(r, r->hdr.ctl_fd, r->hdr.ctl_ino, sizeof(struct hmk_ctl));
+    if (fd < 0)
+        return fd;
+    ctl = mmap(NULL, sizeof(struct hmk_ctl), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (ctl == MAP_FAILED)
+        return -errno;
+    fd = hmk_take_fd(r, r->hdr.region_fd, r->hdr.region_ino, 0);
+    if (fd < 0) {
+        munmap(ctl, sizeof(struct hmk_ctl));
+        return fd;
+    }
+    w = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (w == MAP_FAILED) {
+        munmap(ctl, sizeof(struct hmk_ctl));
+        return -errno;
+    }
+    if (((struct hmk_ctl *)ctl)->magic != HMK_CTL_MAGIC ||
+        ((struct hmk_ctl *)ctl)->generation != r->generation) {
+        munmap(ctl, sizeof(struct hmk_ctl));
+        munmap(w, r->size);
+        return -ESTALE;
+    }
+    r->ctl = ctl;
+    r->wshm = w;
+    return 0;
+}
+
+int hmk_heartbeat(hmk_region *r)
+{
+    struct timespec ts;
+
+    if (!r->ctl)
+        return -EPERM;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+        return -errno;
+    atomic_store_explicit(&r->ctl->daemon_pid, (uint32_t)getpid(), memory_order_relaxed);
+    atomic_store_explicit(&r->ctl->heartbeat_ns,
+                          (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
+                          memory_order_release);
+    return hmk_check(r);
+}
+
+unsigned hmk_cap_channels(const hmk_region *r)
+{
+    return r->ctl ? r->hdr.channels : 0;
+}
+
+int hmk_cap_channel_fd(const hmk_region *r, unsigned k)
+{
+    if (!r->ctl)
+        return -EPERM;
+    if (k >= r->hdr.channels)
+        return -ERANGE;
+    return hmk_take_fd(r, r->hdr.chan_fd[k], r->hdr.chan_ino[k], sizeof(struct hmk_chan));
+}
+
+int hmk_cap_grant(hmk_region *r, unsigned k, const uint64_t bits[HMK_GRANT_WORDS_PUB])
+{
+    struct hmk_ctl *c = r->ctl;
+    uint64_t s;
+
+    if (!c)
+        return -EPERM;
+    if (k == 0 || k >= r->hdr.channels)
+        return -ERANGE;
+    /* one writer (the daemon's main thread): a plain seqlock */
+    s = atomic_load_explicit(&c->grant_seq, memory_order_relaxed);
+    atomic_store_explicit(&c->grant_seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    for (unsigned w = 0; w < HMK_GRANT_WORDS; w++)
+        atomic_store_explicit(&c->grant[k][w], bits[w], memory_order_relaxed);
+    atomic_store_explicit(&c->grant_seq, s + 2, memory_order_release);
+    return 0;
+}
+
+static long hmk_futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, w, op, val, ts, NULL, 0);
+}
+
+int hmk_cap_relay_wait(hmk_region *r, uint32_t *seen, int timeout_ms)
+{
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    uint32_t cur;
+
+    if (!r->ctl)
+        return -EPERM;
+    cur = atomic_load_explicit(&r->ctl->relay_word, memory_order_acquire);
+    if (cur == *seen &&
+        hmk_futex(&r->ctl->relay_word, FUTEX_WAIT, cur, timeout_ms < 0 ? NULL : &ts) < 0 &&
+        errno != EAGAIN && errno != EINTR)
+        return errno == ETIMEDOUT ? -ETIMEDOUT : -errno;
+    cur = atomic_load_explicit(&r->ctl->relay_word, memory_order_acquire);
+    if (cur == *seen)
+        return -ETIMEDOUT;
+    *seen = cur;
+    return 0;
+}
+
+int hmk_cap_relay_arm(hmk_region *r, bool armed)
+{
+    if (!r->ctl)
+        return -EPERM;
+    /* the control block first, so a bridge that sees the bit set wakes us;
+     * then the bit readers sleep on, which ends every sleep under way */
+    atomic_store_explicit(&r->ctl->relay_armed, armed, memory_order_seq_cst);
+    if (armed)
+        atomic_fetch_or_explicit(&r->wshm->hdr.change_word, 1u, memory_order_seq_cst);
+    else
+        atomic_fetch_and_explicit(&r->wshm->hdr.change_word, ~1u, memory_order_seq_cst);
+    hmk_futex(&r->wshm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL);
+    return 0;
+}
+
+int hmk_cap_fanout(hmk_region *r)
+{
+    long n;
+
+    if (!r->wshm)
+        return -EPERM;
+    n = hmk_futex(&r->wshm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL);
+    return n < 0 ? -errno : (int)n;
+}
+
+void hmk_poke_addr(const char *region, struct sockaddr_un *a, socklen_t *len)
+{
+    int n;
+
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    /* abstract: no file whose permissions or existence anyone must manage */
+    n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "hal-microkernel/%s/relay", region);
+    if (n < 0 || (size_t)n >= sizeof(a->sun_path) - 1)
+        n = (int)sizeof(a->sun_path) - 2;
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+void hmk_relay_poke(hmk_region *r)
+{
+    struct sockaddr_un a;
+    socklen_t len;
+
+    if (r->poke_fd < 0)
+        r->poke_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (r->poke_fd < 0)
+        return;
+    hmk_poke_addr(r->name, &a, &len);
+    /* best effort: a full socket means the relay has pokes enough already */
+    if (sendto(r->poke_fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len) < 0) {
+        /* nothing to do: the waiter's own time slice bounds its delay */
+    }
+}
