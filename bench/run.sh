@@ -45,10 +45,10 @@ say() { echo "[bench $(date +%T)] $*" >&2; }
 # ---- sizes ------------------------------------------------------------------
 if [ $quick -eq 1 ]; then
     REPS=3 WRITE_S=0.2 SETP_N=5 BATCH_N=100 LAT_S=1 RT_N=50 CYCLES=300
-    IDLE_S=3 CRASH_N=10
+    IDLE_S=3 CRASH_N=10 WAIT_S=1 STRACE_S=2
 else
     REPS=5 WRITE_S=1 SETP_N=50 BATCH_N=1000 LAT_S=20 RT_N=1000 CYCLES=5000
-    IDLE_S=60 CRASH_N=100
+    IDLE_S=60 CRASH_N=100 WAIT_S=10 STRACE_S=10
 fi
 PERIOD_NS=1000000   # servo-thread period
 
@@ -141,7 +141,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
         || { tail -n 20 "$work/build.log"; die "cmake configure failed"; }
 fi
 cmake --build "$build" -j"$(nproc)" --target halmk bridge halpoke wakelat writerate roundtrip \
-    execns pipelat crashsvc >>"$work/build.log" 2>&1 \
+    execns pipelat crashsvc waiters >>"$work/build.log" 2>&1 \
     || { tail -n 30 "$work/build.log"; die "build of the bridge and bench programs failed"; }
 have_daemon=1 have_services=1
 cmake --build "$build" -j"$(nproc)" --target hal-microkernel hal-microkernelctl \
@@ -534,6 +534,93 @@ else
     not_measured 6 "restart latency (shell loop)" "crashsvc failed: $(tail -n 1 "$log")"
 fi
 
+# ---- row 7: waiters -------------------------------------------------------------------------
+# The bridge's worst cycle (HAL's own .tmax) while a pin changes every
+# cycle and N threads of one read-only client wait in hmk_wait_change, with
+# the daemon's relay and without a daemon; then which system calls the servo
+# thread made, under strace, with 1000 waiters.
+say "row 7: bridge worst cycle with 0, 1, 100, 1000 waiting threads (${WAIT_S} s each)"
+stop_hal
+cat >"$work/wait.hal" <<HAL
+loadrt threads name1=servo-thread period1=$PERIOD_NS
+loadrt siggen
+loadrt hal_microkernel_bridge count=4
+addf siggen.0.update servo-thread
+addf microkernel.update servo-thread
+net wave siggen.0.sine => microkernel.pin.0.in
+start
+HAL
+clocks_ns() { awk -v c="$1" -v h="$tsc_hz" 'BEGIN { if (h > 0) printf "%.0f", c * 1e9 / h; else print c }'; }
+# servo_tid: the thread of rtapi_app that runs the servo thread (the one
+# that has run most since HAL started)
+servo_tid() {
+    local p; p=$(pgrep -x rtapi_app | head -n 1)
+    for t in /proc/"$p"/task/*; do
+        printf '%s %s\n' "$(awk '{ print $14 + $15 }' "$t/stat")" "${t##*/}"
+    done | sort -n | tail -n 1 | cut -d " " -f 2
+}
+if ! hal_load "$work/wait.hal"; then
+    not_measured 7 "bridge worst cycle with waiters" "HAL config failed: $(tail -n 1 "$log")"
+else
+    wait_until 10 "$build/halpoke" pin.0 || say "row 7: the region did not come up"
+    printf '[daemon]\nregion = hal-microkernel\nheartbeat-period = 100ms\ncontrol-socket = %s\n' \
+        "$sock" >"$work/wait.ini"
+    for mode in relay none; do
+        if [ $mode = relay ]; then
+            if [ $have_daemon -eq 0 ] || ! daemon_start "$work/wait.ini"; then
+                not_measured 7 "bridge worst cycle with waiters (daemon)" "the daemon did not start"
+                continue
+            fi
+            wait_until 10 sh -c '[ "$(halcmd -s getp microkernel.connected)" = TRUE ]' \
+                || say "row 7: the daemon did not connect"
+            how="hal-microkernel, daemon running (relay wakes the waiters)"
+        else
+            how="hal-microkernel, no daemon (waiters look every 10 ms)"
+        fi
+        for n in 0 1 100 1000; do
+            wpid=
+            if [ $n -gt 0 ]; then
+                "$build/waiters" $n >"$work/waiters.out" 2>>"$log" &
+                wpid=$!
+                wait_until 30 grep -q '^ready' "$work/waiters.out" || say "row 7: $n waiters did not start"
+            fi
+            hal_cmd setp microkernel.update.tmax 0
+            sleep "$WAIT_S"   # a measuring window, not a wait for a condition
+            tmax=$(halcmd -s getp microkernel.update.tmax 2>>"$log" </dev/null)
+            if [ $mode = relay ] && [ $n = 1000 ]; then
+                tid=$(servo_tid)
+                timeout $(( STRACE_S + 5 )) strace -qq -f -c -o "$work/strace.txt" -p "$tid" \
+                    >>"$log" 2>&1 &
+                spid=$!
+                sleep "$STRACE_S"   # the window strace watches
+                kill -INT "$spid" 2>/dev/null
+                wait "$spid" 2>/dev/null
+            fi
+            wakes=0
+            if [ -n "$wpid" ]; then
+                kill -TERM "$wpid"; wait "$wpid" 2>/dev/null
+                wakes=$(awk '$1 == "wakes" { print $2 }' "$work/waiters.out")
+            fi
+            row 7 "bridge worst cycle, a pin changing every cycle, $n waiting threads" "$how" \
+                "$(fmt "$(clocks_ns "${tmax:-0}")") ns" \
+                "$(awk -v w="${wakes:-0}" -v s="$WAIT_S" 'BEGIN { printf "%.0f wake-ups/s seen by the waiters", w / s }')" \
+                "${WAIT_S} s (HAL's .tmax)"
+        done
+        [ $mode = relay ] && daemon_stop
+    done
+    if [ -s "$work/strace.txt" ]; then
+        # strace -c: "% time seconds usecs/call calls [errors] syscall"
+        calls=$(awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { printf "%s%s × %s", s, $NF, $4; s = ", " }' "$work/strace.txt")
+        row 7 "servo thread's system calls, 1000 waiting threads, daemon running" \
+            "\`strace -f -c -p\` on rtapi_app's servo thread" "${calls:-none}" \
+            "siggen changes a pin every cycle" "${STRACE_S} s"
+        cp "$work/strace.txt" "${out%.md}.strace.txt" 2>/dev/null
+    else
+        not_measured 7 "servo thread's system calls" "strace gave nothing (is strace installed?)"
+    fi
+fi
+stop_hal
+
 # ---- plot ---------------------------------------------------------------------------------------
 plotted=0
 cdf() { sort -g "$1" | awk -v d="$2" '{ v[n++] = $1 / d } END { for (i = 0; i < n; i++) print v[i], (i + 1) / n }'; }
@@ -640,6 +727,17 @@ fi
    (daemon/notify.c) instead of linking libsystemd, whose dependencies
    (libgcrypt, liblz4, libzstd, liblzma, libcap, libgpg-error) were half of
    its own memory.
+7. **Waiters.** A HAL with `siggen` (its sine netted to `microkernel.pin.0.in`,
+   so a pin changes in every cycle) and the bridge; `bench/waiters N` starts N
+   threads of one read-only client, each blocked in `hmk_wait_change` in a loop.
+   For N = 0, 1, 100, 1000, with the daemon (its relay thread wakes the
+   waiters: the bridge makes one `FUTEX_WAKE` of one thread per changing
+   cycle) and without (nobody wakes them: they look every 10 ms, and the
+   bridge makes no system call at all), HAL's `microkernel.update.tmax` is
+   reset and read after the window (CPU clocks → ns with the measured TSC
+   rate). The last row lists every system call `strace -c` saw the servo
+   thread make with 1000 waiters and the daemon running (a traced thread
+   runs slower: that window is not in the tmax rows).
 6. **Supervision.** The daemon supervises `bench/crashsvc` (restart = always,
    backoff 0, no crash limit), which appends `start <CLOCK_MONOTONIC ns>` as
    the first thing in `main()`, then `exit <ns>`, and exits with status 1.

@@ -665,13 +665,16 @@ static int make_region(const char *pfx, unsigned perm, char *err, unsigned errle
     init_region(pfx, gen);
     init_caps(gen);
     /* the stream first: whoever opens the new region finds it */
-    if (rename(stmp, sobj_path) < 0 || rename(tmp, shm_path) < 0) {
-        r = -errno;
-        /* EPERM: in the sticky /dev/shm, a stale one of another user's */
-        snprintf(err, errlen, "region='%s': cannot put %s in place: %s%s", region, shm_path,
-                 strerror(-r), r == -EPERM ? " (another user's is there: remove it)" : "");
-        unlink_if_ours(sobj_fd, sobj_path);
-        goto fail;
+    {
+        const char *to = sobj_path;
+        if (rename(stmp, sobj_path) < 0 || (to = shm_path, rename(tmp, shm_path) < 0)) {
+            r = -errno;
+            /* EPERM: in the sticky /dev/shm, a stale one of another user's */
+            snprintf(err, errlen, "region='%s': cannot put %s in place: %s%s", region, to,
+                     strerror(-r), r == -EPERM ? " (another user's is there: remove it)" : "");
+            unlink_if_ours(sobj_fd, sobj_path);
+            goto fail;
+        }
     }
     return 0;
 fail:

@@ -9,6 +9,7 @@ int ctl_parse_request(const char *buf, size_t len, struct ctl_request *out, cons
     static const struct { const char *word; enum hmk_ctl_verb verb; bool name; } verbs[] = {
         { "status", HMK_CTL_STATUS, false }, { "start", HMK_CTL_START, true },
         { "stop", HMK_CTL_STOP, true },      { "restart", HMK_CTL_RESTART, true },
+        { "channel", HMK_CTL_CHANNEL, false },
     };
     const char *sp, *end;
     size_t wlen;
@@ -42,6 +43,10 @@ int ctl_parse_request(const char *buf, size_t len, struct ctl_request *out, cons
             }
             return 0;
         }
+        if (verbs[i].verb == HMK_CTL_CHANNEL) {
+            *why = "channel takes no argument";
+            return -EINVAL;
+        }
         if (!hmk_ctl_name_valid(sp + 1, (size_t)(end - sp - 1))) {
             *why = "invalid service name";
             return -EINVAL;
@@ -50,6 +55,6 @@ int ctl_parse_request(const char *buf, size_t len, struct ctl_request *out, cons
         out->name[end - sp - 1] = '\0';
         return 0;
     }
-    *why = "unknown request (expected status, start, stop or restart)";
+    *why = "unknown request (expected status, start, stop, restart or channel)";
     return -EINVAL;
 }

@@ -93,7 +93,9 @@ struct client {
     struct watch w;
     int fd;
     uint64_t accepted_ms;
-    bool priv;
+    bool priv;                    /* may start/stop/restart (control-group) */
+    bool writer;                  /* may take the tools channel (writer-group) */
+    int pass_fd;                  /* descriptor the reply carries, or -1 */
     char in[HMK_CTL_REQUEST_MAX];
     size_t in_len;
     char *out;
@@ -389,13 +391,13 @@ static void svc_do_spawn(struct svc *s)
     s->have_report = false;
     s->ready_len = 0;
     chan_fd = svc_channel(s);
-    ret = svc_spawn(s->cfg, d.region.name, chan_fd, &s->proc);
+    ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, chan_fd, &s->proc);
     if (fds_lacking(-ret)) {
         /* what the reserve is kept for */
         char what[96];
         snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
         fds_short_begin(-ret, what);
-        ret = svc_spawn(s->cfg, d.region.name, chan_fd, &s->proc);
+        ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, chan_fd, &s->proc);
     }
     if (chan_fd >= 0)
         close(chan_fd);
@@ -962,6 +964,7 @@ static void client_close(struct client *c)
         }
     }
     close_fd(&c->fd);
+    close_fd(&c->pass_fd);
     free(c->out);
     c->out = NULL;
     c->next = d.dead_clients;
@@ -1006,6 +1009,50 @@ static void out_record(struct client *c, const struct svc *s, uint64_t now)
                s->restarts, s->last_exit);
 }
 
+/* A write channel, the descriptor travelling with the "ok": a service's
+ * own (the peer is its main process: libhalmk asks again after the bridge
+ * was reloaded, the channel it inherited being the old bridge's), or the
+ * tools channel for a user of the writer group (every out pin, like root's
+ * halpoke). */
+static void client_channel(struct client *c)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    struct svc *s = NULL;
+    int fd;
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
+        s = svc_by_pid(cred.pid);
+    if (s && s->chan && svc_writes(s->cfg) && region_attached(&d.region)) {
+        fd = region_channel_fd(&d.region, s->chan, s->cfg->writes);
+        if (fd < 0) {
+            out_append(c, "error\tcannot hand service %s its channel: %s\n", s->cfg->name,
+                       hmk_strerror(fd));
+            return;
+        }
+        c->pass_fd = fd;
+        out_append(c, "ok\n");
+        return;
+    }
+    if (!c->writer) {
+        log_warn("Refused a write channel to a peer outside the writer group");
+        out_append(c, "error\tpermission denied: writing needs root or the writer-group "
+                   "(writer-group = in [daemon])\n");
+        return;
+    }
+    if (!region_attached(&d.region)) {
+        out_append(c, "error\tno region attached (is the bridge loaded?)\n");
+        return;
+    }
+    fd = region_tools_channel_fd(&d.region);
+    if (fd < 0) {
+        out_append(c, "error\tcannot take the tools channel: %s\n", hmk_strerror(fd));
+        return;
+    }
+    c->pass_fd = fd;
+    out_append(c, "ok\n");
+}
+
 static void client_request(struct client *c, size_t len)
 {
     struct ctl_request rq;
@@ -1015,6 +1062,10 @@ static void client_request(struct client *c, size_t len)
 
     if (ctl_parse_request(c->in, len, &rq, &why) < 0) {
         out_append(c, "error\t%s\n", why);
+        return;
+    }
+    if (rq.verb == HMK_CTL_CHANNEL) {
+        client_channel(c);
         return;
     }
     if (rq.has_name) {
@@ -1066,9 +1117,42 @@ static void client_request(struct client *c, size_t len)
     out_append(c, "ok\n");
 }
 
+/* The first bytes of a reply that carries a descriptor go with it. */
+static ssize_t client_send_fd(struct client *c)
+{
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    struct iovec iov = { c->out, c->out_len };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof(u.buf) };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    ssize_t n;
+
+    memset(&u, 0, sizeof(u));
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &c->pass_fd, sizeof(int));
+    n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+    if (n >= 0)
+        close_fd(&c->pass_fd);
+    return n;
+}
+
 static void client_flush(struct client *c)
 {
     while (c->out_off < c->out_len) {
+        if (c->pass_fd >= 0 && c->out_off == 0) {
+            ssize_t n = client_send_fd(c);
+            if (n < 0 && errno == EAGAIN) {
+                struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &c->w };
+                epoll_ctl(d.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+                return;
+            }
+            if (n < 0)
+                break;
+            c->out_off += (size_t)n;
+            continue;
+        }
         ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN) {
@@ -1114,7 +1198,8 @@ static void client_io(struct client *c)
     client_flush(c);
 }
 
-static bool peer_privileged(int fd)
+/* The peer (SO_PEERCRED, SO_PEERGROUPS) is root, or in group gid if has. */
+static bool peer_in_group(int fd, bool has, gid_t gid)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -1124,17 +1209,22 @@ static bool peer_privileged(int fd)
         return false;
     if (cred.uid == 0)
         return true;
-    if (!d.cfg->daemon.has_control_group)
+    if (!has)
         return false;
-    if (cred.gid == d.cfg->daemon.control_gid)
+    if (cred.gid == gid)
         return true;
     len = sizeof(groups);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
         return false;
     for (size_t i = 0; i < len / sizeof(gid_t); i++)
-        if (groups[i] == d.cfg->daemon.control_gid)
+        if (groups[i] == gid)
             return true;
     return false;
+}
+
+static bool peer_privileged(int fd)
+{
+    return peer_in_group(fd, d.cfg->daemon.has_control_group, d.cfg->daemon.control_gid);
 }
 
 /* A full table evicts the oldest client that has had CLIENT_GRACE_MS to say
@@ -1243,6 +1333,8 @@ static void ctl_accept(void)
         c->accepted_ms = now_ms();
         c->w = (struct watch){ W_CLIENT, c };
         c->priv = peer_privileged(fd);
+        c->writer = peer_in_group(fd, d.cfg->daemon.has_writer_group, d.cfg->daemon.writer_gid);
+        c->pass_fd = -1;
         if (ep_add(fd, &c->w, EPOLLIN) < 0) {
             close(fd);
             free(c);

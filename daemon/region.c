@@ -481,3 +481,8 @@ unsigned region_channels(const struct region *g)
 {
     return g->r ? hmk_cap_channels(g->r) : 0;
 }
+
+int region_tools_channel_fd(struct region *g)
+{
+    return g->r ? hmk_cap_channel_fd(g->r, 0) : -ENOENT;
+}

@@ -70,14 +70,15 @@ static char *join_env(const char *key, char *const *v)
     return e;
 }
 
-int svc_build_env(const struct cfg_service *cfg, const char *region, bool chan, char ***out)
+int svc_build_env(const struct cfg_service *cfg, const char *region, const char *ctl, bool chan,
+                  char ***out)
 {
     size_t n = 0, i = 0;
     char **env;
 
     while (cfg->env && cfg->env[n])
         n++;
-    env = calloc(n + 7, sizeof(*env));
+    env = calloc(n + 8, sizeof(*env));
     if (!env)
         return -ENOMEM;
     for (; i < n; i++)
@@ -88,6 +89,8 @@ int svc_build_env(const struct cfg_service *cfg, const char *region, bool chan, 
     if (cfg->ready == CFG_READY_FD && asprintf(&env[i++], "HMK_READY_FD=%d", SVC_READY_FD) < 0)
         goto oom_last;
     if (chan && asprintf(&env[i++], "HMK_CHANNEL_FD=%d", SVC_CHANNEL_FD) < 0)
+        goto oom_last;
+    if (cfg->has_writes && ctl && *ctl && asprintf(&env[i++], "HMK_CONTROL_SOCKET=%s", ctl) < 0)
         goto oom_last;
     if (cfg->has_queues) {
         /* libhalmk lets it open exactly these queues, for these directions */
@@ -271,7 +274,7 @@ fail:
     _exit(127);
 }
 
-int svc_spawn(const struct cfg_service *cfg, const char *region, int chan_fd,
+int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl, int chan_fd,
               struct svc_proc *out)
 {
     int status_p[2] = { -1, -1 }, ready_p[2] = { -1, -1 };
@@ -279,7 +282,7 @@ int svc_spawn(const struct cfg_service *cfg, const char *region, int chan_fd,
     pid_t pid, parent;
     int pidfd, ret;
 
-    ret = svc_build_env(cfg, region, chan_fd >= 0, &env);
+    ret = svc_build_env(cfg, region, ctl, chan_fd >= 0, &env);
     if (ret < 0)
         return ret;
     if (pipe2(status_p, O_CLOEXEC) < 0 ||

@@ -38,7 +38,7 @@ struct svc_proc {
 /* chan_fd: the service's write channel (region_channel_fd), or -1; the
  * child gets it as SVC_CHANNEL_FD and $HMK_CHANNEL_FD. The caller keeps
  * and closes its own descriptor. */
-int svc_spawn(const struct cfg_service *cfg, const char *region, int chan_fd,
+int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl, int chan_fd,
               struct svc_proc *out);
 /* "exec", "setuid", ... */
 const char *svc_step_name(int step);
@@ -50,6 +50,9 @@ int svc_signal(const struct svc_proc *p, int sig);
 /* Build "K=V" environment: config env, HAL_MICROKERNEL_REGION, HMK_READY_FD
  * when ready = fd, HMK_WRITE_PINS when writes = is given. Caller frees with
  * cfg_strv_free. */
-int svc_build_env(const struct cfg_service *cfg, const char *region, bool chan, char ***out);
+/* ctl: the daemon's control socket ("" or NULL: none), which libhalmk
+ * asks for the service's channel again after the bridge was reloaded. */
+int svc_build_env(const struct cfg_service *cfg, const char *region, const char *ctl, bool chan,
+                  char ***out);
 
 #endif

@@ -92,8 +92,10 @@ struct hmk_stats {
 /* The region is always mapped read-only. Writes go through a write channel
  * the first write takes: a service the daemon started uses the one the
  * daemon handed it ($HMK_CHANNEL_FD; only its `writes =` pins reach HAL),
- * root uses the tools channel; anyone else gets -EACCES (writing needs the
- * daemon or root). Values written reach HAL at the bridge's next write
+ * root uses the tools channel, a member of the daemon's writer-group gets the
+ * tools channel from the daemon (its control socket, $HMK_CONTROL_SOCKET or
+ * the default); anyone else gets -ENOKEY (no write channel). Values written
+ * reach HAL at the bridge's next write
  * function; hmk_read_out shows them once the bridge applied them. */
 
 /* Write grants: when $HMK_WRITE_PINS is set (the daemon sets it from a
@@ -162,6 +164,13 @@ void hmk_txn_clear(hmk_txn *t);
 /* Number of pins written, or -ESTALE if the region was (or got) detached:
  * a commit never reports success for a region the bridge has left. */
 int hmk_txn_commit(hmk_txn *t);
+
+/* Waits until the bridge completed two cycles after the call, so that what
+ * this process committed before is in HAL and in hmk_read_out. -EAGAIN at
+ * once if the bridge's thread is not running (its cycle did not move for
+ * 100 ms: the values are applied when it starts), -ETIMEDOUT after
+ * timeout_ms (< 0: no limit), -ESTALE if the region was detached. */
+int hmk_sync(const hmk_region *r, int timeout_ms);
 
 /* Change notification. *seq is a cursor: start it with hmk_change_seq().
  * Blocks in the kernel (futex; no polling) until the bridge publishes a

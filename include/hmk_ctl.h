@@ -14,6 +14,9 @@
  *     start NAME\n        set the service's goal to up (also leaves `failed`)
  *     stop NAME\n         set the service's goal to down
  *     restart NAME\n      stop (if running), then start again
+ *     channel\n           the tools write channel: the reply "ok" carries its
+ *                         descriptor (SCM_RIGHTS); how libhalmk lets a tool
+ *                         run by a user write without being root
  * Words are separated by exactly one space; NAME matches hmk_ctl_name_valid().
  *
  * Reply: zero or more service records, then exactly one final line, then the
@@ -30,7 +33,8 @@
  *
  * Permissions: anyone who can connect may ask for status; start, stop and
  * restart need a peer (SO_PEERCRED) that is root or a member of the
- * configured control-group.
+ * configured control-group; channel needs root or a member of the
+ * configured writer-group.
  */
 #ifndef HMK_CTL_H
 #define HMK_CTL_H
@@ -48,6 +52,7 @@ enum hmk_ctl_verb {
     HMK_CTL_START,
     HMK_CTL_STOP,
     HMK_CTL_RESTART,
+    HMK_CTL_CHANNEL,
 };
 
 /* Service names: 1..HMK_CTL_NAME_MAX characters of [A-Za-z0-9_.@-]. The same
@@ -73,6 +78,7 @@ static inline const char *hmk_ctl_verb_name(enum hmk_ctl_verb v)
     case HMK_CTL_START: return "start";
     case HMK_CTL_STOP: return "stop";
     case HMK_CTL_RESTART: return "restart";
+    case HMK_CTL_CHANNEL: return "channel";
     }
     return "?";
 }

@@ -665,8 +665,9 @@ const char *hmk_strerror(int err)
     case -EINVAL:          return "invalid argument or wrong type for the pin";
     case -EPERM:           return "pin is not writable from outside HAL (direction in)";
     case -EROFS:           return "region opened read-only";
-    case -EACCES:          return "permission denied (writing needs the daemon or root: run as "
-                                  "root, or as a service whose writes = grants the pin)";
+    case -EACCES:          return "permission denied";
+    case -ENOKEY:          return "permission denied: no write channel (writing needs root, the "
+                                  "daemon's writer-group, or a service granted the pin by writes =)";
     case -ENXIO:           return "$HMK_WRITE_PINS names a pin the region does not have";
     default:               return strerror(-err);
     }
@@ -734,6 +735,36 @@ int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
         if (syscall(SYS_futex, &h->change_word, FUTEX_WAIT, w, &ts, NULL, 0) < 0 &&
             errno == EINTR)
             return -EINTR;
+    }
+}
+
+#define HMK_SYNC_IDLE_MS 100
+
+int hmk_sync(const hmk_region *r, int timeout_ms)
+{
+    const struct hmk_region_header *h = &r->shm->hdr;
+    const struct timespec tick = { 0, 1000000L };
+    uint64_t c0 = atomic_load_explicit(&h->bridge_cycle, memory_order_acquire), seen = c0;
+    int64_t start = hmk_mono_ms(), moved = start;
+
+    /* a short poll: the bridge publishes no event per cycle (that would be
+     * a system call in every cycle), and this is a tool's one-off wait */
+    for (;;) {
+        uint64_t c = atomic_load_explicit(&h->bridge_cycle, memory_order_acquire);
+        int64_t now = hmk_mono_ms();
+        if (hmk_check(r) < 0)
+            return -ESTALE;
+        if (c >= c0 + 2)
+            return 0;
+        if (c != seen) {
+            seen = c;
+            moved = now;
+        }
+        if (now - moved > HMK_SYNC_IDLE_MS)
+            return -EAGAIN;
+        if (timeout_ms >= 0 && now - start > timeout_ms)
+            return -ETIMEDOUT;
+        nanosleep(&tick, NULL);
     }
 }
 

@@ -17,6 +17,7 @@ struct hmk_region {
     const struct hmk_shm *shm;          /* the public region, mapped read-only */
     struct hmk_chan *chan;              /* our write channel, mapped on the first write */
     int chan_err;                       /* why we have none (0: not tried yet) */
+    int64_t chan_err_ms;                /* when that was found */
     struct hmk_ctl *ctl;                /* daemon only (hmk_cap_attach) */
     struct hmk_shm *wshm;               /* daemon only: the region, writable (change word) */
     int poke_fd;                        /* datagram socket to the daemon's relay, or -1 */

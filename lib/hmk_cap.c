@@ -7,12 +7,15 @@
  *   1. $HMK_CHANNEL_FD: a descriptor the daemon left open for a service it
  *      started (the service's own channel, granted its `writes =` pins);
  *   2. rtapi_app itself, for root (pidfd_getfd): the tools channel 0;
+ *   3. the daemon's control socket ($HMK_CONTROL_SOCKET, else the default
+ *      one): the tools channel, for a member of its writer-group;
  * and otherwise not at all: writing then needs the daemon or root.
  * Whatever the descriptor, it must be the inode the region header names for
  * a channel, be exactly a channel's size and carry the bridge's seals.
  */
 #include "halmk_int.h"
 #include "halmk_priv.h"
+#include "hmk_ctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +113,100 @@ static int hmk_chan_from_env(const hmk_region *r)
     return fd < 0 ? -errno : fd;
 }
 
+/* The reply to "channel": "ok" with a descriptor, or "error\t...". */
+static int hmk_chan_recv(int s)
+{
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    char line[256];
+    struct iovec iov = { line, sizeof(line) - 1 };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof(u.buf) };
+    struct cmsghdr *cm;
+    ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+    int fd = -1;
+
+    if (n <= 0)
+        return -ECONNRESET;
+    for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    line[n] = '\0';
+    if (strncmp(line, "ok\n", 3) == 0 && fd >= 0)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    /* the daemon has not attached the (new) region yet: worth a retry */
+    return strstr(line, "no region attached") ? -EAGAIN : -ENOKEY;
+}
+
+/* Asks the daemon for a channel: a service's own (the daemon knows its
+ * pid), else the tools channel for its writer-group. -ENOKEY if it says
+ * no or is not there, -EAGAIN if it has not attached this region yet. The
+ * descriptor is checked like any other, against the header. */
+static int hmk_chan_ask_daemon(const hmk_region *r)
+{
+    const char *path = getenv("HMK_CONTROL_SOCKET");
+    struct timeval tv = { 5, 0 };
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int s, fd;
+
+    if (!path || !*path)
+        path = HMK_CTL_DEFAULT_SOCKET;
+    if (strlen(path) >= sizeof(a.sun_path))
+        return -EACCES;
+    strcpy(a.sun_path, path);
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+        connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        send(s, "channel\n", 8, MSG_NOSIGNAL) != 8) {
+        close(s);
+        return -ENOKEY;
+    }
+    fd = hmk_chan_recv(s);
+    close(s);
+    if (fd < 0)
+        return fd;
+    {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || hmk_chan_index(r, (uint64_t)st.st_ino) < 0 ||
+            hmk_fd_check(fd, (uint64_t)st.st_ino, sizeof(struct hmk_chan)) < 0) {
+            close(fd);
+            return -EAGAIN; /* the daemon still holds the old bridge's */
+        }
+    }
+    return fd;
+}
+
+/* The daemon attaches a new region within milliseconds of its creation:
+ * a service that re-attached first waits up to a second for it. */
+static int hmk_chan_from_daemon(const hmk_region *r)
+{
+    const struct timespec pause = { 0, 20000000L };
+    int fd = -EAGAIN;
+
+    for (int i = 0; i < 50 && fd == -EAGAIN; i++) {
+        if (i)
+            nanosleep(&pause, NULL);
+        fd = hmk_chan_ask_daemon(r);
+    }
+    return fd == -EAGAIN ? -ENOKEY : fd;
+}
+
+static int64_t hmk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A refusal is remembered for HMK_REFUSAL_MS: a process that keeps writing
+ * without a channel does not ask the daemon (and fill its log) each time. */
+#define HMK_REFUSAL_MS 1000
+
 int hmk_chan_get(hmk_region *r)
 {
     struct hmk_chan *c;
@@ -116,30 +214,30 @@ int hmk_chan_get(hmk_region *r)
 
     if (r->chan)
         return 0;
-    if (r->chan_err)
+    if (r->chan_err == -EBADF ||
+        (r->chan_err && hmk_now_ms() - r->chan_err_ms < HMK_REFUSAL_MS))
         return r->chan_err;
     fd = hmk_chan_from_env(r);
-    if (fd == -ENOENT) {
-        fd = geteuid() == 0 ? hmk_take_fd(r, r->hdr.chan_fd[0], r->hdr.chan_ino[0],
-                                          sizeof(struct hmk_chan))
-                            : -EACCES;
-        if (fd == -EPERM)
-            fd = -EACCES;
-    }
+    if (fd == -ENOENT && geteuid() == 0)
+        fd = hmk_take_fd(r, r->hdr.chan_fd[0], r->hdr.chan_ino[0], sizeof(struct hmk_chan));
+    /* -ESTALE: inherited from an earlier bridge; the daemon has the new one */
+    if (fd == -ENOENT || fd == -EPERM || fd == -ESTALE)
+        fd = hmk_chan_from_daemon(r);
     if (fd < 0) {
-        /* not remembered when transient: the bridge may come back */
-        if (fd == -EACCES || fd == -EBADF)
+        /* a bad $HMK_CHANNEL_FD stays bad; a refusal is asked again later */
+        if (fd == -EBADF || fd == -ENOKEY) {
             r->chan_err = fd;
+            r->chan_err_ms = hmk_now_ms();
+        }
         return fd;
     }
+    r->chan_err = 0;
     c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (c == MAP_FAILED)
         return -errno;
-    if (c->magic != HMK_CHAN_MAGIC || c->generation != r->generation) {
-        munmap(c, sizeof(*c));
-        return -ESTALE;
-    }
+    /* no look at c->magic: the channel's identity is its inode, which the
+     * bridge published; what is inside may be an earlier holder's mess */
     r->chan = c;
     return 0;
 }

@@ -57,6 +57,10 @@ struct hmk_queue {
     struct q_shm *q;
     size_t size;
     bool may_send, may_recv;
+    /* the geometry as validated at open: every index and length below is
+     * computed from these, never from the shared header, which any peer
+     * of the queue can write */
+    uint32_t depth, msg_size, slot_size;
 };
 
 static size_t q_slot_size(unsigned msg_size)
@@ -64,9 +68,9 @@ static size_t q_slot_size(unsigned msg_size)
     return (sizeof(struct q_slot) + msg_size + 7u) & ~(size_t)7u;
 }
 
-static struct q_slot *q_at(const struct q_shm *q, uint64_t pos)
+static struct q_slot *q_at(const struct hmk_queue *h, uint64_t pos)
 {
-    return (struct q_slot *)((char *)q + sizeof(*q) + (pos % q->depth) * q->slot_size);
+    return (struct q_slot *)((char *)h->q + sizeof(*h->q) + (pos % h->depth) * h->slot_size);
 }
 
 static int q_path(const char *name, char *buf, size_t len)
@@ -123,6 +127,9 @@ static int q_map(const char *path, int flags, unsigned mode, struct hmk_queue **
         goto out;
     }
     h->size = (size_t)st.st_size;
+    h->depth = hdr.depth;
+    h->msg_size = hdr.msg_size;
+    h->slot_size = hdr.slot_size;
     h->q = mmap(NULL, h->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h->q == MAP_FAILED) {
         ret = -errno;
@@ -246,8 +253,8 @@ int hmk_queue_stats(const hmk_queue *h, struct hmk_queue_stats *o)
 {
     const struct q_shm *q = h->q;
 
-    o->depth = q->depth;
-    o->msg_size = q->msg_size;
+    o->depth = h->depth;
+    o->msg_size = h->msg_size;
     o->queued = (unsigned)(atomic_load(&q->tail) - atomic_load(&q->head));
     o->sent = atomic_load(&q->sent);
     o->received = atomic_load(&q->received);
@@ -351,7 +358,7 @@ int hmk_queue_send(hmk_queue *h, const void *msg, size_t len, int timeout_ms)
 
     if (!h->may_send)
         return -EPERM;
-    if (len > q->msg_size)
+    if (len > h->msg_size)
         return -EMSGSIZE;
     q_deadline_init(&d, timeout_ms);
     ret = q_lock(h, &q->send.lock, &d);
@@ -361,7 +368,7 @@ int hmk_queue_send(hmk_queue *h, const void *msg, size_t len, int timeout_ms)
     if (ret == 1) {
         /* a sender died holding the lock: if it had published its slot,
          * finish its send; otherwise its half-written slot is simply reused */
-        if (atomic_load_explicit(&q_at(q, t)->seq, memory_order_acquire) == t + 1) {
+        if (atomic_load_explicit(&q_at(h, t)->seq, memory_order_acquire) == t + 1) {
             atomic_store_explicit(&q->tail, ++t, memory_order_release);
             q_wake(&q->items, &q->recv_waiters);
         }
@@ -369,13 +376,13 @@ int hmk_queue_send(hmk_queue *h, const void *msg, size_t len, int timeout_ms)
     }
     for (;;) {
         uint32_t seen = atomic_load(&q->space);
-        if (t - atomic_load_explicit(&q->head, memory_order_acquire) < q->depth)
+        if (t - atomic_load_explicit(&q->head, memory_order_acquire) < h->depth)
             break;
         ret = q_wait(&q->space, &q->send_waiters, seen, &d);
         if (ret < 0 && ret != -EINTR)
             goto out;
     }
-    slot = q_at(q, t);
+    slot = q_at(h, t);
     atomic_store_explicit(&slot->seq, 0, memory_order_relaxed);
     slot->len = (uint32_t)len;
     memcpy(slot->data, msg, len);
@@ -394,6 +401,7 @@ int hmk_queue_recv(hmk_queue *h, void *buf, size_t len, int timeout_ms)
     struct q_shm *q = h->q;
     struct q_deadline d;
     struct q_slot *slot;
+    uint32_t mlen;
     uint64_t p;
     int ret;
 
@@ -414,17 +422,20 @@ int hmk_queue_recv(hmk_queue *h, void *buf, size_t len, int timeout_ms)
         if (ret < 0 && ret != -EINTR)
             goto out;
     }
-    slot = q_at(q, p);
-    if (atomic_load_explicit(&slot->seq, memory_order_acquire) != p + 1 || slot->len > q->msg_size) {
+    slot = q_at(h, p);
+    /* the length once: a peer rewriting it after the check must not make
+     * us copy more than we checked */
+    mlen = *(volatile uint32_t *)&slot->len;
+    if (atomic_load_explicit(&slot->seq, memory_order_acquire) != p + 1 || mlen > h->msg_size) {
         ret = -EBADMSG;
         goto out;
     }
-    if (slot->len > len) {
+    if (mlen > len) {
         ret = -EMSGSIZE;
         goto out;
     }
-    memcpy(buf, slot->data, slot->len);
-    ret = (int)slot->len;
+    memcpy(buf, slot->data, mlen);
+    ret = (int)mlen;
     atomic_store_explicit(&q->head, p + 1, memory_order_release);
     atomic_fetch_add(&q->received, 1);
     q_wake(&q->space, &q->send_waiters);

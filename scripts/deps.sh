@@ -10,7 +10,7 @@ pkgs=(
     linuxcnc-uspace linuxcnc-uspace-dev # rtapi/hal headers, halcompile, halrun
     libinih-dev libcmocka-dev
     systemd                             # systemd-analyze verify for the unit file
-    util-linux procps valgrind
+    util-linux procps valgrind strace
     gnuplot-nox                         # bench/run.sh plots
 )
 # each part of the project that needs more (a gateway, the packaging) lists

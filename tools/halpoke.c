@@ -11,6 +11,7 @@
  * as it was. Usage errors exit 2.
  */
 #include "halmk.h"
+#include "halmk_service.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define VALUE_LEN 40
 
@@ -88,7 +90,62 @@ static const char *value_error(int err)
     return err == -ERANGE ? "out of range for" : "is not a valid";
 }
 
-static int stage_one(hmk_region *r, hmk_txn *t, const char *pin, const char *text)
+/* what a write staged, for wait_applied */
+struct staged {
+    unsigned n;
+    unsigned idx[64];
+    hmk_value v[64];
+};
+
+static bool same(const hmk_value *a, const hmk_value *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case HMK_TYPE_BIT:   return a->b == b->b;
+    case HMK_TYPE_FLOAT: return a->f == b->f;
+    case HMK_TYPE_S32:   return a->s == b->s;
+    default:             return a->u == b->u;
+    }
+}
+
+/* Returns once HAL has the values: the region's out values (what the
+ * bridge applied) show every one of them, or the bridge has run three
+ * cycles since (another writer's value won), or its thread is stopped
+ * (100 ms without a cycle: the values are applied when it starts). A
+ * script's next halcmd getp, or halpoke PIN, then sees them. */
+static void wait_applied(hmk_region *r, const struct staged *st)
+{
+    const struct timespec tick = { 0, 1000000L };
+    uint64_t c0 = hmk_cycle(r), last = c0;
+    unsigned idle = 0;
+
+    for (;;) {
+        hmk_value got[64];
+        unsigned k = 0;
+        uint64_t c;
+
+        if (hmk_read_outs(r, st->idx, st->n, got) < 0)
+            return;
+        while (k < st->n && same(&got[k], &st->v[k]))
+            k++;
+        if (k == st->n)
+            return;
+        c = hmk_cycle(r);
+        if (c >= c0 + 3)
+            return;
+        if (c != last) {
+            last = c;
+            idle = 0;
+        } else if (++idle > 100) {
+            return;
+        }
+        nanosleep(&tick, NULL);
+    }
+}
+
+static int stage_one(hmk_region *r, hmk_txn *t, const char *pin, const char *text,
+                     struct staged *st)
 {
     struct hmk_pin_info info;
     hmk_value v;
@@ -112,11 +169,16 @@ static int stage_one(hmk_region *r, hmk_txn *t, const char *pin, const char *tex
         fprintf(stderr, "halpoke: pin '%s': %s\n", pin, hmk_strerror(ret));
         return -1;
     }
+    if (st->n < 64) {
+        st->idx[st->n] = (unsigned)i;
+        st->v[st->n++] = v;
+    }
     return 0;
 }
 
 static int cmd_set(hmk_region *r, int argc, char **argv)
 {
+    struct staged st;
     hmk_txn *t = NULL;
     int ret, rc = 1;
 
@@ -129,14 +191,16 @@ static int cmd_set(hmk_region *r, int argc, char **argv)
         fprintf(stderr, "halpoke: %s\n", hmk_strerror(ret));
         return 1;
     }
+    memset(&st, 0, sizeof(st));
     for (int k = 0; k < argc; k += 2)
-        if (stage_one(r, t, argv[k], argv[k + 1]) < 0)
+        if (stage_one(r, t, argv[k], argv[k + 1], &st) < 0)
             goto out;
     ret = hmk_txn_commit(t);
     if (ret < 0) {
         fprintf(stderr, "halpoke: region '%s': %s\n", hmk_region_name(r), hmk_strerror(ret));
         goto out;
     }
+    wait_applied(r, &st);
     rc = 0;
 out:
     hmk_txn_free(t);

@@ -28,7 +28,7 @@ cleanup() {
     for p in $(pgrep -f "^$SVC [a-z]" 2>/dev/null); do
         grep -qs "HMK_TEST_LOG=$LOG" /proc/$p/environ && kill -KILL "$p"
     done
-    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.waiters"
+    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.stream" "/dev/shm/.$REGION.test.stream"
     rm -f /dev/shm/hmkq.$QNAME-*
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
@@ -450,7 +450,7 @@ exec = $SVC a env"
     # a foreign object appearing wakes the daemon at once (inotify, no polling)
     printf 'not a region' >"/dev/shm/$REGION"
     wait_for 5 "attach attempt" log_has "Region '$REGION' not ready yet"
-    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.waiters"
+    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.stream" "/dev/shm/.$REGION.test.stream"
     rm -f /dev/shm/hmkq.$QNAME-*
     # idle: no CPU. utime+stime in clock ticks over 2 s must not move (retry
     # timer gives up after ~10 s, so wait for it first)

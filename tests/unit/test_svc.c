@@ -87,7 +87,7 @@ static void test_env(void **state)
     char **env = NULL;
     (void)state;
 
-    assert_int_equal(svc_build_env(s, "rig", false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
     assert_string_equal(env[0], "A=1");
     assert_string_equal(env[1], "B=2 3");
     assert_string_equal(env[2], "HAL_MICROKERNEL_REGION=rig");
@@ -95,19 +95,19 @@ static void test_env(void **state)
     assert_null(env[4]);
     cfg_strv_free(env);
     s->ready = CFG_READY_NONE;
-    assert_int_equal(svc_build_env(s, "rig", false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
     assert_null(env[3]);
     cfg_strv_free(env);
     cfg_service_free(s);
     /* writes = a list, and writes = none (set, empty: the service may write nothing) */
     s = svc_cfg("[service a]\nexec = a\nwrites = pin.1 spindle.speed,x\n");
-    assert_int_equal(svc_build_env(s, "rig", false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
     assert_string_equal(env[1], "HMK_WRITE_PINS=pin.1,spindle.speed,x");
     assert_null(env[2]);
     cfg_strv_free(env);
     cfg_service_free(s);
     s = svc_cfg("[service a]\nexec = a\nwrites = none\n");
-    assert_int_equal(svc_build_env(s, "rig", false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
     assert_string_equal(env[1], "HMK_WRITE_PINS=");
     cfg_strv_free(env);
     cfg_service_free(s);

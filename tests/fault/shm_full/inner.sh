@@ -38,18 +38,19 @@ try_load() {
     echo "refused cleanly: $1 -> $2"
 }
 
-# good_load PARAMS: loads, the four objects are there, unloads, nothing left
+# good_load PARAMS: loads, both objects are there, unloads, nothing left
+# (the control block and the write channels are memfds: not in /dev/shm)
 good_load() {
     # shellcheck disable=SC2086
     halcmd loadrt hal_microkernel_bridge $1 >>"$HMK_WORK/hal.log" 2>&1 </dev/null \
         || die "a load that fits failed ($1): $(tail -n 3 "$HMK_WORK/hal.log")"
-    for o in hal-microkernel hal-microkernel.waiters hal-microkernel.stream hal-microkernel.cmd; do
+    for o in hal-microkernel hal-microkernel.stream; do
         [ -f "/dev/shm/$o" ] || die "no /dev/shm/$o after a good load"
     done
+    [ "$(ls -A /dev/shm | wc -l)" = 2 ] || die "more than the region and its stream: $(ls -A /dev/shm)"
     # bytes each object takes from the tmpfs (it is sized with fallocate)
-    used=$(du -cB1 /dev/shm/hal-microkernel /dev/shm/hal-microkernel.waiters \
-        /dev/shm/hal-microkernel.stream | tail -n 1 | cut -f1)
-    cmd=$(du -B1 /dev/shm/hal-microkernel.cmd | cut -f1)
+    used=$(du -B1 /dev/shm/hal-microkernel | cut -f1)
+    sused=$(du -B1 /dev/shm/hal-microkernel.stream | cut -f1)
     halcmd unload hal_microkernel_bridge >>"$HMK_WORK/hal.log" 2>&1 </dev/null || die "unload failed"
     [ -z "$(ls -A /dev/shm)" ] || die "unload left behind: $(ls -A /dev/shm)"
 }
@@ -62,26 +63,25 @@ fill() { # fill BYTES: leave exactly BYTES free (page-aligned)
 }
 
 good_load "count=4 stream_depth=16"
-echo "fits: region, waiters and a 16-record stream take $used bytes, the command ring $cmd"
+echo "fits: the region takes $used bytes, a 16-record stream $sused"
 # 1. /dev/shm too full for the region itself (the first object)
 fill $((16 * 4096))
-try_load "count=4" "region='hal-microkernel': cannot size 106944 bytes in /dev/shm: No space left on device"
+try_load "count=4" "region='hal-microkernel': cannot size 91200 bytes in /dev/shm: No space left on device"
 rm -f /dev/shm/filler
 # 2. the region fits, the change stream asked for (32 MiB) does not
 try_load "count=4 stream_depth=1048576" "region='hal-microkernel': cannot size 33554496 bytes in /dev/shm for the change stream (a smaller stream_depth= needs less): No space left on device"
-# 3. all but the last object fit: three made, all three taken back
-fill $((used + cmd - 4096))
-try_load "count=4 stream_depth=16" "region='hal-microkernel': cannot size 8336 bytes in /dev/shm: No space left on device"
+# 3. the region fits, not a page more: it is taken back
+fill "$used"
+try_load "count=4 stream_depth=16" "region='hal-microkernel': cannot size 576 bytes in /dev/shm for the change stream (a smaller stream_depth= needs less): No space left on device"
 rm -f /dev/shm/filler
-# 4. all four made, but the last companion cannot be put in place (a stale
-#    one of root's, and rtapi_app runs as RTAPI_UID in the sticky
-#    /dev/shm): the ones renamed into place already are taken back, the
-#    stale one is left alone
-echo stale > /dev/shm/hal-microkernel.cmd
-theirs=hal-microkernel.cmd
-try_load "count=4 stream_depth=16" "region='hal-microkernel': cannot put /dev/shm/hal-microkernel.cmd in place: Operation not permitted (another user's is there: remove it)"
-[ "$(cat /dev/shm/hal-microkernel.cmd)" = stale ] || die "another user's object was touched"
-rm /dev/shm/hal-microkernel.cmd
+# 4. both made, but the stream cannot be put in place (a stale one of
+#    root's, and rtapi_app runs as RTAPI_UID in the sticky /dev/shm):
+#    nothing is left, the stale one is left alone
+echo stale > /dev/shm/hal-microkernel.stream
+theirs=hal-microkernel.stream
+try_load "count=4 stream_depth=16" "region='hal-microkernel': cannot put /dev/shm/hal-microkernel.stream in place: Operation not permitted (another user's is there: remove it)"
+[ "$(cat /dev/shm/hal-microkernel.stream)" = stale ] || die "another user's object was touched"
+rm /dev/shm/hal-microkernel.stream
 # 5. a load that fits works after all that, and unloads clean
 good_load "count=4 stream_depth=256"
 echo "fits: loaded and unloaded, nothing left"

@@ -50,7 +50,8 @@ timeout_ms=0|timeout_ms=0
 stream_depth=8|stream_depth=8
 group=no-such-group-hmk|group='no-such-group-hmk': no such group
 group=daemon|group='daemon': cannot give the region to it
-writers=no-such-group-hmk|writers='no-such-group-hmk': no such group
+channels=1|channels=1: must be 2..32
+channels=33|channels=33: must be 2..32
 types=float,nope|types: item 1 'nope'
 count=2 types=float,float,bit|types: more items than the 2 slots
 CASES
