@@ -18,7 +18,7 @@ export HMK_WORK=$work
 
 stop_hal() {
     # rtapi_app keeps the caller's stdout open: never leave it on a pipe
-    halrun -U >>"$work/hal.log" 2>&1 </dev/null
+    halrun -U >>"$work/hal.log" 2>&1 </dev/null 9>&-
 }
 finish() {
     rc=$?
@@ -44,10 +44,12 @@ if [ -n "${HMK_RTLIB_DIR:-}" ] && [ -f "$HMK_BIN/hal_microkernel_bridge.so" ]; t
 fi
 
 cd "$work"
+# fd 9 (the lock) stays ours: rtapi_app, which the test starts and which
+# may outlive it, must not inherit it and hold every later run's lock
 if [ -f "$dir/test.sh" ]; then
-    bash "$dir/test.sh" >result 2>stderr
+    bash "$dir/test.sh" >result 2>stderr 9>&-
 else
-    halrun -f "$dir/test.hal" >result 2>stderr </dev/null
+    halrun -f "$dir/test.hal" >result 2>stderr </dev/null 9>&-
 fi
 rc=$?
 if [ $rc -ne 0 ]; then
