@@ -588,11 +588,14 @@ else
             sleep "$WAIT_S"   # a measuring window, not a wait for a condition
             tmax=$(halcmd -s getp microkernel.update.tmax 2>>"$log" </dev/null)
             if [ $mode = relay ] && [ $n = 1000 ]; then
+                # the servo thread only (not -f: rtapi_app's other threads
+                # are not realtime), with the waiters and a writer (root's
+                # tools channel, 4 pins a transaction, back to back)
                 tid=$(servo_tid)
-                timeout $(( STRACE_S + 5 )) strace -qq -f -c -o "$work/strace.txt" -p "$tid" \
+                timeout $(( STRACE_S + 5 )) strace -qq -c -o "$work/strace.txt" -p "$tid" \
                     >>"$log" 2>&1 &
                 spid=$!
-                sleep "$STRACE_S"   # the window strace watches
+                "$build/writerate" 4 "$STRACE_S" >>"$log" 2>&1   # the window strace watches
                 kill -INT "$spid" 2>/dev/null
                 wait "$spid" 2>/dev/null
             fi
@@ -611,9 +614,9 @@ else
     if [ -s "$work/strace.txt" ]; then
         # strace -c: "% time seconds usecs/call calls [errors] syscall"
         calls=$(awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { printf "%s%s × %s", s, $NF, $4; s = ", " }' "$work/strace.txt")
-        row 7 "servo thread's system calls, 1000 waiting threads, daemon running" \
-            "\`strace -f -c -p\` on rtapi_app's servo thread" "${calls:-none}" \
-            "siggen changes a pin every cycle" "${STRACE_S} s"
+        row 7 "servo thread's system calls, 1000 waiting threads and a writer, daemon running" \
+            "\`strace -c -p\` on rtapi_app's servo thread" "${calls:-none}" \
+            "siggen changes a pin every cycle; \`writerate 4\` commits back to back" "${STRACE_S} s"
         cp "$work/strace.txt" "${out%.md}.strace.txt" 2>/dev/null
     else
         not_measured 7 "servo thread's system calls" "strace gave nothing (is strace installed?)"
@@ -736,8 +739,9 @@ fi
    bridge makes no system call at all), HAL's `microkernel.update.tmax` is
    reset and read after the window (CPU clocks → ns with the measured TSC
    rate). The last row lists every system call `strace -c` saw the servo
-   thread make with 1000 waiters and the daemon running (a traced thread
-   runs slower: that window is not in the tmax rows).
+   thread make with 1000 waiters, a writer committing back to back
+   (`bench/writerate`) and the daemon running (a traced thread runs slower:
+   that window is not in the tmax rows).
 6. **Supervision.** The daemon supervises `bench/crashsvc` (restart = always,
    backoff 0, no crash limit), which appends `start <CLOCK_MONOTONIC ns>` as
    the first thing in `main()`, then `exit <ns>`, and exits with status 1.

@@ -282,7 +282,7 @@ static void drain_commands(void)
 }
 
 /* channels -> HAL; adds its own time to exec_acc. The cost is bounded by
- * the channels granted anything times the out pins (times the retries): it
+ * the channels ever granted a pin times the out pins (times the retries): it
  * depends on the configuration, never on what a writer does. */
 static void do_write(void)
 {

@@ -27,7 +27,7 @@ struct hmk_merge {
     /* private */
     uint64_t grant[HMK_MAX_CHANNELS][HMK_GRANT_WORDS];
     uint64_t grant_tmp[HMK_MAX_CHANNELS][HMK_GRANT_WORDS];
-    bool chan_on[HMK_MAX_CHANNELS];             /* granted at least one pin */
+    bool chan_on[HMK_MAX_CHANNELS];             /* granted a pin, now or before */
     uint64_t grant_seq_seen;
     uint32_t seen_gen[HMK_MAX_CHANNELS][HMK_MAX_PINS];
     uint64_t tv[HMK_MAX_PINS];
@@ -78,11 +78,15 @@ static void hmk_merge_grants(struct hmk_merge *m)
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&m->ctl->grant_seq, memory_order_relaxed) != s)
         return;
+    /* a channel once granted is read for good, its grant revoked or not:
+     * what is written into it while revoked (by a descendant that outlived
+     * its service) is used up and refused then, not applied when the
+     * service starts again and gets its grant back */
     for (unsigned k = 1; k < m->nchan; k++) {
         uint64_t any = 0;
         for (unsigned w = 0; w < HMK_GRANT_WORDS; w++)
             any |= m->grant[k][w] = m->grant_tmp[k][w];
-        m->chan_on[k] = any != 0;
+        m->chan_on[k] = m->chan_on[k] || any != 0;
     }
     m->grant_seq_seen = s;
 }

@@ -4,7 +4,8 @@
 # writing service (another uid) granted one pin resizes and re-seals its
 # channel, writes every other pin and a NaN raw, fills its command ring
 # with garbage, flips its latch without the lock, and leaves a grandchild
-# holding its lock and writing for ever. After each: rtapi_app alive, the
+# holding its lock and writing for ever (services as uid 1, group root: the
+# region's group, so they may read it). After each: rtapi_app alive, the
 # servo thread advancing, the other service's pin and the ungranted pins
 # untouched; with the daemon killed, connected goes FALSE whatever the
 # grandchild does. Attackers run as uid 1 (daemon), never as root.
@@ -39,14 +40,14 @@ echo "reader: every attempt blocked, HAL running"
 [service victim]
 exec = /bin/sh -c "exec $attack victim hal-microkernel b 42 >>$HMK_WORK/victim.out 2>&1"
 user = daemon
-group = daemon
+group = root
 restart = always
 writes = b
 
 [service attacker]
 exec = /bin/sh -c "exec $attack writer hal-microkernel c 7 >>$HMK_WORK/writer.out 2>&1"
 user = daemon
-group = daemon
+group = root
 restart = no
 writes = c
 INI
@@ -66,7 +67,7 @@ for p in a d; do
 done
 [ "$(getp microkernel.b)" = 42 ] || die "victim's pin b changed: $(getp microkernel.b)"
 [ "$(getp microkernel.c)" = 7 ] || die "granted pin c is not the legitimate 7: $(getp microkernel.c)"
-[ "$(halpoke --list | awk '$5 == "b" { print $6 }')" = 42 ] || die "region shows another b"
+[ "$(halpoke b)" = 42 ] || die "region shows b = $(halpoke b), not 42"
 echo "writer: ungranted pins and the victim's pin untouched, NaN refused, HAL running"
 
 # 3. the daemon dies; the grandchild keeps writing and holds its lock

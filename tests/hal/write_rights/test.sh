@@ -45,20 +45,20 @@ INI
 chmod 755 "$HMK_WORK"   # the control socket lives here
 daemon_start hmk.ini
 wait_output 10 TRUE getp microkernel.connected || die "not connected"
-as "$writer" t 2.5 || die "writer-group member could not write through the daemon"
-wait_output 5 2.5 getp microkernel.t || die "writer's value did not reach HAL"
-as "$writer" --pulse u 3 || die "writer could not queue a pulse"
+wait_output 10 7.25 getp microkernel.t || die "granted service's write did not reach HAL: $(tail -n 5 daemon.log)"
+as "$writer" u 2.5 || die "writer-group member could not write through the daemon"
+wait_output 5 2.5 getp microkernel.u || die "writer's value did not reach HAL"
+as "$writer" --pulse t 3 || die "writer could not queue a pulse"
 refused "$reader" "reader's write with the daemon" t 3
 grep -q "Refused a write channel to a peer outside the writer group" daemon.log \
     || die "refusal not logged: $(tail -n 3 daemon.log)"
-[ "$(halpoke t)" = 2.5 ] || die "a refused write changed t"
 echo "daemon: writer-group member writes and pulses, reader refused"
 
-wait_output 10 7.25 getp microkernel.t || die "granted service's write did not reach HAL: $(tail -n 5 daemon.log)"
 done_state() { case $(svc_field "$1" state) in stopped|failed) return 0 ;; *) return 1 ;; esac; }
 wait_until 10 done_state ungranted || die "ungranted service did not finish: $(svc_field ungranted state)"
 grep -q "^halpoke: pin 'u': permission denied" daemon.log \
     || die "ungranted service was not refused: $(tail -n 5 daemon.log)"
-[ "$(halpoke u)" = 0 ] || die "ungranted service changed u to $(halpoke u)"
+[ "$(halpoke u)" = 2.5 ] || die "ungranted service changed u to $(halpoke u)"
+[ "$(halpoke t)" = 7.25 ] || die "t is $(halpoke t), not the granted service's 7.25"
 svc_clean
 echo "services: the granted one wrote t through its channel, the ungranted one was refused"
