@@ -63,7 +63,7 @@ def test_other_calls_do_not_leak(fake):
 def test_error_paths_do_not_leak(fake):
     with halmk.open(fake.name, readonly=True) as r:
         def loop():
-            for _ in range(20000):
+            for _ in range(5000):
                 for bad in (lambda: r["nosuch"], lambda: r.__setitem__("pin.0", 1.0),
                             lambda: r.wait(timeout=0), lambda: r.__setitem__("pin.0", "x")):
                     with pytest.raises((KeyError, TypeError, halmk.Error)):
@@ -73,7 +73,7 @@ def test_error_paths_do_not_leak(fake):
 
 def test_open_close_does_not_leak(fake):
     def loop():
-        for _ in range(3000):
+        for _ in range(1000):
             with halmk.open(fake.name, readonly=True) as r:
                 r.fileno() if _ % 100 == 0 else None
     check_flat(loop, rounds=2)
