@@ -7,6 +7,7 @@ import tracemalloc
 import pytest
 
 import halmk
+from conftest import SLOW
 
 N = 1_000_000
 
@@ -33,7 +34,9 @@ def check_flat(loop, rounds=3):
     finally:
         tracemalloc.stop()
     assert py1 - py0 < 64 * 1024, "Python allocations grew by %d bytes" % (py1 - py0)
-    assert rss1 - rss0 < 2048, "resident size grew by %d KiB" % (rss1 - rss0)
+    # ASan keeps freed memory in quarantine: resident size says nothing there
+    if SLOW == 1:
+        assert rss1 - rss0 < 2048, "resident size grew by %d KiB" % (rss1 - rss0)
 
 
 def test_reads_and_writes_do_not_leak(fake):
