@@ -227,7 +227,7 @@ static PyMethodDef mod_methods[] = {
 };
 
 PyDoc_STRVAR(mod_doc,
-"halmk - Python access to hal-microkernel (LinuxCNC HAL pins without polling).\n\n"
+"Python access to hal-microkernel: LinuxCNC HAL pins without polling.\n\n"
 "A service reads and writes HAL pins that hal_microkernel_bridge exposes in a\n"
 "shared-memory region, and sleeps in the kernel until they change:\n\n"
 "    import halmk\n"

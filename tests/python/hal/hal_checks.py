@@ -58,7 +58,7 @@ def writes(r):
     with r.transaction() as t:
         t["x"] = 1.5
         t["y"] = 2.5
-    until(lambda: getp("x") == "1.5" and getp("y") == "2.5", "transaction in HAL")
+    until(lambda: float(getp("x")) == 1.5 and float(getp("y")) == 2.5, "transaction in HAL")
     print("transaction committed both pins")
     r.pulse("trig", True)
     expect(halmk.PermissionDenied, lambda: r.pulse("speed", 1.0), "speed")
