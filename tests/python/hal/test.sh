@@ -4,21 +4,24 @@
 # SIGKILL, re-attached after a bridge reload, clean SIGTERM.
 . "$HMK_SRC/tests/hal/svc_lib.sh"
 export PYTHONPATH=${HMK_PYTHONPATH:?}
+# an ASan build's module needs ASan's runtime loaded first: only into Python
+PYX=$PY
+[ -n "${HMK_PY_PRELOAD:-}" ] && PYX="env LD_PRELOAD=$HMK_PY_PRELOAD ASAN_OPTIONS=detect_leaks=0 $PY"
 pins=speed:float:in,spindle-at-speed:bit:in,coolant:bit:out,count:s32:out,mask:u32:out,x:float:out,y:float:out,trig:bit:out
 cf=$HMK_SRC/services/coolant-follow/coolant-follow
 
 bridge_load "$pins"
-$PY "$HMK_SRC/tests/python/hal/hal_checks.py" || die "hal_checks.py failed"
+$PYX "$HMK_SRC/tests/python/hal/hal_checks.py" || die "hal_checks.py failed"
 hal_cmd setp microkernel.spindle-at-speed 0
 
 # bad input: one line, exit 2
-one_line_error 2 $PY "$cf" --on-delay x | grep -q "'x' is not a number" || die "bad --on-delay"
-one_line_error 1 $PY "$cf" --at-speed nosuch | grep -q "'nosuch'" || die "unknown pin"
+one_line_error 2 $PYX "$cf" --on-delay x | grep -q "'x' is not a number" || die "bad --on-delay"
+one_line_error 1 $PYX "$cf" --at-speed nosuch | grep -q "'nosuch'" || die "unknown pin"
 echo "coolant-follow: bad input refused in one line"
 
 { daemon_ini; cat <<INI
 [service coolant-follow]
-exec = $PY $cf --on-delay 0.2
+exec = $PYX $cf --on-delay 0.2
 ready = fd
 restart = always
 backoff-initial = 100ms
@@ -28,7 +31,7 @@ INI
 } > hmk.ini
 daemon_start hmk.ini
 pid=$(wait_running coolant-follow)
-wait_until 10 $PY -c 'import halmk, sys; sys.exit(not halmk.open().connected)' \
+wait_until 10 $PYX -c 'import halmk, sys; sys.exit(not halmk.open().connected)' \
     || die "region not connected under the daemon"
 echo "connected under the daemon: True"
 
