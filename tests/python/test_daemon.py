@@ -24,14 +24,14 @@ CTL = os.path.join(BIN, "daemon", "hal-microkernelctl")
 def daemon(fake, tmp_path):
     sock = str(tmp_path / "ctl.sock")
     ini = tmp_path / "d.ini"
-    env = " ".join("%s=%s" % (k, os.environ[k]) for k in ("LD_PRELOAD", "ASAN_OPTIONS")
-                   if os.environ.get(k))
+    # an ASan build: ASan's runtime goes first into the service's Python too
+    env = "".join("env = %s=%s\n" % (k, os.environ[k]) for k in ("LD_PRELOAD", "ASAN_OPTIONS")
+                  if os.environ.get(k))
     ini.write_text(
         "[daemon]\nregion = %s\ncontrol-socket = %s\nheartbeat-period = 100ms\nlog-level = info\n\n"
-        "[service coolant-follow]\nexec = %s%s %s --at-speed pin.0 --coolant pin.1 --on-delay 0.1\n"
-        "ready = fd\nrestart = always\nbackoff-initial = 100ms\nenv = PYTHONPATH=%s\nwrites = pin.1\n"
-        % (fake.name, sock, "env %s " % env if env else "", sys.executable, CF,
-           os.path.dirname(halmk.__file__)))
+        "[service coolant-follow]\nexec = %s %s --at-speed pin.0 --coolant pin.1 --on-delay 0.1\n"
+        "ready = fd\nrestart = always\nbackoff-initial = 100ms\nenv = PYTHONPATH=%s\n%swrites = pin.1\n"
+        % (fake.name, sock, sys.executable, CF, os.path.dirname(halmk.__file__), env))
     subprocess.run([DAEMON, "-n", "-c", str(ini)], check=True, capture_output=True)
     log = open(tmp_path / "daemon.log", "w")
     d = subprocess.Popen([DAEMON, "-c", str(ini)], stderr=log)

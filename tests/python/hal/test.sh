@@ -6,7 +6,7 @@
 export PYTHONPATH=${HMK_PYTHONPATH:?}
 # an ASan build's module needs ASan's runtime loaded first: only into Python
 PYX=$PY
-[ -n "${HMK_PY_PRELOAD:-}" ] && PYX="env LD_PRELOAD=$HMK_PY_PRELOAD ASAN_OPTIONS=detect_leaks=0 $PY"
+[ -n "${HMK_PY_PRELOAD:-}" ] && PYX="/usr/bin/env LD_PRELOAD=$HMK_PY_PRELOAD ASAN_OPTIONS=detect_leaks=0 $PY"
 pins=speed:float:in,spindle-at-speed:bit:in,coolant:bit:out,count:s32:out,mask:u32:out,x:float:out,y:float:out,trig:bit:out
 cf=$HMK_SRC/services/coolant-follow/coolant-follow
 
@@ -21,11 +21,12 @@ echo "coolant-follow: bad input refused in one line"
 
 { daemon_ini; cat <<INI
 [service coolant-follow]
-exec = $PYX $cf --on-delay 0.2
+exec = $PY $cf --on-delay 0.2
 ready = fd
 restart = always
 backoff-initial = 100ms
 env = PYTHONPATH=$PYTHONPATH
+$([ -n "${HMK_PY_PRELOAD:-}" ] && printf 'env = LD_PRELOAD=%s\nenv = ASAN_OPTIONS=detect_leaks=0' "$HMK_PY_PRELOAD")
 writes = coolant
 INI
 } > hmk.ini
