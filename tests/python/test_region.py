@@ -91,14 +91,25 @@ def test_wait_releases_the_gil(fake):
     r.close()
 
 
+def blocked_in_futex(tid):
+    """The thread sleeps in the futex system call (202 on x86-64)."""
+    if not tid:
+        return False
+    with open("/proc/self/task/%d/syscall" % tid[0]) as f:
+        return f.read().split()[0] == "202"
+
+
 def test_close_while_another_thread_waits(fake):
     """close() from another thread never frees what a blocked wait uses."""
     r = halmk.open(fake.name, readonly=True)
-    out = []
-    t = threading.Thread(target=lambda: out.append(r.wait(timeout=DEADLINE)))
+    out, tid = [], []
+
+    def waiter():
+        tid.append(threading.get_native_id())
+        out.append(r.wait(timeout=DEADLINE))
+    t = threading.Thread(target=waiter)
     t.start()
-    assert within(DEADLINE, lambda: t.is_alive())
-    time.sleep(0.05)  # not a wait for a condition: let it block in the kernel
+    assert within(DEADLINE, lambda: blocked_in_futex(tid))
     r.close()
     assert r.closed
     fake.set_in(1, 1.0)
