@@ -86,6 +86,8 @@ struct svc {
     size_t ready_len;
     char last_exit[HMK_CTL_LAST_EXIT_MAX + 1];
     unsigned chan;                /* its write channel (>= 1), 0: writes nothing */
+    bool revoke_due;              /* exited: take its grant back once the */
+    uint64_t revoke_cycle;        /* bridge has run past this cycle */
     struct svc *next;
 };
 
@@ -378,6 +380,20 @@ static int svc_channel(struct svc *s)
     return fd < 0 ? -1 : fd;
 }
 
+/* Grants of exited services whose last writes the bridge has taken by now
+ * (run from the heartbeat; a stopped HAL thread keeps them for later). */
+static void revoke_due(void)
+{
+    uint64_t c = region_attached(&d.region) ? region_cycle(&d.region) : 0;
+
+    for (struct svc *s = d.svcs; s; s = s->next)
+        if (s->revoke_due && (c >= s->revoke_cycle || !region_attached(&d.region))) {
+            s->revoke_due = false;
+            if (!svc_has_process(s))
+                region_channel_revoke(&d.region, s->chan);
+        }
+}
+
 static void svc_do_spawn(struct svc *s)
 {
     int ret, chan_fd;
@@ -390,6 +406,7 @@ static void svc_do_spawn(struct svc *s)
     }
     s->have_report = false;
     s->ready_len = 0;
+    s->revoke_due = false; /* granted again, from this start's configuration */
     chan_fd = svc_channel(s);
     ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, chan_fd, &s->proc);
     if (fds_lacking(-ret)) {
@@ -560,9 +577,13 @@ static void svc_exited(struct svc *s, const siginfo_t *si, const struct rusage *
     char mem[96] = "";
     bool clean;
 
-    /* a descendant that outlives it keeps the descriptor, not the pins */
-    if (s->chan)
-        region_channel_revoke(&d.region, s->chan);
+    /* a descendant that outlives it keeps the descriptor, not the pins;
+     * but what the service wrote last (coolant off as it stopped) must
+     * reach HAL first: the grant goes once the bridge ran two more cycles */
+    if (s->chan && region_attached(&d.region)) {
+        s->revoke_due = true;
+        s->revoke_cycle = region_cycle(&d.region) + 2;
+    }
 
     svc_read_status(s); /* the exec report, if any, is in the pipe by now */
     close_fd(&s->proc.status_fd);
@@ -1393,6 +1414,7 @@ static void dispatch(struct watch *w, uint32_t events)
             /* spurious */
         }
         region_tick(&d.region, now_ms());
+        revoke_due();
         if (!region_attached(&d.region))
             timer_disarm(d.hb_fd);
         break;

@@ -1,6 +1,7 @@
 /* region.c - see region.h */
 #include "region.h"
 #include "halmk_priv.h"
+#include "halmk_service.h"
 #include "relay.h"
 
 #include <errno.h>
@@ -485,4 +486,9 @@ unsigned region_channels(const struct region *g)
 int region_tools_channel_fd(struct region *g)
 {
     return g->r ? hmk_cap_channel_fd(g->r, 0) : -ENOENT;
+}
+
+uint64_t region_cycle(const struct region *g)
+{
+    return g->r ? hmk_cycle(g->r) : 0;
 }

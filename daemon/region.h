@@ -61,6 +61,8 @@ void region_rename(struct region *g, const char *name);
 int region_channel_fd(struct region *g, unsigned k, char *const *writes);
 void region_channel_revoke(struct region *g, unsigned k);
 unsigned region_channels(const struct region *g);
+/* The bridge's cycle as the region shows it (0 when detached). */
+uint64_t region_cycle(const struct region *g);
 /* A new O_CLOEXEC descriptor of the tools channel (0: every out pin). */
 int region_tools_channel_fd(struct region *g);
 static inline bool region_attached(const struct region *g) { return g->r != NULL; }

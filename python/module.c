@@ -24,17 +24,10 @@ int64_t hmkpy_now_ms(void)
 int hmkpy_connected(const hmk_region *r)
 {
     struct hmk_stats st;
-    struct timespec ts;
-    uint64_t now;
     int ret = hmk_stats(r, &st);
 
-    if (ret < 0)
-        return ret;
-    if (!st.heartbeat_ns)
-        return 0;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    return now < st.heartbeat_ns || now - st.heartbeat_ns <= (uint64_t)st.heartbeat_timeout_ms * 1000000ull;
+    /* the bridge's own <prefix>.connected, mirrored in the region */
+    return ret < 0 ? ret : st.connected;
 }
 
 PyObject *hmkpy_raise(int err, const char *what)
