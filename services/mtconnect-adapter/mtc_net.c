@@ -110,7 +110,9 @@ static void client_drop(struct net *n, struct client *cl, const char *why)
 {
     struct client **pp;
 
-    if (why)
+    if (why && !strcmp(why, "disconnected"))
+        mtc_log("client %s: disconnected (%u left)", cl->peer, n->nclients - 1);
+    else if (why)
         mtc_log("client %s: %s; dropped", cl->peer, why);
     for (pp = &n->clients; *pp; pp = &(*pp)->next)
         if (*pp == cl) {

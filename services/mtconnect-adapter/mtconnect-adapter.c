@@ -436,8 +436,9 @@ static int dump_one(const struct mtc_config *c, const char *dir, const char *nam
     return 0;
 }
 
-/* -n: the file, the listen address, and the pins if HAL is up now. */
-static int check_config(const struct mtc_config *c)
+/* -n, and before starting: the file, the listen address, and the pins if
+ * HAL is up now (else they are checked at attach). */
+static int check_config(const struct mtc_config *c, bool quiet)
 {
     struct hal a = { .c = c };
     char err[512];
@@ -445,11 +446,11 @@ static int check_config(const struct mtc_config *c)
 
     if (ret == 0 && hmk_open(c->region[0] ? c->region : NULL, HMK_OPEN_RDONLY, &a.r) == 0) {
         ret = hal_resolve(&a, err, sizeof(err));
-        if (ret == 0)
+        if (ret == 0 && !quiet)
             printf("%s: OK: %u data items, pins checked against region '%s'\n", c->file,
                    c->nitems, hmk_region_name(a.r));
         hmk_close(a.r);
-    } else if (ret == 0) {
+    } else if (ret == 0 && !quiet) {
         printf("%s: OK: %u data items (region not there: pins not checked)\n", c->file, c->nitems);
     }
     if (ret < 0)
@@ -520,7 +521,9 @@ int main(int argc, char **argv)
                    ? 1
                    : 0;
     if (o.check)
-        return check_config(&c) < 0 ? 1 : 0;
+        return check_config(&c, false) < 0 ? 1 : 0;
+    if (check_config(&c, true) < 0)
+        return 1;
     sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: waits must return */
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
