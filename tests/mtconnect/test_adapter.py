@@ -9,6 +9,7 @@ under valgrind (deadlines stay: they are generous).
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -453,6 +454,7 @@ def main():
         print("adapter log:\n" + adapters[0].text())
         print("%d FAILED: %s" % (len(failures), failures))
         return 1
+    shutil.rmtree(tmp, ignore_errors=True)
     print("all passed")
     return 0
 
