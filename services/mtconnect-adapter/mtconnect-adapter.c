@@ -3,7 +3,7 @@
  * (the protocol an MTConnect agent such as cppagent connects to).
  * See mtconnect-adapter(1).
  *
- * The main thread follows HAL (hal.c's loop below: region attach, change
+ * The main thread follows HAL (the hal_* functions below: region attach, change
  * stream, availability); the network thread (mtc_net.c) serves agents.
  * It only reads HAL: it maps the region read-only.
  */
@@ -313,6 +313,11 @@ static int hal_follow(struct hal *a, char *err, size_t errlen)
         int n = hmk_stream_read(st, ev, 256, hal_tick_ms(a), &lost);
         if (n == -ESTALE || n == -EBADMSG || hmk_check(a->r) < 0) {
             ret = -ESTALE;
+            break;
+        }
+        if (n < 0 && n != -ETIMEDOUT && n != -EINTR) {
+            snprintf(err, errlen, "change stream: %s", hmk_strerror(n));
+            ret = n;
             break;
         }
         if (n > 0)
