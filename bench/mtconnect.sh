@@ -123,6 +123,8 @@ for n in $fans; do
     cpu=$(echo "$out" | tail -n 1)
     echo "| $n | $p50 | $p99 | $max | $lost | $cpu | $(( cpu * 1000 / changes )) |"
 done
+notes=$(grep -E "fell|dropped" "$work/adapter.log" | grep -v "disconnected" || true)
+[ -z "$notes" ] || { echo; echo "Adapter log during the runs:"; echo '```'; echo "$notes"; echo '```'; }
 # idle: one agent connected, nothing changes: wake-ups per second
 python3 -c "
 import socket, time
