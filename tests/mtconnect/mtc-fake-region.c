@@ -1,0 +1,240 @@
+/*
+ * mtc-fake-region - plays the bridge for mtconnect-adapter's tests and
+ * benchmark, without HAL: a region with typed pins and a change stream,
+ * laid out by include/hmk_region.h (tests/daemon/hmk-test-region makes
+ * float slots only and no stream).
+ *
+ *   mtc-fake-region create NAME PIN:TYPE[:DIR],...   TYPE bit|float|s32|u32, DIR in|out|io
+ *   mtc-fake-region set NAME PIN=VALUE...            all in one bridge cycle
+ *   mtc-fake-region ramp NAME PIN COUNT [GAP_US]     PIN = 1..COUNT, one cycle each; prints
+ *                                                    "VALUE MONO_NS" per cycle on stdout
+ *   mtc-fake-region beat NAME                        stamp the daemon heartbeat (now)
+ *   mtc-fake-region detach NAME                      detach, unlink all three objects
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hmk_region.h"
+
+#define DEPTH 4096u
+
+static uint64_t now_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *map(const char *name, const char *suffix, size_t size, int flags)
+{
+    char path[256];
+    void *p;
+    int fd;
+
+    snprintf(path, sizeof(path), "/dev/shm/%s%s", name, suffix);
+    fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+    if (fd < 0 || ((flags & O_CREAT) && ftruncate(fd, (off_t)size) < 0)) {
+        perror(path);
+        exit(1);
+    }
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    close(fd);
+    return p;
+}
+
+static size_t stream_size(void)
+{
+    return sizeof(struct hmk_stream_hdr) + DEPTH * sizeof(struct hmk_stream_rec);
+}
+
+static int parse_type(const char *t)
+{
+    return !strcmp(t, "bit") ? HMK_RT_BIT : !strcmp(t, "float") ? HMK_RT_FLOAT
+         : !strcmp(t, "s32") ? HMK_RT_S32 : !strcmp(t, "u32") ? HMK_RT_U32 : -1;
+}
+
+static void create(const char *name, char *spec)
+{
+    char tmp[256], path[256], *save = NULL;
+    struct hmk_shm *shm;
+    struct hmk_region_header *h;
+    struct hmk_waiters *w;
+    struct hmk_stream_hdr *st;
+    unsigned n = 0;
+
+    snprintf(tmp, sizeof(tmp), ".%s.test", name);
+    shm = map(tmp, "", sizeof(*shm), O_CREAT | O_EXCL);
+    h = &shm->hdr;
+    for (char *p = strtok_r(spec, ",", &save); p; p = strtok_r(NULL, ",", &save), n++) {
+        char *t = strchr(p, ':'), *d;
+        int type;
+        if (!t || (type = parse_type(strtok(t + 1, ":"))) < 0) {
+            fprintf(stderr, "mtc-fake-region: bad pin spec '%s'\n", p);
+            exit(2);
+        }
+        *t = '\0';
+        d = strtok(NULL, ":");
+        snprintf(shm->pin[n].name, sizeof(shm->pin[n].name), "%s", p);
+        shm->pin[n].type = (uint8_t)type;
+        shm->pin[n].dir = !d || !strcmp(d, "in") ? HMK_RD_IN : !strcmp(d, "out") ? HMK_RD_OUT
+                                                                                 : HMK_RD_IO;
+    }
+    h->abi_version = HMK_ABI_VERSION;
+    h->header_size = sizeof(*h);
+    h->pin_desc_size = sizeof(struct hmk_pin_desc);
+    h->region_size = sizeof(*shm);
+    h->pin_count = n;
+    h->max_pins = HMK_MAX_PINS;
+    h->heartbeat_timeout_ms = 500;
+    h->layout_hash = hmk_layout_hash(shm->pin, n);
+    h->generation = now_ns(CLOCK_REALTIME);
+    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "microkernel");
+    h->magic = HMK_REGION_MAGIC;
+    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+    /* the companions first, as the bridge does: before the region appears */
+    w = map(name, HMK_WAITERS_SUFFIX, HMK_WAITERS_SIZE, O_CREAT | O_TRUNC);
+    w->generation = h->generation;
+    w->magic = HMK_WAITERS_MAGIC;
+    st = map(name, HMK_STREAM_SUFFIX, stream_size(), O_CREAT | O_TRUNC);
+    st->depth = DEPTH;
+    st->generation = h->generation;
+    st->magic = HMK_STREAM_MAGIC;
+    snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.test", name);
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    if (rename(tmp, path) < 0) {
+        perror("rename");
+        exit(1);
+    }
+}
+
+struct fake {
+    struct hmk_shm *shm;
+    struct hmk_waiters *w;
+    struct hmk_stream_hdr *st;
+};
+
+static void open_fake(struct fake *f, const char *name)
+{
+    f->shm = map(name, "", sizeof(*f->shm), 0);
+    f->w = map(name, HMK_WAITERS_SUFFIX, HMK_WAITERS_SIZE, 0);
+    f->st = map(name, HMK_STREAM_SUFFIX, stream_size(), 0);
+}
+
+static int find(const struct fake *f, const char *pin)
+{
+    for (unsigned i = 0; i < f->shm->hdr.pin_count; i++)
+        if (!strcmp(f->shm->pin[i].name, pin))
+            return (int)i;
+    fprintf(stderr, "mtc-fake-region: no pin '%s'\n", pin);
+    exit(2);
+}
+
+static uint64_t encode(const struct fake *f, int i, const char *v)
+{
+    switch (f->shm->pin[i].type) {
+    case HMK_RT_FLOAT: return hmk_enc_float(strtod(v, NULL));
+    case HMK_RT_S32:   return hmk_enc_s32((int32_t)strtol(v, NULL, 0));
+    case HMK_RT_BIT:   return strtoul(v, NULL, 0) != 0;
+    default:           return (uint32_t)strtoul(v, NULL, 0);
+    }
+}
+
+/* One bridge cycle that changes pins idx[0..n) to raw[0..n). */
+static void cycle(struct fake *f, const int *idx, const uint64_t *raw, int n)
+{
+    struct hmk_shm *shm = f->shm;
+    uint64_t c = atomic_load(&shm->in.cycle) + 1, s = hmk_in_write_begin(&shm->in);
+
+    for (int k = 0; k < n; k++) {
+        atomic_store_explicit(&shm->in.value[idx[k]], raw[k], memory_order_relaxed);
+        atomic_store_explicit(&shm->in.changed_cycle[idx[k]], c, memory_order_relaxed);
+    }
+    atomic_store_explicit(&shm->in.cycle, c, memory_order_relaxed);
+    hmk_in_write_end(&shm->in, s);
+    for (int k = 0; k < n; k++)
+        hmk_stream_append(f->st, c, (uint32_t)idx[k], raw[k]);
+    atomic_store_explicit(&shm->hdr.bridge_time_ns, now_ns(CLOCK_MONOTONIC), memory_order_relaxed);
+    atomic_store_explicit(&shm->hdr.bridge_cycle, c, memory_order_release);
+    atomic_fetch_add(&shm->hdr.cycles, 1);
+    hmk_change_publish(&shm->hdr, f->w);
+}
+
+static void unlink_all(const char *name)
+{
+    const char *sfx[] = { HMK_WAITERS_SUFFIX, HMK_STREAM_SUFFIX, "" };
+    char path[256];
+
+    for (unsigned k = 0; k < 3; k++) {
+        snprintf(path, sizeof(path), "/dev/shm/%s%s", name, sfx[k]);
+        unlink(path);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct fake f;
+
+    if (argc == 4 && !strcmp(argv[1], "create")) {
+        create(argv[2], argv[3]);
+        return 0;
+    }
+    if (argc >= 4 && !strcmp(argv[1], "set")) {
+        int idx[64], n = 0;
+        uint64_t raw[64];
+        open_fake(&f, argv[2]);
+        for (int k = 3; k < argc && n < 64; k++, n++) {
+            char *eq = strchr(argv[k], '=');
+            if (!eq)
+                return 2;
+            *eq = '\0';
+            idx[n] = find(&f, argv[k]);
+            raw[n] = encode(&f, idx[n], eq + 1);
+        }
+        cycle(&f, idx, raw, n);
+        return 0;
+    }
+    if ((argc == 5 || argc == 6) && !strcmp(argv[1], "ramp")) {
+        unsigned count = (unsigned)atoi(argv[4]), gap = argc == 6 ? (unsigned)atoi(argv[5]) : 0;
+        int idx;
+        open_fake(&f, argv[2]);
+        idx = find(&f, argv[3]);
+        for (unsigned k = 1; k <= count; k++) {
+            char v[32];
+            uint64_t raw;
+            snprintf(v, sizeof(v), "%u", k);
+            uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+            raw = encode(&f, idx, v);
+            cycle(&f, &idx, &raw, 1);
+            if (gap) {
+                printf("%u %llu\n", k, (unsigned long long)t0);
+                fflush(stdout);
+                usleep(gap);
+            }
+        }
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "beat")) {
+        open_fake(&f, argv[2]);
+        atomic_store(&f.shm->hdr.daemon_heartbeat_ns, now_ns(CLOCK_MONOTONIC));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "detach")) {
+        open_fake(&f, argv[2]);
+        atomic_store_explicit(&f.shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
+        hmk_change_publish(&f.shm->hdr, f.w);
+        unlink_all(argv[2]);
+        return 0;
+    }
+    fprintf(stderr, "usage: see the comment at the top of mtc-fake-region.c\n");
+    return 2;
+}
