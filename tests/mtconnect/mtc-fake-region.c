@@ -9,10 +9,18 @@
  *   mtc-fake-region ramp NAME PIN COUNT [GAP_US]     PIN = 1..COUNT, one cycle each; prints
  *                                                    "VALUE MONO_NS" per cycle on stdout
  *   mtc-fake-region beat NAME                        stamp the daemon heartbeat (now)
- *   mtc-fake-region detach NAME                      detach, unlink all three objects
+ *   mtc-fake-region detach NAME                      detach, unlink both objects
+ *
+ * Each command is a cycle of its own, without a running bridge: it wakes
+ * readers directly (a bridge wakes only the daemon's relay) and stamps
+ * the heartbeat mirror the bridge keeps in the header. Read side only: the
+ * adapter never writes (tests/daemon/hmk-test-region simulates the rest).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +76,6 @@ static void create(const char *name, char *spec)
     char tmp[256], path[256], *save = NULL;
     struct hmk_shm *shm;
     struct hmk_region_header *h;
-    struct hmk_waiters *w;
     struct hmk_stream_hdr *st;
     unsigned n = 0;
 
@@ -101,10 +108,7 @@ static void create(const char *name, char *spec)
     snprintf(h->hal_prefix, sizeof(h->hal_prefix), "microkernel");
     h->magic = HMK_REGION_MAGIC;
     atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
-    /* the companions first, as the bridge does: before the region appears */
-    w = map(name, HMK_WAITERS_SUFFIX, HMK_WAITERS_SIZE, O_CREAT | O_TRUNC);
-    w->generation = h->generation;
-    w->magic = HMK_WAITERS_MAGIC;
+    /* the stream first, as the bridge does: before the region appears */
     st = map(name, HMK_STREAM_SUFFIX, stream_size(), O_CREAT | O_TRUNC);
     st->depth = DEPTH;
     st->generation = h->generation;
@@ -119,15 +123,20 @@ static void create(const char *name, char *spec)
 
 struct fake {
     struct hmk_shm *shm;
-    struct hmk_waiters *w;
     struct hmk_stream_hdr *st;
 };
 
 static void open_fake(struct fake *f, const char *name)
 {
     f->shm = map(name, "", sizeof(*f->shm), 0);
-    f->w = map(name, HMK_WAITERS_SUFFIX, HMK_WAITERS_SIZE, 0);
     f->st = map(name, HMK_STREAM_SUFFIX, stream_size(), 0);
+}
+
+/* A change, and every reader woken (no relay here: no daemon, no bridge). */
+static void publish(struct hmk_shm *shm)
+{
+    atomic_fetch_add_explicit(&shm->hdr.change_word, 2, memory_order_seq_cst);
+    syscall(SYS_futex, &shm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 static int find(const struct fake *f, const char *pin)
@@ -161,20 +170,22 @@ static void cycle(struct fake *f, const int *idx, const uint64_t *raw, int n)
     }
     atomic_store_explicit(&shm->in.cycle, c, memory_order_relaxed);
     hmk_in_write_end(&shm->in, s);
-    for (int k = 0; k < n; k++)
-        hmk_stream_append(f->st, c, (uint32_t)idx[k], raw[k]);
+    for (int k = 0; k < n; k++) {
+        uint64_t head = atomic_load(&f->st->head); /* this process is the only writer */
+        hmk_stream_append(f->st, &head, DEPTH, c, (uint32_t)idx[k], raw[k]);
+    }
     atomic_store_explicit(&shm->hdr.bridge_time_ns, now_ns(CLOCK_MONOTONIC), memory_order_relaxed);
     atomic_store_explicit(&shm->hdr.bridge_cycle, c, memory_order_release);
     atomic_fetch_add(&shm->hdr.cycles, 1);
-    hmk_change_publish(&shm->hdr, f->w);
+    publish(shm);
 }
 
 static void unlink_all(const char *name)
 {
-    const char *sfx[] = { HMK_WAITERS_SUFFIX, HMK_STREAM_SUFFIX, "" };
+    const char *sfx[] = { HMK_STREAM_SUFFIX, "" };
     char path[256];
 
-    for (unsigned k = 0; k < 3; k++) {
+    for (unsigned k = 0; k < 2; k++) {
         snprintf(path, sizeof(path), "/dev/shm/%s%s", name, sfx[k]);
         unlink(path);
     }
@@ -226,12 +237,13 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "beat")) {
         open_fake(&f, argv[2]);
         atomic_store(&f.shm->hdr.daemon_heartbeat_ns, now_ns(CLOCK_MONOTONIC));
+        atomic_store(&f.shm->hdr.connected, 1);
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "detach")) {
         open_fake(&f, argv[2]);
         atomic_store_explicit(&f.shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
-        hmk_change_publish(&f.shm->hdr, f.w);
+        publish(f.shm);
         unlink_all(argv[2]);
         return 0;
     }
