@@ -19,11 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "halmk.h"
+#include "halmk_priv.h"
 #include "fake_region.h"
 
 /* the fixture's pins */
@@ -87,27 +93,36 @@ static int open_err(void)
     return ret;
 }
 
-/* A byte image of the out block, to prove that something changed nothing. */
+/* A byte image of what a write can change: the tools channel's latch and
+ * commit count, the applied out values and the change word, to prove that
+ * something changed nothing. */
 struct out_image {
     uint64_t seq;
     uint64_t commits;
-    uint32_t futex;
+    uint32_t change_word;
+    uint64_t applied;
     struct hmk_out_copy copy[2];
+    uint64_t out_value[HMK_MAX_PINS];
 };
 
 static void out_image(struct out_image *im)
 {
+    const struct hmk_chan *c = fx.chan[0];
+
     memset(im, 0, sizeof(*im));
-    im->seq = atomic_load(&fx.shm->out.seq);
-    im->commits = atomic_load(&fx.shm->hdr.out_commits);
-    im->futex = atomic_load(&fx.shm->hdr.change_futex);
-    for (int c = 0; c < 2; c++)
+    im->seq = atomic_load(&c->out.seq);
+    im->commits = atomic_load(&c->commits);
+    im->change_word = atomic_load(&fx.shm->hdr.change_word);
+    im->applied = atomic_load(&fx.shm->hdr.out_applied);
+    for (int k = 0; k < 2; k++)
         for (unsigned i = 0; i < HMK_MAX_PINS; i++) {
-            atomic_store_explicit(&im->copy[c].value[i],
-                                  atomic_load(&fx.shm->out.copy[c].value[i]), memory_order_relaxed);
-            atomic_store_explicit(&im->copy[c].wgen[i],
-                                  atomic_load(&fx.shm->out.copy[c].wgen[i]), memory_order_relaxed);
+            atomic_store_explicit(&im->copy[k].value[i],
+                                  atomic_load(&c->out.copy[k].value[i]), memory_order_relaxed);
+            atomic_store_explicit(&im->copy[k].wgen[i],
+                                  atomic_load(&c->out.copy[k].wgen[i]), memory_order_relaxed);
         }
+    for (unsigned i = 0; i < HMK_MAX_PINS; i++)
+        im->out_value[i] = atomic_load(&fx.shm->in.out_value[i]);
 }
 
 static void assert_out_unchanged(const struct out_image *before)
@@ -262,18 +277,125 @@ static void test_lib_open_detached_or_unready(void **state)
     assert_int_equal(open_err(), 0);
 }
 
-static void test_lib_open_waiters_companion(void **state)
+/* The header is read once into the handle: a writer changing it after
+ * hmk_open (the region is the bridge's, but a hostile or buggy one, or a
+ * reload racing us) cannot make the handle size or index by another value. */
+static void test_lib_open_private_header_copy(void **state)
 {
+    hmk_region *r = open_ok(HMK_OPEN_RDONLY);
+    struct hmk_stats st;
+    hmk_value v;
     (void)state;
-    fx.w->generation++;
-    assert_int_equal(open_err(), -ESTALE);  /* a companion of another region */
-    fx.w->generation--;
-    fx.w->magic = 0;
-    assert_int_equal(open_err(), -EBADMSG);
-    fx.w->magic = HMK_WAITERS_MAGIC;
-    assert_int_equal(open_err(), 0);
-    assert_int_equal(unlink(fx.wpath), 0);
-    assert_int_equal(open_err(), -ESTALE);  /* being replaced */
+
+    fx.shm->hdr.pin_count = HMK_MAX_PINS;
+    fx.shm->hdr.region_size = 1;
+    fx.shm->hdr.channels = 0;
+    memset(fx.shm->hdr.hal_prefix, 'z', sizeof(fx.shm->hdr.hal_prefix));
+    fx.shm->pin[0].type = HMK_RT_BIT;
+    fx.shm->pin[P_SPEED].dir = HMK_RD_OUT;
+    assert_int_equal(hmk_pin_count(r), P_N);
+    assert_int_equal(hmk_read(r, P_N, &v), -ERANGE);
+    assert_int_equal(hmk_read(r, HMK_MAX_PINS - 1, &v), -ERANGE);
+    assert_int_equal(hmk_read_in(r, 0, &v), 0);
+    assert_int_equal(v.type, HMK_TYPE_FLOAT);           /* the pin table copied */
+    assert_int_equal(hmk_read_out(r, P_SPEED, &v), -EPERM);
+    assert_int_equal(hmk_pin_find(r, "microkernel.spindle.speed"), P_SPEED);
+    assert_int_equal(hmk_stats(r, &st), 0);
+    assert_int_equal(st.pin_count, P_N);
+    hmk_close(r); /* unmaps the size it mapped (ASan/valgrind would see another) */
+}
+
+struct hdr_racer {
+    _Atomic int stop;
+    pthread_t th;
+};
+
+static void *hdr_racer_main(void *arg)
+{
+    struct hdr_racer *h = arg;
+    while (!atomic_load(&h->stop)) {
+        fx.shm->hdr.pin_count = HMK_MAX_PINS;
+        fx.shm->hdr.pin_count = 1;
+        fx.shm->hdr.pin_count = P_N;
+    }
+    return NULL;
+}
+
+/* Opens racing a writer of pin_count: each open either fails (the count it
+ * read does not match the layout hash) or holds exactly the count it
+ * validated; never one it read before or after validation. */
+static void test_lib_open_races_header_writer(void **state)
+{
+    struct hdr_racer h = { 0 };
+    unsigned ok = 0, refused = 0;
+    uint64_t deadline = fake_now_ns() + 2000000000ull;
+    (void)state;
+
+    assert_int_equal(pthread_create(&h.th, NULL, hdr_racer_main, &h), 0);
+    while (fake_now_ns() < deadline && (ok < 200 || refused < 200)) {
+        hmk_region *r = NULL;
+        int ret = hmk_open(fx.name, HMK_OPEN_RDONLY, &r);
+        if (ret == 0) {
+            hmk_value v;
+            assert_int_equal(hmk_pin_count(r), P_N);
+            assert_int_equal(hmk_read(r, P_N, &v), -ERANGE);
+            hmk_close(r);
+            ok++;
+        } else {
+            assert_int_equal(ret, -EBADMSG);
+            assert_null(r);
+            refused++;
+        }
+    }
+    atomic_store(&h.stop, 1);
+    pthread_join(h.th, NULL);
+    fx.shm->hdr.pin_count = P_N;
+    print_message("racing opens: %u ok, %u refused\n", ok, refused);
+    assert_true(ok > 0);
+}
+
+/* Something else squatting the name: a FIFO must give an error, not block
+ * hmk_open forever (O_NONBLOCK + S_ISREG); so must a directory and a
+ * symlink (O_NOFOLLOW). Run in a child with an alarm: a hang fails. */
+static void test_lib_open_not_a_regular_file(void **state)
+{
+    char name[64], path[128];
+    int status;
+    pid_t pid;
+    (void)state;
+
+    fake_region_name(name, sizeof(name));
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    fake_track(path);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        hmk_region *r = NULL;
+        signal(SIGALRM, SIG_DFL);
+        alarm(20);
+        _exit(hmk_open(name, 0, &r) == -EBADMSG && hmk_open(name, HMK_OPEN_RDONLY, &r) ==
+              -EBADMSG && r == NULL ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed by the alarm: did not hang */
+    assert_int_equal(WEXITSTATUS(status), 0);
+    unlink(path);
+    assert_int_equal(mkdir(path, 0755), 0);
+    {
+        hmk_region *r = NULL;
+        assert_true(hmk_open(name, 0, &r) < 0);
+        assert_null(r);
+    }
+    rmdir(path);
+    assert_int_equal(symlink(fx.path, path), 0);
+    {
+        hmk_region *r = NULL;
+        assert_int_equal(hmk_open(name, 0, &r), -EBADMSG); /* a link to a good region */
+        assert_null(r);
+    }
+    unlink(path);
+    fake_untrack(path);
 }
 
 /* Writes `size` bytes of `fill` (or seeded random bytes if fill < 0). */
@@ -335,6 +457,182 @@ static void test_lib_open_foreign_objects(void **state)
     fake_untrack(path);
 }
 
+/* ---- write channels ------------------------------------------------------ */
+
+/* A write through a handle whose $HMK_CHANNEL_FD is `fd`: the error the
+ * first write gives (0 if it was taken). Opened after the environment is
+ * set: the channel is looked for at the first write. */
+static int write_with_channel_env(const char *env)
+{
+    hmk_region *r;
+    int ret;
+
+    if (env)
+        setenv("HMK_CHANNEL_FD", env, 1);
+    else
+        unsetenv("HMK_CHANNEL_FD");
+    r = open_ok(0);
+    ret = hmk_write_float(r, 1, 1.0);
+    hmk_close(r);
+    return ret;
+}
+
+static int write_with_channel_fd(int fd)
+{
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%d", fd);
+    return write_with_channel_env(buf);
+}
+
+/* A channel-sized memfd with `seals`, its inode named as channel 2 in the
+ * header (as if the bridge had made it) when `listed`. */
+static int bogus_channel(size_t size, int seals, bool listed, bool valid_content)
+{
+    int fd = -1;
+    struct hmk_chan *c = fake_memfd("bogus", size, seals, &fd);
+
+    assert_non_null(c);
+    if (valid_content) {
+        c->magic = HMK_CHAN_MAGIC;
+        c->generation = fx.shm->hdr.generation;
+        hmk_mutex_init_shared(&c->out.lock);
+    }
+    munmap(c, size);
+    if (listed)
+        fx.shm->hdr.chan_ino[2] = fake_ino(fd);
+    return fd;
+}
+
+/* Every descriptor that is not exactly a channel the header names, of a
+ * channel's size, sealed against resizing, is refused before it is mapped:
+ * an unsealed object could be shrunk under the bridge (SIGBUS in RT). */
+static void test_lib_channel_fd_checked(void **state)
+{
+    struct out_image before;
+    int fd;
+    (void)state;
+
+    out_image(&before);
+    /* right size and seals, but not an inode the header names */
+    fd = bogus_channel(sizeof(struct hmk_chan), FAKE_SEALS, false, true);
+    assert_int_equal(write_with_channel_fd(fd), -ESTALE);
+    close(fd);
+    /* named, sealed, wrong size (both ways) */
+    fd = bogus_channel(sizeof(struct hmk_chan) + 4096, FAKE_SEALS, true, true);
+    assert_int_equal(write_with_channel_fd(fd), -ESTALE);
+    close(fd);
+    fd = bogus_channel(sizeof(struct hmk_chan) - 64, FAKE_SEALS, true, true);
+    assert_int_equal(write_with_channel_fd(fd), -ESTALE);
+    close(fd);
+    /* named, right size, seals missing: none, no F_SEAL_SEAL, no F_SEAL_SHRINK */
+    fd = bogus_channel(sizeof(struct hmk_chan), 0, true, true);
+    assert_int_equal(write_with_channel_fd(fd), -ESTALE);
+    close(fd);
+    fd = bogus_channel(sizeof(struct hmk_chan), F_SEAL_SHRINK | F_SEAL_GROW, true, true);
+    assert_int_equal(write_with_channel_fd(fd), -ESTALE);
+    close(fd);
+    fd = bogus_channel(sizeof(struct hmk_chan), F_SEAL_GROW | F_SEAL_SEAL, true, true);
+    assert_int_equal(write_with_channel_fd(fd), -ESTALE);
+    close(fd);
+    /* named, right size and seals, but no channel of this region inside */
+    fd = bogus_channel(sizeof(struct hmk_chan), FAKE_SEALS, true, false);
+    assert_int_equal(write_with_channel_fd(fd), -ESTALE);
+    close(fd);
+    /* the region itself (named by the header as region_ino, not a channel) */
+    assert_int_equal(write_with_channel_fd(fx.region_fd), -ESTALE);
+    /* the control block: named, sealed, but not a channel */
+    assert_int_equal(write_with_channel_fd(fx.ctl_fd), -ESTALE);
+    /* not descriptors */
+    assert_int_equal(write_with_channel_env("abc"), -EBADF);
+    assert_int_equal(write_with_channel_env(""), -EBADF);
+    assert_int_equal(write_with_channel_env("-1"), -EBADF);
+    assert_int_equal(write_with_channel_env("3x"), -EBADF);
+    assert_int_equal(write_with_channel_env("99999999999"), -EBADF);
+    assert_int_equal(write_with_channel_env("1000000"), -EBADF); /* not open */
+    /* nothing of it reached the tools channel or HAL */
+    fake_bridge_cycle(&fx);
+    assert_out_unchanged(&before);
+    /* and the real one works */
+    fx.shm->hdr.chan_ino[2] = fake_ino(fx.chan_fd[2]);
+    assert_int_equal(write_with_channel_fd(fx.chan_fd[0]), 0);
+}
+
+/* A channel's generation must be the region's: a channel of an earlier
+ * bridge (same inode reused is impossible, but the content is checked). */
+static void test_lib_channel_generation_checked(void **state)
+{
+    (void)state;
+    fx.chan[0]->generation++;
+    assert_int_equal(write_with_channel_fd(fx.chan_fd[0]), -ESTALE);
+    fx.chan[0]->generation--;
+    fx.chan[0]->magic = 0;
+    assert_int_equal(write_with_channel_fd(fx.chan_fd[0]), -ESTALE);
+    fx.chan[0]->magic = HMK_CHAN_MAGIC;
+    assert_int_equal(write_with_channel_fd(fx.chan_fd[0]), 0);
+}
+
+/* The inherited descriptor stays usable: the library dups it, closes its
+ * own copy at hmk_close, and a second handle finds it again. */
+static void test_lib_channel_env_fd_kept(void **state)
+{
+    hmk_region *a = open_ok(0), *b = open_ok(0);
+    hmk_value v;
+    (void)state;
+
+    assert_int_equal(hmk_write_float(a, 0, 1.5), 0);
+    hmk_close(a);
+    assert_true(fcntl(fx.chan_fd[0], F_GETFD) >= 0);
+    assert_int_equal(hmk_write_float(b, 1, 2.5), 0);
+    assert_true(fake_bridge_cycle(&fx));
+    assert_int_equal(hmk_read_out(b, 0, &v), 0);
+    assert_true(v.f == 1.5);
+    assert_int_equal(hmk_read_out(b, 1, &v), 0);
+    assert_true(v.f == 2.5);
+    hmk_close(b);
+}
+
+/* Without $HMK_CHANNEL_FD: root takes the tools channel from rtapi_app
+ * (here: this process) with pidfd_getfd; anyone else gets -EACCES, and a
+ * read-only handle never looks. */
+static void test_lib_channel_root_and_other_users(void **state)
+{
+    int status;
+    pid_t pid;
+    (void)state;
+
+    if (geteuid() != 0) {
+        assert_int_equal(write_with_channel_env(NULL), -EACCES);
+        skip();
+    }
+    assert_int_equal(write_with_channel_env(NULL), 0);
+    assert_true(fake_bridge_cycle(&fx));
+    assert_int_equal(hmk_dec_float(atomic_load(&fx.shm->in.out_value[1])), 1.0);
+    /* the header's descriptor number for channel 0 names something else */
+    fx.shm->hdr.chan_fd[0] = fx.ctl_fd;
+    assert_int_equal(write_with_channel_env(NULL), -ESTALE);
+    fx.shm->hdr.chan_fd[0] = fx.chan_fd[0];
+    /* another user: the region is readable, a write has no channel */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        hmk_region *r = NULL;
+        int ok;
+        unsetenv("HMK_CHANNEL_FD");
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+            setresuid(65534, 65534, 65534) < 0)
+            _exit(2);
+        if (hmk_open(fx.name, 0, &r) < 0)
+            _exit(3);
+        ok = hmk_write_float(r, 1, 9.0) == -EACCES && hmk_write_float(r, 1, 9.0) == -EACCES;
+        /* nor can it take the channel from the fd rtapi_app (we) hold */
+        hmk_close(r);
+        _exit(ok ? 0 : 4);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* ---- detach ----------------------------------------------------------- */
 
 static void test_lib_detached_check_and_commit(void **state)
@@ -361,8 +659,9 @@ static void test_lib_detached_check_and_commit(void **state)
     assert_out_unchanged(&before);
     assert_int_equal(hmk_read_out(r, 1, &v), -ESTALE);
     /* the lock was released: a later writer is not stuck */
-    assert_int_equal(pthread_mutex_trylock(&fx.shm->out.lock), 0);
-    assert_int_equal(pthread_mutex_unlock(&fx.shm->out.lock), 0);
+    assert_int_equal(pthread_mutex_trylock(&fx.chan[0]->out.lock), 0);
+    assert_int_equal(pthread_mutex_unlock(&fx.chan[0]->out.lock), 0);
+
     hmk_txn_free(t);
     hmk_close(r);
 }
@@ -461,7 +760,8 @@ static void test_lib_write_type_checks(void **state)
     /* a read-only handle */
     assert_int_equal(hmk_write_float(ro, 0, 1.0), -EROFS);
     assert_int_equal(hmk_write_bit(ro, P_ESTOP, true), -EROFS);
-    assert_int_equal(hmk_heartbeat(ro), -EROFS);
+    assert_int_equal(hmk_heartbeat(ro), -EPERM); /* the daemon's alone now */
+    assert_int_equal(hmk_heartbeat(r), -EPERM);
     assert_int_equal(hmk_txn_new(ro, &t), 0);
     assert_int_equal(hmk_txn_set(t, 0, &(hmk_value){ .type = HMK_TYPE_FLOAT, .f = 1 }), -EROFS);
     assert_int_equal(hmk_txn_commit(t), 0);
@@ -496,34 +796,45 @@ static void test_lib_typed_round_trip(void **state)
     hmk_value v;
     (void)state;
 
+    /* a write is not what HAL is driven with until the bridge applied it */
+    assert_int_equal(hmk_write_float(r, 2, 7.5), 0);
+    assert_int_equal(hmk_read_out(ro, 2, &v), 0);
+    assert_true(v.f == 0.0);
+    assert_true(fake_bridge_cycle(&fx));
+    assert_int_equal(hmk_read_out(ro, 2, &v), 0);
+    assert_true(v.f == 7.5);
     for (size_t k = 0; k < sizeof(floats) / sizeof(floats[0]); k++) {
         assert_int_equal(hmk_write_float(r, 2, floats[k]), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read_out(ro, 2, &v), 0);
         assert_int_equal(v.type, HMK_TYPE_FLOAT);
         assert_int_equal(hmk_enc_float(v.f), hmk_enc_float(floats[k]));
-        assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+        assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
         assert_int_equal(raw[2], hmk_enc_float(floats[k]));
     }
     for (size_t k = 0; k < sizeof(s32s) / sizeof(s32s[0]); k++) {
         assert_int_equal(hmk_write_s32(r, P_COUNT, s32s[k]), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read_out(ro, P_COUNT, &v), 0);
         assert_int_equal(v.type, HMK_TYPE_S32);
         assert_int_equal(v.s, s32s[k]);
-        assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+        assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
         assert_int_equal(raw[P_COUNT], (uint64_t)(uint32_t)s32s[k]);
     }
     for (size_t k = 0; k < sizeof(u32s) / sizeof(u32s[0]); k++) {
         assert_int_equal(hmk_write_u32(r, P_POS, u32s[k]), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read(ro, P_POS, &v), 0); /* out-only: read gives out */
         assert_int_equal(v.type, HMK_TYPE_U32);
         assert_int_equal(v.u, u32s[k]);
     }
     for (int b = 0; b < 2; b++) {
         assert_int_equal(hmk_write_bit(r, P_ESTOP, b), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read_out(ro, P_ESTOP, &v), 0);
         assert_int_equal(v.type, HMK_TYPE_BIT);
         assert_int_equal(v.b, b);
-        assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+        assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
         assert_int_equal(raw[P_ESTOP], (uint64_t)b);
     }
     /* hmk_read of a pin with an in side gives what HAL feeds in */
@@ -542,9 +853,13 @@ static void test_lib_typed_round_trip(void **state)
         assert_int_equal(hmk_read_out(ro, P_COUNT, &v), 0);
         assert_int_equal(v.s, INT32_MAX); /* the last out write, unchanged */
     }
-    assert_int_equal(atomic_load(&fx.shm->hdr.out_commits),
+    assert_int_equal(atomic_load(&fx.chan[0]->commits),
                      sizeof(floats) / sizeof(floats[0]) + sizeof(s32s) / sizeof(s32s[0]) +
-                     sizeof(u32s) / sizeof(u32s[0]) + 2);
+                     sizeof(u32s) / sizeof(u32s[0]) + 3);
+    /* every commit was one pin write the bridge took */
+    assert_int_equal(atomic_load(&fx.shm->hdr.out_applied),
+                     atomic_load(&fx.chan[0]->commits));
+    assert_int_equal(atomic_load(&fx.shm->hdr.rejected), 0);
     hmk_close(r);
     hmk_close(ro);
 }
@@ -565,6 +880,7 @@ static void test_lib_snapshot(void **state)
     in[P_FLAG] = 1;
     in[P_POS] = 99; /* out-only pins have no in value; the snapshot ignores it */
     fake_bridge_write_in(fx.shm, in, P_N, 77);
+    assert_true(fake_bridge_cycle(&fx));
 
     assert_int_equal(hmk_snapshot(r, vals, P_N, &cycle), 0);
     assert_int_equal(cycle, 77);
@@ -608,6 +924,7 @@ static void test_lib_txn_semantics(void **state)
     assert_int_equal(hmk_txn_set(t, 0, &(hmk_value){ .type = HMK_TYPE_FLOAT, .f = NAN }),
                      -ERANGE);
     assert_int_equal(hmk_txn_commit(t), 2); /* distinct pins, last value wins */
+    assert_true(fake_bridge_cycle(&fx));
     assert_int_equal(hmk_read_out(r, 0, &v), 0);
     assert_true(v.f == 2.0);
     assert_int_equal(hmk_read_out(r, P_POS, &v), 0);
@@ -617,14 +934,16 @@ static void test_lib_txn_semantics(void **state)
     assert_int_equal(hmk_txn_set(t, P_POS, &(hmk_value){ .type = HMK_TYPE_U32, .u = 6 }), 0);
     hmk_txn_clear(t);
     assert_int_equal(hmk_txn_commit(t), 0);
+    assert_true(fake_bridge_cycle(&fx));
     assert_int_equal(hmk_read_out(r, P_POS, &v), 0);
     assert_int_equal(v.u, 5);
-    assert_int_equal(atomic_load(&fx.shm->hdr.out_commits), 1);
+    assert_int_equal(atomic_load(&fx.chan[0]->commits), 1);
+    assert_int_equal(atomic_load(&fx.shm->hdr.out_applied), 2);
     /* per-pin write generations: the bridge sees which pins a commit wrote */
-    assert_int_equal(atomic_load(&fx.shm->out.copy[0].wgen[0]), 1);
-    assert_int_equal(atomic_load(&fx.shm->out.copy[1].wgen[0]), 1);
-    assert_int_equal(atomic_load(&fx.shm->out.copy[0].wgen[1]), 0);
-    assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+    assert_int_equal(atomic_load(&fx.chan[0]->out.copy[0].wgen[0]), 1);
+    assert_int_equal(atomic_load(&fx.chan[0]->out.copy[1].wgen[0]), 1);
+    assert_int_equal(atomic_load(&fx.chan[0]->out.copy[0].wgen[1]), 0);
+    assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
     assert_int_equal(raw[P_POS], 5);
     hmk_txn_free(t);
     hmk_txn_free(NULL);
@@ -707,25 +1026,41 @@ enum pub_action { PUB_PUBLISH, PUB_COMMIT, PUB_DETACH };
 
 struct publisher {
     enum pub_action action;
+    pid_t waiter;                 /* the waiting thread's tid */
     _Atomic int saw_waiter;
     pthread_t th;
 };
 
+/* Whether thread `tid` of this process sleeps in a futex (the syscall it
+ * is blocked in, per /proc: the first field is the syscall number). */
+static int in_futex(pid_t tid)
+{
+    char path[64], buf[64];
+    long nr = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", (long)tid);
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    if (fgets(buf, sizeof(buf), f))
+        nr = strtol(buf, NULL, 10);
+    fclose(f);
+    return nr == SYS_futex;
+}
+
 /* The fake bridge (or another writer): waits, with a deadline, until the
- * waiter is registered in the companion object, then acts. */
+ * waiter sleeps in FUTEX_WAIT, then acts. Without a daemon nobody wakes
+ * the waiter: it must see the change at its next time slice. */
 static void *publisher_main(void *arg)
 {
     struct publisher *p = arg;
     uint64_t deadline = fake_now_ns() + 10ull * 1000000000ull;
     struct timespec ms = { 0, 1000000 };
 
-    while (atomic_load(&fx.w->count) == 0 && fake_now_ns() < deadline)
+    while (!in_futex(p->waiter) && fake_now_ns() < deadline)
         nanosleep(&ms, NULL);
-    atomic_store(&p->saw_waiter, atomic_load(&fx.w->count) != 0);
-    /* the waiter registers just before FUTEX_WAIT: give it the moment to
-     * get there; correctness does not depend on it (the futex word check
-     * closes the race), it only makes the kernel wake path the usual one */
-    nanosleep(&ms, NULL);
+    atomic_store(&p->saw_waiter, in_futex(p->waiter));
     switch (p->action) {
     case PUB_PUBLISH:
         fake_bridge_publish(&fx);
@@ -736,6 +1071,7 @@ static void *publisher_main(void *arg)
             hmk_write_float(w, 0, 42.0);
             hmk_close(w);
         }
+        fake_bridge_cycle(&fx); /* the change is the bridge's applying it */
         break;
     }
     case PUB_DETACH:
@@ -748,6 +1084,7 @@ static void *publisher_main(void *arg)
 static void start_publisher(struct publisher *p, enum pub_action a)
 {
     p->action = a;
+    p->waiter = (pid_t)syscall(SYS_gettid);
     atomic_store(&p->saw_waiter, 0);
     assert_int_equal(pthread_create(&p->th, NULL, publisher_main, p), 0);
 }
@@ -768,7 +1105,6 @@ static void test_lib_wait_change_times_out(void **state)
     t0 = fake_now_ns();
     assert_int_equal(hmk_wait_change(r, &seq, 0), -ETIMEDOUT);
     assert_true(fake_now_ns() - t0 < 5000000000ull);
-    assert_int_equal(atomic_load(&fx.w->count), 0); /* deregistered */
     hmk_close(r);
 }
 
@@ -781,7 +1117,7 @@ static void test_lib_wait_change_already_changed(void **state)
     fake_bridge_publish(&fx);
     assert_int_equal(hmk_wait_change(r, &seq, 10000), 0);
     assert_int_equal(seq, hmk_change_seq(r));
-    assert_int_equal(atomic_load(&fx.w->count), 0);
+    assert_int_equal(seq, atomic_load(&fx.shm->hdr.change_word) >> 1);
     hmk_close(r);
 }
 
@@ -796,7 +1132,7 @@ static void wait_woken_by(enum pub_action a, unsigned flags)
     start_publisher(&p, a);
     ret = hmk_wait_change(r, &seq, 20000);
     pthread_join(p.th, NULL);
-    assert_true(atomic_load(&p.saw_waiter)); /* it did block and register */
+    assert_true(atomic_load(&p.saw_waiter)); /* it did block in the futex */
     assert_true(fake_now_ns() - t0 < 15000000000ull); /* woken, not timed out */
     if (a == PUB_DETACH) {
         assert_int_equal(ret, -ESTALE);
@@ -807,7 +1143,6 @@ static void wait_woken_by(enum pub_action a, unsigned flags)
         assert_int_equal(seq, seq0 + 1);
         assert_int_equal(seq, hmk_change_seq(r));
     }
-    assert_int_equal(atomic_load(&fx.w->count), 0);
     hmk_close(r);
 }
 
@@ -835,6 +1170,109 @@ static void test_lib_wait_change_detach_gives_estale(void **state)
     wait_woken_by(PUB_DETACH, 0);
 }
 
+struct relay_toggler {
+    _Atomic int stop;
+    pthread_t th;
+};
+
+static void *relay_toggler_main(void *arg)
+{
+    struct relay_toggler *t = arg;
+    struct timespec ms = { 0, 2000000 };
+
+    while (!atomic_load(&t->stop)) {
+        atomic_fetch_xor(&fx.shm->hdr.change_word, 1u);
+        syscall(SYS_futex, &fx.shm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
+/* Bit 0 of the change word is the daemon's relay flag, not a change: a
+ * daemon arming and disarming (and waking everyone each time) makes no
+ * waiter report a change, and the cursor ignores it. */
+static void test_lib_wait_change_relay_bit_is_not_a_change(void **state)
+{
+    hmk_region *r = open_ok(HMK_OPEN_RDONLY);
+    struct relay_toggler t = { 0 };
+    uint32_t seq = hmk_change_seq(r), seq0 = seq;
+    (void)state;
+
+    assert_int_equal(pthread_create(&t.th, NULL, relay_toggler_main, &t), 0);
+    assert_int_equal(hmk_wait_change(r, &seq, 300), -ETIMEDOUT);
+    atomic_store(&t.stop, 1);
+    pthread_join(t.th, NULL);
+    assert_int_equal(seq, seq0);
+    atomic_fetch_or(&fx.shm->hdr.change_word, 1u);
+    assert_int_equal(hmk_change_seq(r), seq0);
+    fake_bridge_publish(&fx);
+    assert_int_equal(hmk_change_seq(r), seq0 + 1);
+    assert_int_equal(hmk_wait_change(r, &seq, 1000), 0);
+    assert_int_equal(seq, seq0 + 1);
+    hmk_close(r);
+}
+
+/* Connected but the relay not armed: a waiter asks the daemon's relay to
+ * arm (one empty datagram to its abstract socket) and still sees the
+ * change by its own time slice if nobody answers. */
+static void test_lib_wait_change_pokes_relay(void **state)
+{
+    hmk_region *r = open_ok(HMK_OPEN_RDONLY);
+    struct timeval tv = { 10, 0 };
+    struct sockaddr_un a;
+    socklen_t len;
+    uint32_t seq = hmk_change_seq(r);
+    char buf[8];
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    (void)state;
+
+    assert_true(s >= 0);
+    hmk_poke_addr(fx.name, &a, &len);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, len), 0);
+    assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    /* not connected: nobody to poke */
+    assert_int_equal(hmk_wait_change(r, &seq, 50), -ETIMEDOUT);
+    assert_int_equal(recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    atomic_store(&fx.shm->hdr.connected, 1);
+    assert_int_equal(hmk_wait_change(r, &seq, 50), -ETIMEDOUT);
+    assert_int_equal(recv(s, buf, sizeof(buf), 0), 0); /* an empty datagram */
+    /* armed and connected: no poke (the relay is there already) */
+    while (recv(s, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+        ;
+    atomic_fetch_or(&fx.shm->hdr.change_word, 1u);
+    seq = hmk_change_seq(r);
+    assert_int_equal(hmk_wait_change(r, &seq, 50), -ETIMEDOUT);
+    assert_int_equal(recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    close(s);
+    hmk_close(r);
+}
+
+/* Armed and connected, the bridge wakes only the relay: a relay that does
+ * not fan out (a daemon that died in between) delays a waiter by at most
+ * the library's armed cap (1 s), never forever. */
+static void test_lib_wait_change_armed_without_relay_is_bounded(void **state)
+{
+    hmk_region *r = open_ok(HMK_OPEN_RDONLY);
+    uint32_t seq = hmk_change_seq(r), seq0 = seq;
+    struct publisher p;
+    uint64_t t0, dt;
+    (void)state;
+
+    atomic_store(&fx.shm->hdr.connected, 1);
+    atomic_fetch_or(&fx.shm->hdr.change_word, 1u);
+    atomic_store(&fx.ctl->relay_armed, 1);
+    t0 = fake_now_ns();
+    start_publisher(&p, PUB_PUBLISH);
+    assert_int_equal(hmk_wait_change(r, &seq, 20000), 0);
+    dt = (fake_now_ns() - t0) / 1000000;
+    pthread_join(p.th, NULL);
+    print_message("armed, no relay: change seen after %llu ms\n", (unsigned long long)dt);
+    assert_true(atomic_load(&p.saw_waiter));
+    assert_int_equal(seq, seq0 + 1);
+    assert_true(dt < 15000);
+    hmk_close(r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -849,8 +1287,14 @@ int main(void)
         T(test_lib_open_truncated),
         T(test_lib_open_corrupt_header_and_pins),
         T(test_lib_open_detached_or_unready),
-        T(test_lib_open_waiters_companion),
+        T(test_lib_open_private_header_copy),
+        T(test_lib_open_races_header_writer),
+        T(test_lib_open_not_a_regular_file),
         T(test_lib_open_foreign_objects),
+        T(test_lib_channel_fd_checked),
+        T(test_lib_channel_generation_checked),
+        T(test_lib_channel_env_fd_kept),
+        T(test_lib_channel_root_and_other_users),
         T(test_lib_detached_check_and_commit),
         T(test_lib_pin_find),
         T(test_lib_pin_find_other_prefix),
@@ -867,6 +1311,9 @@ int main(void)
         T(test_lib_wait_change_woken_by_commit),
         T(test_lib_wait_change_rdonly_handle),
         T(test_lib_wait_change_detach_gives_estale),
+        T(test_lib_wait_change_relay_bit_is_not_a_change),
+        T(test_lib_wait_change_pokes_relay),
+        T(test_lib_wait_change_armed_without_relay_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
