@@ -125,6 +125,36 @@ static inline void fake_slots(struct hmk_pin_desc *pins, unsigned n, uint8_t typ
     }
 }
 
+/* A zeroed /dev/shm object of `size` bytes at `path`, mapped read-write
+ * (tracked for cleanup). NULL with *err = -errno on failure. */
+static inline void *fake_make_object(const char *path, size_t size, int *err)
+{
+    void *map;
+    int fd, r;
+
+    unlink(path);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        *err = -errno;
+        return NULL;
+    }
+    fake_track(path);
+    r = posix_fallocate(fd, 0, (off_t)size);
+    if (r != 0) {
+        close(fd);
+        *err = -r;
+        return NULL;
+    }
+    map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    memset(map, 0, size);
+    return map;
+}
+
 static inline uint64_t fake_ino(int fd)
 {
     struct stat st;
@@ -426,6 +456,41 @@ static inline uint64_t fake_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline pid_t fake_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* Whether thread `tid` of this process is blocked in a futex system call
+ * (/proc/self/task/<tid>/syscall starts with the syscall number): how a
+ * test knows a waiter really sleeps, instead of sleeping and hoping. */
+static inline int fake_in_futex(pid_t tid)
+{
+    char path[64], buf[64];
+    long nr = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", (long)tid);
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    if (fgets(buf, sizeof(buf), f))
+        nr = strtol(buf, NULL, 10);
+    fclose(f);
+    return nr == SYS_futex;
+}
+
+/* Waits (deadline `ms`) until thread tid sleeps in a futex; 1 if it did. */
+static inline int fake_wait_in_futex(pid_t tid, unsigned ms)
+{
+    uint64_t end = fake_now_ns() + (uint64_t)ms * 1000000ull;
+    struct timespec t = { 0, 1000000 };
+
+    while (!fake_in_futex(tid) && fake_now_ns() < end)
+        nanosleep(&t, NULL);
+    return fake_in_futex(tid);
 }
 
 /* splitmix64: seeded, reproducible test data */

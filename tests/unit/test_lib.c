@@ -1031,36 +1031,14 @@ struct publisher {
     pthread_t th;
 };
 
-/* Whether thread `tid` of this process sleeps in a futex (the syscall it
- * is blocked in, per /proc: the first field is the syscall number). */
-static int in_futex(pid_t tid)
-{
-    char path[64], buf[64];
-    long nr = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", (long)tid);
-    f = fopen(path, "re");
-    if (!f)
-        return 0;
-    if (fgets(buf, sizeof(buf), f))
-        nr = strtol(buf, NULL, 10);
-    fclose(f);
-    return nr == SYS_futex;
-}
-
 /* The fake bridge (or another writer): waits, with a deadline, until the
  * waiter sleeps in FUTEX_WAIT, then acts. Without a daemon nobody wakes
  * the waiter: it must see the change at its next time slice. */
 static void *publisher_main(void *arg)
 {
     struct publisher *p = arg;
-    uint64_t deadline = fake_now_ns() + 10ull * 1000000000ull;
-    struct timespec ms = { 0, 1000000 };
 
-    while (!in_futex(p->waiter) && fake_now_ns() < deadline)
-        nanosleep(&ms, NULL);
-    atomic_store(&p->saw_waiter, in_futex(p->waiter));
+    atomic_store(&p->saw_waiter, fake_wait_in_futex(p->waiter, 10000));
     switch (p->action) {
     case PUB_PUBLISH:
         fake_bridge_publish(&fx);
@@ -1084,7 +1062,7 @@ static void *publisher_main(void *arg)
 static void start_publisher(struct publisher *p, enum pub_action a)
 {
     p->action = a;
-    p->waiter = (pid_t)syscall(SYS_gettid);
+    p->waiter = fake_gettid();
     atomic_store(&p->saw_waiter, 0);
     assert_int_equal(pthread_create(&p->th, NULL, publisher_main, p), 0);
 }
