@@ -206,6 +206,170 @@ static void test_lib_channel_root_and_other_users(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- the daemon's side (halmk_priv.h) ------------------------------------- */
+
+/* The daemon (root) takes the control block and a writable view of the
+ * region from rtapi_app (here: this process) by pidfd_getfd, each checked
+ * against the header's inode; a service handle has none of it. */
+static void test_cap_attach_and_grant(void **state)
+{
+    hmk_region *d, *svc;
+    uint64_t bits[HMK_GRANT_WORDS_PUB] = { 0 };
+    int fd;
+    (void)state;
+
+    if (geteuid() != 0)
+        skip();
+    svc = open_ok(0);
+    assert_int_equal(hmk_cap_grant(svc, 1, bits), -EPERM);
+    assert_int_equal(hmk_cap_relay_arm(svc, true), -EPERM);
+    assert_int_equal(hmk_cap_fanout(svc), -EPERM);
+    assert_int_equal(hmk_cap_channel_fd(svc, 1), -EPERM);
+    assert_int_equal(hmk_cap_channels(svc), 0);
+    d = open_ok(0);
+    assert_int_equal(hmk_cap_attach(d), 0);
+    assert_int_equal(hmk_cap_attach(d), 0); /* once is enough */
+    assert_int_equal(hmk_cap_channels(d), FAKE_CHANNELS);
+    /* a channel's descriptor, for a service it starts: that channel */
+    fd = hmk_cap_channel_fd(d, 1);
+    assert_true(fd >= 0);
+    assert_int_equal(fake_ino(fd), fake_ino(fx.chan_fd[1]));
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    close(fd);
+    assert_int_equal(hmk_cap_channel_fd(d, FAKE_CHANNELS), -ERANGE);
+    /* grants: not the tools channel, not past the last; the bridge takes them */
+    bits[0] = 1ull << 2;
+    assert_int_equal(hmk_cap_grant(d, 0, bits), -ERANGE);
+    assert_int_equal(hmk_cap_grant(d, FAKE_CHANNELS, bits), -ERANGE);
+    assert_int_equal(hmk_cap_grant(d, 1, bits), 0);
+    assert_int_equal(atomic_load(&fx.ctl->grant_seq) % 2, 0);
+    fake_bridge_cycle(&fx);
+    assert_true(hmk_merge_granted(&fx.b->m, 1, 2));
+    assert_false(hmk_merge_granted(&fx.b->m, 1, 1));
+    /* the heartbeat goes to the control block, for the bridge to mirror */
+    assert_int_equal(hmk_heartbeat(d), 0);
+    assert_true(atomic_load(&fx.ctl->heartbeat_ns) > 0);
+    assert_int_equal(atomic_load(&fx.ctl->daemon_pid), (uint32_t)getpid());
+    assert_int_equal(hmk_heartbeat(svc), -EPERM);
+    hmk_close(d);
+    hmk_close(svc);
+}
+
+/* The control block the header names must be the one rtapi_app holds. */
+static void test_cap_attach_checks_inodes(void **state)
+{
+    hmk_region *d;
+    (void)state;
+
+    if (geteuid() != 0)
+        skip();
+    fx.shm->hdr.ctl_fd = fx.chan_fd[0];       /* another sealed memfd */
+    d = open_ok(0);
+    assert_int_equal(hmk_cap_attach(d), -ESTALE);
+    hmk_close(d);
+    fx.shm->hdr.ctl_fd = fx.ctl_fd;
+    fx.shm->hdr.region_fd = fx.ctl_fd;        /* not the public region */
+    d = open_ok(0);
+    assert_int_equal(hmk_cap_attach(d), -ESTALE);
+    hmk_close(d);
+    fx.shm->hdr.region_fd = fx.region_fd;
+    fx.ctl->generation++;                     /* a control block of another bridge */
+    d = open_ok(0);
+    assert_int_equal(hmk_cap_attach(d), -ESTALE);
+    hmk_close(d);
+    fx.ctl->generation--;
+    fx.shm->hdr.rtapi_pid = 0;
+    d = open_ok(0);
+    assert_int_equal(hmk_cap_attach(d), -ENODEV);
+    hmk_close(d);
+}
+
+struct relay {
+    hmk_region *d;
+    _Atomic int stop;
+    _Atomic unsigned fanouts;
+    uint32_t seen;               /* read before the thread starts, as the daemon does */
+    pthread_t th;
+};
+
+/* The daemon's relay thread: waits for the bridge's wake, wakes everyone. */
+static void *relay_main(void *arg)
+{
+    struct relay *rl = arg;
+
+    while (!atomic_load(&rl->stop))
+        if (hmk_cap_relay_wait(rl->d, &rl->seen, 100) == 0 && hmk_cap_fanout(rl->d) >= 0)
+            atomic_fetch_add(&rl->fanouts, 1);
+    return NULL;
+}
+
+struct pub {
+    pid_t reader;
+    uint64_t t_pub;
+    int slept;
+    pthread_t th;
+};
+
+/* The bridge's publish, connected, once the reader sleeps. */
+static void *pub_main(void *arg)
+{
+    struct pub *p = arg;
+
+    p->slept = fake_wait_in_futex(p->reader, 10000);
+    p->t_pub = fake_now_ns();
+    hmk_change_publish(&fx.shm->hdr, fx.ctl, 1);
+    return NULL;
+}
+
+/* The whole wake path: a reader sleeps on the change word (armed: for up
+ * to 1 s a slice); the bridge, connected, bumps the relay word and wakes
+ * the relay; the relay wakes every reader. The reader must be woken by it,
+ * well before its 1 s slice ends. */
+static void test_cap_relay_wakes_reader(void **state)
+{
+    struct relay rl = { 0 };
+    hmk_region *rd;
+    uint64_t worst = 0;
+    (void)state;
+
+    if (geteuid() != 0)
+        skip();
+    rl.d = open_ok(0);
+    assert_int_equal(hmk_cap_attach(rl.d), 0);
+    assert_int_equal(hmk_cap_relay_wait(rl.d, &rl.seen, 0), -ETIMEDOUT); /* the word now */
+    assert_int_equal(hmk_cap_relay_arm(rl.d, true), 0);
+    assert_int_equal(atomic_load(&fx.shm->hdr.change_word) & 1u, 1u);
+    assert_int_equal(atomic_load(&fx.ctl->relay_armed), 1);
+    atomic_store(&fx.shm->hdr.connected, 1);
+    assert_int_equal(pthread_create(&rl.th, NULL, relay_main, &rl), 0);
+    rd = open_ok(HMK_OPEN_RDONLY);
+    for (int k = 0; k < 5; k++) {
+        struct pub p = { .reader = fake_gettid() };
+        uint32_t seq = hmk_change_seq(rd), seq0 = seq;
+        uint64_t dt;
+
+        assert_int_equal(pthread_create(&p.th, NULL, pub_main, &p), 0);
+        assert_int_equal(hmk_wait_change(rd, &seq, 20000), 0);
+        dt = fake_now_ns() - p.t_pub;
+        pthread_join(p.th, NULL);
+        assert_true(p.slept);
+        assert_int_equal(seq, seq0 + 1);
+        if (dt > worst)
+            worst = dt;
+    }
+    print_message("relay: reader woken %llu us after the publish at worst, %u fan-outs\n",
+                  (unsigned long long)(worst / 1000), atomic_load(&rl.fanouts));
+    assert_true(worst < 900000000ull); /* not the 1 s slice */
+    assert_true(atomic_load(&rl.fanouts) >= 5);
+    atomic_store(&rl.stop, 1);
+    pthread_join(rl.th, NULL);
+    assert_int_equal(hmk_cap_relay_arm(rl.d, false), 0);
+    assert_int_equal(atomic_load(&fx.shm->hdr.change_word) & 1u, 0u);
+    assert_int_equal(atomic_load(&fx.ctl->relay_armed), 0);
+    hmk_close(rd);
+    hmk_close(rl.d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +377,9 @@ int main(void)
         T(test_lib_channel_generation_checked),
         T(test_lib_channel_env_fd_kept),
         T(test_lib_channel_root_and_other_users),
+        T(test_cap_attach_and_grant),
+        T(test_cap_attach_checks_inodes),
+        T(test_cap_relay_wakes_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
