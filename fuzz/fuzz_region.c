@@ -2,12 +2,18 @@
  * fuzz_region - region attach (hmk_open, hmk_stream_open) against arbitrary
  * /dev/shm contents.
  *
- * Every input becomes a /dev/shm object named hmk-fuzz-<pid> plus its
- * companions hmk-fuzz-<pid>.waiters and hmk-fuzz-<pid>.stream; hmk_open()
- * must either refuse it with a negative errno or give a handle on which pin
- * lookup, reads, snapshots, stats and the change stream stay inside the
- * mappings and the validated pin table. All three objects are unlinked
- * after every input (fuzz/run.sh also removes them if the fuzzer dies).
+ * Every input becomes a /dev/shm object named hmk-fuzz-<pid> (the public,
+ * read-only region, ABI 2) plus its change stream hmk-fuzz-<pid>.stream,
+ * and a write channel: a memfd the header names by inode, passed in
+ * $HMK_CHANNEL_FD as the daemon passes it (or not, and then root's
+ * pidfd_getfd path runs against this very process, as rtapi_app). hmk_open()
+ * must either refuse the region with a negative errno or give a handle on
+ * which pin lookup, reads, snapshots, stats, the change stream, writes,
+ * transactions and pulses stay inside the mappings and the validated pin
+ * table; a channel that is not exactly the one the header names, sealed
+ * and of a channel's size, must never be written. Both /dev/shm objects
+ * are unlinked after every input (fuzz/run.sh also removes them if the
+ * fuzzer dies), the memfds closed.
  *
  * Input:
  *   byte 0  flags
@@ -18,8 +24,11 @@
  *                     3: the same, then the object resized to SIZE
  *           bit 2     recompute the layout hash after the overlay (so a damaged
  *                     pin table gets past the hash check)
- *           bits 3-4  companion: 0 valid, 1 missing, 2 wrong magic, 3 wrong size
- *           bit 5     companion of another generation
+ *           bits 3-4  write channel: 0 a valid sealed memfd in $HMK_CHANNEL_FD,
+ *                     1 no $HMK_CHANNEL_FD (root: pidfd_getfd from this
+ *                     process, the header's chan_fd[0]), 2 not sealed,
+ *                     3 sealed but 4096 bytes too long
+ *           bit 5     the channel is of another generation
  *           bit 6     open with HMK_OPEN_RDONLY
  *           bit 7     the bytes after the last NUL are $HMK_WRITE_PINS
  *                     (and a pin name to look up)
@@ -48,6 +57,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +66,6 @@
 
 static char g_name[64];
 static char g_path[96];
-static char g_wpath[96];
 static char g_spath[96];
 static char g_env[16384 + 32]; /* putenv() keeps the pointer: one static buffer */
 static unsigned char g_image[sizeof(struct hmk_shm)];
@@ -64,7 +74,6 @@ static int g_verbose; /* $HMK_FUZZ_VERBOSE: print what hmk_open answers */
 static void cleanup(void)
 {
     unlink(g_path);
-    unlink(g_wpath);
     unlink(g_spath);
 }
 
@@ -74,7 +83,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     snprintf(g_name, sizeof(g_name), "hmk-fuzz-%ld", (long)getpid());
     snprintf(g_path, sizeof(g_path), "/dev/shm/%s", g_name);
-    snprintf(g_wpath, sizeof(g_wpath), "/dev/shm/%s%s", g_name, HMK_WAITERS_SUFFIX);
     snprintf(g_spath, sizeof(g_spath), "/dev/shm/%s%s", g_name, HMK_STREAM_SUFFIX);
     unsetenv("HMK_WRITE_PINS");
     unsetenv("HAL_MICROKERNEL_REGION");
@@ -106,7 +114,6 @@ static void build_image(int count)
     struct hmk_shm *shm = (struct hmk_shm *)g_image;
     struct hmk_region_header *h = &shm->hdr;
     char err[HMK_ERR_LEN];
-    pthread_mutexattr_t a;
 
     if (count == g_template_count) {
         memcpy(g_image, g_template, sizeof(g_image));
@@ -129,18 +136,14 @@ static void build_image(int count)
     h->layout_hash = hmk_layout_hash(shm->pin, ps.n);
     h->generation = 0x1234567890abcdefull;
     snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", "fz");
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&shm->out.lock, &a);
-    pthread_mutexattr_destroy(&a);
+    h->rtapi_pid = (int32_t)getpid();
+    h->channels = 1;
     h->magic = HMK_REGION_MAGIC;
     atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_relaxed);
     /* some values, so reads decode something */
     for (unsigned i = 0; i < ps.n; i++) {
         atomic_store_explicit(&shm->in.value[i], i * 0x0101010101010101ull, memory_order_relaxed);
-        atomic_store_explicit(&shm->out.copy[0].value[i], ~(uint64_t)i, memory_order_relaxed);
-        atomic_store_explicit(&shm->out.copy[1].value[i], ~(uint64_t)i, memory_order_relaxed);
+        atomic_store_explicit(&shm->in.out_value[i], ~(uint64_t)i, memory_order_relaxed);
     }
     memcpy(g_template, g_image, sizeof(g_image));
     g_template_count = count;
@@ -318,11 +321,122 @@ static void exercise_stream(hmk_region *r, const uint8_t *ctl)
     hmk_stream_close(s);
 }
 
+/* The write channel for this input (flags bits 3-5): a memfd as the
+ * bridge makes one, or one damaged the way flags say. */
+static struct hmk_chan *g_chan;
+static size_t g_chan_size;
+static int g_chan_fd = -1;
+/* the channel as the bridge made it, to tell whether a write landed */
+static unsigned char g_chan_init[sizeof(struct hmk_chan)];
+
+static void chan_close(void)
+{
+    if (g_chan)
+        munmap(g_chan, g_chan_size);
+    if (g_chan_fd >= 0)
+        close(g_chan_fd);
+    g_chan = NULL;
+    g_chan_fd = -1;
+}
+
+static void chan_make(unsigned flags, uint64_t generation)
+{
+    unsigned kind = (flags >> 3) & 3u;
+    int seals = kind == 2 ? 0 : F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+    char env[16];
+
+    g_chan_size = sizeof(struct hmk_chan) + (kind == 3 ? 4096 : 0);
+    g_chan_fd = memfd_create("hmk-fuzz-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (g_chan_fd < 0 || ftruncate(g_chan_fd, (off_t)g_chan_size) < 0)
+        abort();
+    g_chan = mmap(NULL, g_chan_size, PROT_READ | PROT_WRITE, MAP_SHARED, g_chan_fd, 0);
+    if (g_chan == MAP_FAILED)
+        abort();
+    memset(g_chan, 0, sizeof(*g_chan));
+    g_chan->generation = generation ^ ((flags & 0x20) ? 1 : 0);
+    hmk_mutex_init_shared(&g_chan->out.lock);
+    hmk_mutex_init_shared(&g_chan->cmd.lock);
+    g_chan->magic = HMK_CHAN_MAGIC;
+    memcpy(g_chan_init, g_chan, sizeof(g_chan_init));
+    if (seals && fcntl(g_chan_fd, F_ADD_SEALS, seals) < 0)
+        abort();
+    if (kind == 1) {
+        unsetenv("HMK_CHANNEL_FD");
+    } else {
+        snprintf(env, sizeof(env), "%d", g_chan_fd);
+        setenv("HMK_CHANNEL_FD", env, 1);
+    }
+}
+
+/* Names the channel in the image's header (before the overlay damages it). */
+static void chan_name(struct hmk_region_header *h)
+{
+    struct stat st;
+
+    if (fstat(g_chan_fd, &st) < 0)
+        abort();
+    h->chan_fd[0] = g_chan_fd;
+    h->chan_ino[0] = (uint64_t)st.st_ino;
+}
+
+static int chan_written(void)
+{
+    return memcmp(g_chan, g_chan_init, sizeof(g_chan_init)) != 0;
+}
+
+/* Writes, a transaction and a pulse of the first and last few pins: an
+ * error or a write that lands in the channel, never anywhere else. */
+static void exercise_writes(hmk_region *r, unsigned flags, int chan_ok)
+{
+    unsigned n = hmk_pin_count(r);
+    struct hmk_pin_info info;
+    hmk_txn *t = NULL;
+    int any = 0;
+
+    if (hmk_txn_new(r, &t) < 0)
+        abort();
+    for (unsigned i = 0; i < n; i++) {
+        hmk_value v;
+        int ret;
+
+        if (i >= 4 && i + 4 < n)
+            continue;
+        if (hmk_pin_info(r, i, &info) != 0)
+            abort();
+        memset(&v, 0, sizeof(v));
+        v.type = info.type;
+        v.u = 1;
+        if (info.type == HMK_TYPE_FLOAT)
+            v.f = 1.5;
+        ret = hmk_write(r, i, &v);
+        if (ret > 0 || !hmk_strerror(ret))
+            abort();
+        if (ret == 0 && (!chan_ok || (flags & 0x40)))
+            abort(); /* wrote through a channel it must have refused */
+        any |= ret == 0;
+        ret = hmk_txn_set(t, i, &v);
+        if (ret > 0)
+            abort();
+        ret = hmk_pulse(r, i, &v);
+        if (ret > 0 || (ret == 0 && (!chan_ok || (flags & 0x40))))
+            abort();
+        any |= ret == 0;
+    }
+    if (g_verbose)
+        fprintf(stderr, "writes: channel %s, %s\n", chan_ok ? "valid" : "refused",
+                any ? "some written" : "none written");
+    if (hmk_txn_commit(t) > 0 && !chan_ok)
+        abort();
+    hmk_txn_free(t);
+    if (any && !chan_written())
+        abort(); /* a write reported done is in the channel */
+    if (!chan_ok && chan_written())
+        abort(); /* a channel the library had to refuse was written */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct hmk_shm *shm = (struct hmk_shm *)g_image;
-    unsigned char wbuf[HMK_WAITERS_SIZE];
-    struct hmk_waiters *w = (struct hmk_waiters *)wbuf;
     const char *query = NULL;
     unsigned flags, mode, off;
     size_t body_len, file_size = sizeof(struct hmk_shm);
@@ -357,6 +471,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode == 0) {
         file = data + 8;
         file_size = body_len;
+        chan_make(flags, 0);
     } else {
         int count = data[3] >= 192 ? (int)HMK_MAX_PINS - 4 : data[3] & 63;
         size_t base = mode == 2 ? offsetof(struct hmk_shm, in) : 0;
@@ -364,6 +479,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mode == 3)
             count = 4;
         build_image(count);
+        chan_make(flags, shm->hdr.generation);
+        chan_name(&shm->hdr);
         base = (base + off) % sizeof(g_image);
         if (body_len > sizeof(g_image) - base)
             body_len = sizeof(g_image) - base;
@@ -380,20 +497,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    : sizeof(g_image), file_size) < 0)
         abort();
 
-    memset(wbuf, 0, sizeof(wbuf));
-    w->magic = HMK_WAITERS_MAGIC;
     gen = mode == 0 ? 0 : shm->hdr.generation;
     if (mode == 0 && body_len >= offsetof(struct hmk_region_header, generation) + 8)
         memcpy(&gen, data + 8 + offsetof(struct hmk_region_header, generation), 8);
-    w->generation = gen ^ ((flags & 0x20) ? 1 : 0);
-    switch ((flags >> 3) & 3u) {
-    case 0: ret = write_file(g_wpath, wbuf, sizeof(wbuf), sizeof(wbuf)); break;
-    case 1: ret = 0; unlink(g_wpath); break;
-    case 2: w->magic ^= 0xff; ret = write_file(g_wpath, wbuf, sizeof(wbuf), sizeof(wbuf)); break;
-    default: ret = write_file(g_wpath, wbuf, 64, 64); break;
-    }
-    if (ret < 0)
-        abort();
 
     write_stream(data + 4, gen);
 
@@ -401,8 +507,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (g_verbose)
         fprintf(stderr, "hmk_open: %d (%s)\n", ret, ret < 0 ? hmk_strerror(ret) : "attached");
     if (ret == 0) {
+        /* a channel the library may take: listed (the header as written,
+         * after the overlay), sealed, of a channel's size, of this region */
+        const struct hmk_region_header *fh = (const struct hmk_region_header *)file;
+        struct stat st;
+        int chan_ok = ((flags >> 3) & 3u) <= 1 && !(flags & 0x20) &&
+                      file_size >= sizeof(*fh) && fstat(g_chan_fd, &st) == 0;
+        if (chan_ok && ((flags >> 3) & 3u) == 0) {
+            int listed = 0;
+            for (unsigned k = 0; k < fh->channels && k < HMK_MAX_CHANNELS; k++)
+                listed |= fh->chan_ino[k] == (uint64_t)st.st_ino;
+            chan_ok = listed && fh->generation == g_chan->generation;
+        } else if (chan_ok) {
+            /* without $HMK_CHANNEL_FD: root takes rtapi_app's (our) fd
+             * chan_fd[0], which must be inode chan_ino[0] */
+            chan_ok = fh->generation == g_chan->generation && geteuid() == 0 &&
+                      fh->rtapi_pid == (int32_t)getpid() && fh->chan_fd[0] == g_chan_fd &&
+                      fh->chan_ino[0] == (uint64_t)st.st_ino;
+        }
         exercise(r, query);
         exercise_stream(r, data + 4);
+        exercise_writes(r, flags, chan_ok);
         hmk_close(r);
     } else {
         const char *msg = hmk_strerror(ret);
@@ -411,6 +536,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (flags & 0x80)
         unsetenv("HMK_WRITE_PINS");
+    chan_close();
     cleanup();
     return 0;
 }

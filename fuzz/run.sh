@@ -61,7 +61,7 @@ for f in $fuzzers; do
     wait $pid
     rc=$?
     # fuzz_region's objects carry its pid; remove them even if it died
-    rm -f "/dev/shm/hmk-fuzz-$pid" "/dev/shm/hmk-fuzz-$pid.waiters" "/dev/shm/hmk-fuzz-$pid.stream"
+    rm -f "/dev/shm/hmk-fuzz-$pid" "/dev/shm/hmk-fuzz-$pid.stream"
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]*' "$work/log" | tail -n 1 | cut -d' ' -f2)
     corp=$(ls "$work/corpus" | wc -l)

@@ -106,14 +106,13 @@ static void pinspec_longest_names(void **state)
 }
 
 /* A region as the bridge's init_region makes it, with HAL prefix `pfx`,
- * under /dev/shm/<name> with its waiters companion. */
+ * under /dev/shm/<name> (the header and pin table are all hmk_open reads;
+ * the channels are looked for at the first write only). */
 static void make_region(const char *name, const char *pfx, int count, const char *pins)
 {
     static struct hmk_shm shm;
     static struct hmk_pinspec ps;
-    struct hmk_waiters w;
     char err[HMK_ERR_LEN], path[128];
-    unsigned char wbuf[HMK_WAITERS_SIZE];
     int fd;
 
     assert_int_equal(hmk_pinspec_parse(pfx, count, pins, &ps, err, sizeof(err)), 0);
@@ -135,16 +134,6 @@ static void make_region(const char *name, const char *pfx, int count, const char
     assert_true(fd >= 0);
     assert_int_equal(write(fd, &shm, sizeof(shm)), (ssize_t)sizeof(shm));
     close(fd);
-    memset(wbuf, 0, sizeof(wbuf));
-    memset(&w, 0, sizeof(w));
-    w.magic = HMK_WAITERS_MAGIC;
-    w.generation = 7;
-    memcpy(wbuf, &w, sizeof(w));
-    snprintf(path, sizeof(path), "/dev/shm/%s%s", name, HMK_WAITERS_SUFFIX);
-    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, wbuf, sizeof(wbuf)), (ssize_t)sizeof(wbuf));
-    close(fd);
 }
 
 static void remove_region(const char *name)
@@ -152,8 +141,6 @@ static void remove_region(const char *name)
     char path[128];
 
     snprintf(path, sizeof(path), "/dev/shm/%s", name);
-    unlink(path);
-    snprintf(path, sizeof(path), "/dev/shm/%s%s", name, HMK_WAITERS_SUFFIX);
     unlink(path);
 }
 

@@ -19,103 +19,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "halmk.h"
-#include "fake_region.h"
-
-/* the fixture's pins */
-enum {
-    P_SLOTS = 4,          /* pin.0 .. pin.3: float slots (io) */
-    P_SPEED = 4,          /* spindle.speed: float in */
-    P_ESTOP,              /* estop: bit out */
-    P_COUNT,              /* count: s32 io */
-    P_POS,                /* pos: u32 out */
-    P_FLAG,               /* flag: bit io */
-    P_N
-};
-
-static struct fake_region fx;
-
-static void fixture_pins(struct hmk_pin_desc *pins)
-{
-    fake_slots(pins, P_SLOTS, HMK_RT_FLOAT);
-    fake_pin(&pins[P_SPEED], "spindle.speed", HMK_RT_FLOAT, HMK_RD_IN, 0);
-    fake_pin(&pins[P_ESTOP], "estop", HMK_RT_BIT, HMK_RD_OUT, 0);
-    fake_pin(&pins[P_COUNT], "count", HMK_RT_S32, HMK_RD_IO, 0);
-    fake_pin(&pins[P_POS], "pos", HMK_RT_U32, HMK_RD_OUT, 0);
-    fake_pin(&pins[P_FLAG], "flag", HMK_RT_BIT, HMK_RD_IO, 0);
-}
-
-static int setup(void **state)
-{
-    struct hmk_pin_desc pins[P_N];
-
-    fixture_pins(pins);
-    unsetenv("HMK_WRITE_PINS");
-    unsetenv("HAL_MICROKERNEL_REGION");
-    if (fake_region_create(&fx, pins, P_N, NULL) < 0)
-        return -1;
-    *state = &fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unsetenv("HMK_WRITE_PINS");
-    fake_region_destroy(&fx);
-    return 0;
-}
-
-static hmk_region *open_ok(unsigned flags)
-{
-    hmk_region *r = NULL;
-    assert_int_equal(hmk_open(fx.name, flags, &r), 0);
-    assert_non_null(r);
-    return r;
-}
-
-static int open_err(void)
-{
-    hmk_region *r = (hmk_region *)0x1;
-    int ret = hmk_open(fx.name, 0, &r);
-    if (ret == 0)
-        hmk_close(r);
-    return ret;
-}
-
-/* A byte image of the out block, to prove that something changed nothing. */
-struct out_image {
-    uint64_t seq;
-    uint64_t commits;
-    uint32_t futex;
-    struct hmk_out_copy copy[2];
-};
-
-static void out_image(struct out_image *im)
-{
-    memset(im, 0, sizeof(*im));
-    im->seq = atomic_load(&fx.shm->out.seq);
-    im->commits = atomic_load(&fx.shm->hdr.out_commits);
-    im->futex = atomic_load(&fx.shm->hdr.change_futex);
-    for (int c = 0; c < 2; c++)
-        for (unsigned i = 0; i < HMK_MAX_PINS; i++) {
-            atomic_store_explicit(&im->copy[c].value[i],
-                                  atomic_load(&fx.shm->out.copy[c].value[i]), memory_order_relaxed);
-            atomic_store_explicit(&im->copy[c].wgen[i],
-                                  atomic_load(&fx.shm->out.copy[c].wgen[i]), memory_order_relaxed);
-        }
-}
-
-static void assert_out_unchanged(const struct out_image *before)
-{
-    static struct out_image now;
-    out_image(&now);
-    assert_memory_equal(&now, before, sizeof(now));
-}
+#include "halmk_priv.h"
+#include "lib_fixture.h"
 
 /* ---- hmk_open ------------------------------------------------------------ */
 
@@ -262,18 +177,125 @@ static void test_lib_open_detached_or_unready(void **state)
     assert_int_equal(open_err(), 0);
 }
 
-static void test_lib_open_waiters_companion(void **state)
+/* The header is read once into the handle: a writer changing it after
+ * hmk_open (the region is the bridge's, but a hostile or buggy one, or a
+ * reload racing us) cannot make the handle size or index by another value. */
+static void test_lib_open_private_header_copy(void **state)
 {
+    hmk_region *r = open_ok(HMK_OPEN_RDONLY);
+    struct hmk_stats st;
+    hmk_value v;
     (void)state;
-    fx.w->generation++;
-    assert_int_equal(open_err(), -ESTALE);  /* a companion of another region */
-    fx.w->generation--;
-    fx.w->magic = 0;
-    assert_int_equal(open_err(), -EBADMSG);
-    fx.w->magic = HMK_WAITERS_MAGIC;
-    assert_int_equal(open_err(), 0);
-    assert_int_equal(unlink(fx.wpath), 0);
-    assert_int_equal(open_err(), -ESTALE);  /* being replaced */
+
+    fx.shm->hdr.pin_count = HMK_MAX_PINS;
+    fx.shm->hdr.region_size = 1;
+    fx.shm->hdr.channels = 0;
+    memset(fx.shm->hdr.hal_prefix, 'z', sizeof(fx.shm->hdr.hal_prefix));
+    fx.shm->pin[0].type = HMK_RT_BIT;
+    fx.shm->pin[P_SPEED].dir = HMK_RD_OUT;
+    assert_int_equal(hmk_pin_count(r), P_N);
+    assert_int_equal(hmk_read(r, P_N, &v), -ERANGE);
+    assert_int_equal(hmk_read(r, HMK_MAX_PINS - 1, &v), -ERANGE);
+    assert_int_equal(hmk_read_in(r, 0, &v), 0);
+    assert_int_equal(v.type, HMK_TYPE_FLOAT);           /* the pin table copied */
+    assert_int_equal(hmk_read_out(r, P_SPEED, &v), -EPERM);
+    assert_int_equal(hmk_pin_find(r, "microkernel.spindle.speed"), P_SPEED);
+    assert_int_equal(hmk_stats(r, &st), 0);
+    assert_int_equal(st.pin_count, P_N);
+    hmk_close(r); /* unmaps the size it mapped (ASan/valgrind would see another) */
+}
+
+struct hdr_racer {
+    _Atomic int stop;
+    pthread_t th;
+};
+
+static void *hdr_racer_main(void *arg)
+{
+    struct hdr_racer *h = arg;
+    while (!atomic_load(&h->stop)) {
+        fx.shm->hdr.pin_count = HMK_MAX_PINS;
+        fx.shm->hdr.pin_count = 1;
+        fx.shm->hdr.pin_count = P_N;
+    }
+    return NULL;
+}
+
+/* Opens racing a writer of pin_count: each open either fails (the count it
+ * read does not match the layout hash) or holds exactly the count it
+ * validated; never one it read before or after validation. */
+static void test_lib_open_races_header_writer(void **state)
+{
+    struct hdr_racer h = { 0 };
+    unsigned ok = 0, refused = 0;
+    uint64_t deadline = fake_now_ns() + 2000000000ull;
+    (void)state;
+
+    assert_int_equal(pthread_create(&h.th, NULL, hdr_racer_main, &h), 0);
+    while (fake_now_ns() < deadline && (ok < 200 || refused < 200)) {
+        hmk_region *r = NULL;
+        int ret = hmk_open(fx.name, HMK_OPEN_RDONLY, &r);
+        if (ret == 0) {
+            hmk_value v;
+            assert_int_equal(hmk_pin_count(r), P_N);
+            assert_int_equal(hmk_read(r, P_N, &v), -ERANGE);
+            hmk_close(r);
+            ok++;
+        } else {
+            assert_int_equal(ret, -EBADMSG);
+            assert_null(r);
+            refused++;
+        }
+    }
+    atomic_store(&h.stop, 1);
+    pthread_join(h.th, NULL);
+    fx.shm->hdr.pin_count = P_N;
+    print_message("racing opens: %u ok, %u refused\n", ok, refused);
+    assert_true(ok > 0);
+}
+
+/* Something else squatting the name: a FIFO must give an error, not block
+ * hmk_open forever (O_NONBLOCK + S_ISREG); so must a directory and a
+ * symlink (O_NOFOLLOW). Run in a child with an alarm: a hang fails. */
+static void test_lib_open_not_a_regular_file(void **state)
+{
+    char name[64], path[128];
+    int status;
+    pid_t pid;
+    (void)state;
+
+    fake_region_name(name, sizeof(name));
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    fake_track(path);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        hmk_region *r = NULL;
+        signal(SIGALRM, SIG_DFL);
+        alarm(20);
+        _exit(hmk_open(name, 0, &r) == -EBADMSG && hmk_open(name, HMK_OPEN_RDONLY, &r) ==
+              -EBADMSG && r == NULL ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed by the alarm: did not hang */
+    assert_int_equal(WEXITSTATUS(status), 0);
+    unlink(path);
+    assert_int_equal(mkdir(path, 0755), 0);
+    {
+        hmk_region *r = NULL;
+        assert_true(hmk_open(name, 0, &r) < 0);
+        assert_null(r);
+    }
+    rmdir(path);
+    assert_int_equal(symlink(fx.path, path), 0);
+    {
+        hmk_region *r = NULL;
+        assert_int_equal(hmk_open(name, 0, &r), -EBADMSG); /* a link to a good region */
+        assert_null(r);
+    }
+    unlink(path);
+    fake_untrack(path);
 }
 
 /* Writes `size` bytes of `fill` (or seeded random bytes if fill < 0). */
@@ -361,8 +383,9 @@ static void test_lib_detached_check_and_commit(void **state)
     assert_out_unchanged(&before);
     assert_int_equal(hmk_read_out(r, 1, &v), -ESTALE);
     /* the lock was released: a later writer is not stuck */
-    assert_int_equal(pthread_mutex_trylock(&fx.shm->out.lock), 0);
-    assert_int_equal(pthread_mutex_unlock(&fx.shm->out.lock), 0);
+    assert_int_equal(pthread_mutex_trylock(&fx.chan[0]->out.lock), 0);
+    assert_int_equal(pthread_mutex_unlock(&fx.chan[0]->out.lock), 0);
+
     hmk_txn_free(t);
     hmk_close(r);
 }
@@ -461,7 +484,8 @@ static void test_lib_write_type_checks(void **state)
     /* a read-only handle */
     assert_int_equal(hmk_write_float(ro, 0, 1.0), -EROFS);
     assert_int_equal(hmk_write_bit(ro, P_ESTOP, true), -EROFS);
-    assert_int_equal(hmk_heartbeat(ro), -EROFS);
+    assert_int_equal(hmk_heartbeat(ro), -EPERM); /* the daemon's alone now */
+    assert_int_equal(hmk_heartbeat(r), -EPERM);
     assert_int_equal(hmk_txn_new(ro, &t), 0);
     assert_int_equal(hmk_txn_set(t, 0, &(hmk_value){ .type = HMK_TYPE_FLOAT, .f = 1 }), -EROFS);
     assert_int_equal(hmk_txn_commit(t), 0);
@@ -496,34 +520,45 @@ static void test_lib_typed_round_trip(void **state)
     hmk_value v;
     (void)state;
 
+    /* a write is not what HAL is driven with until the bridge applied it */
+    assert_int_equal(hmk_write_float(r, 2, 7.5), 0);
+    assert_int_equal(hmk_read_out(ro, 2, &v), 0);
+    assert_true(v.f == 0.0);
+    assert_true(fake_bridge_cycle(&fx));
+    assert_int_equal(hmk_read_out(ro, 2, &v), 0);
+    assert_true(v.f == 7.5);
     for (size_t k = 0; k < sizeof(floats) / sizeof(floats[0]); k++) {
         assert_int_equal(hmk_write_float(r, 2, floats[k]), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read_out(ro, 2, &v), 0);
         assert_int_equal(v.type, HMK_TYPE_FLOAT);
         assert_int_equal(hmk_enc_float(v.f), hmk_enc_float(floats[k]));
-        assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+        assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
         assert_int_equal(raw[2], hmk_enc_float(floats[k]));
     }
     for (size_t k = 0; k < sizeof(s32s) / sizeof(s32s[0]); k++) {
         assert_int_equal(hmk_write_s32(r, P_COUNT, s32s[k]), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read_out(ro, P_COUNT, &v), 0);
         assert_int_equal(v.type, HMK_TYPE_S32);
         assert_int_equal(v.s, s32s[k]);
-        assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+        assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
         assert_int_equal(raw[P_COUNT], (uint64_t)(uint32_t)s32s[k]);
     }
     for (size_t k = 0; k < sizeof(u32s) / sizeof(u32s[0]); k++) {
         assert_int_equal(hmk_write_u32(r, P_POS, u32s[k]), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read(ro, P_POS, &v), 0); /* out-only: read gives out */
         assert_int_equal(v.type, HMK_TYPE_U32);
         assert_int_equal(v.u, u32s[k]);
     }
     for (int b = 0; b < 2; b++) {
         assert_int_equal(hmk_write_bit(r, P_ESTOP, b), 0);
+        assert_true(fake_bridge_cycle(&fx));
         assert_int_equal(hmk_read_out(ro, P_ESTOP, &v), 0);
         assert_int_equal(v.type, HMK_TYPE_BIT);
         assert_int_equal(v.b, b);
-        assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+        assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
         assert_int_equal(raw[P_ESTOP], (uint64_t)b);
     }
     /* hmk_read of a pin with an in side gives what HAL feeds in */
@@ -542,9 +577,13 @@ static void test_lib_typed_round_trip(void **state)
         assert_int_equal(hmk_read_out(ro, P_COUNT, &v), 0);
         assert_int_equal(v.s, INT32_MAX); /* the last out write, unchanged */
     }
-    assert_int_equal(atomic_load(&fx.shm->hdr.out_commits),
+    assert_int_equal(atomic_load(&fx.chan[0]->commits),
                      sizeof(floats) / sizeof(floats[0]) + sizeof(s32s) / sizeof(s32s[0]) +
-                     sizeof(u32s) / sizeof(u32s[0]) + 2);
+                     sizeof(u32s) / sizeof(u32s[0]) + 3);
+    /* every commit was one pin write the bridge took */
+    assert_int_equal(atomic_load(&fx.shm->hdr.out_applied),
+                     atomic_load(&fx.chan[0]->commits));
+    assert_int_equal(atomic_load(&fx.shm->hdr.rejected), 0);
     hmk_close(r);
     hmk_close(ro);
 }
@@ -565,6 +604,7 @@ static void test_lib_snapshot(void **state)
     in[P_FLAG] = 1;
     in[P_POS] = 99; /* out-only pins have no in value; the snapshot ignores it */
     fake_bridge_write_in(fx.shm, in, P_N, 77);
+    assert_true(fake_bridge_cycle(&fx));
 
     assert_int_equal(hmk_snapshot(r, vals, P_N, &cycle), 0);
     assert_int_equal(cycle, 77);
@@ -608,6 +648,7 @@ static void test_lib_txn_semantics(void **state)
     assert_int_equal(hmk_txn_set(t, 0, &(hmk_value){ .type = HMK_TYPE_FLOAT, .f = NAN }),
                      -ERANGE);
     assert_int_equal(hmk_txn_commit(t), 2); /* distinct pins, last value wins */
+    assert_true(fake_bridge_cycle(&fx));
     assert_int_equal(hmk_read_out(r, 0, &v), 0);
     assert_true(v.f == 2.0);
     assert_int_equal(hmk_read_out(r, P_POS, &v), 0);
@@ -617,14 +658,16 @@ static void test_lib_txn_semantics(void **state)
     assert_int_equal(hmk_txn_set(t, P_POS, &(hmk_value){ .type = HMK_TYPE_U32, .u = 6 }), 0);
     hmk_txn_clear(t);
     assert_int_equal(hmk_txn_commit(t), 0);
+    assert_true(fake_bridge_cycle(&fx));
     assert_int_equal(hmk_read_out(r, P_POS, &v), 0);
     assert_int_equal(v.u, 5);
-    assert_int_equal(atomic_load(&fx.shm->hdr.out_commits), 1);
+    assert_int_equal(atomic_load(&fx.chan[0]->commits), 1);
+    assert_int_equal(atomic_load(&fx.shm->hdr.out_applied), 2);
     /* per-pin write generations: the bridge sees which pins a commit wrote */
-    assert_int_equal(atomic_load(&fx.shm->out.copy[0].wgen[0]), 1);
-    assert_int_equal(atomic_load(&fx.shm->out.copy[1].wgen[0]), 1);
-    assert_int_equal(atomic_load(&fx.shm->out.copy[0].wgen[1]), 0);
-    assert_true(fake_bridge_read_out(fx.shm, raw, P_N) >= 0);
+    assert_int_equal(atomic_load(&fx.chan[0]->out.copy[0].wgen[0]), 1);
+    assert_int_equal(atomic_load(&fx.chan[0]->out.copy[1].wgen[0]), 1);
+    assert_int_equal(atomic_load(&fx.chan[0]->out.copy[0].wgen[1]), 0);
+    assert_true(fake_read_latch(fx.chan[0], raw, P_N) >= 0);
     assert_int_equal(raw[P_POS], 5);
     hmk_txn_free(t);
     hmk_txn_free(NULL);
@@ -701,142 +744,6 @@ static void test_lib_rdonly_mapping_faults_on_write(void **state)
     assert_int_equal(fx.shm->hdr.magic, magic);
 }
 
-/* ---- change notification ----------------------------------------------- */
-
-enum pub_action { PUB_PUBLISH, PUB_COMMIT, PUB_DETACH };
-
-struct publisher {
-    enum pub_action action;
-    _Atomic int saw_waiter;
-    pthread_t th;
-};
-
-/* The fake bridge (or another writer): waits, with a deadline, until the
- * waiter is registered in the companion object, then acts. */
-static void *publisher_main(void *arg)
-{
-    struct publisher *p = arg;
-    uint64_t deadline = fake_now_ns() + 10ull * 1000000000ull;
-    struct timespec ms = { 0, 1000000 };
-
-    while (atomic_load(&fx.w->count) == 0 && fake_now_ns() < deadline)
-        nanosleep(&ms, NULL);
-    atomic_store(&p->saw_waiter, atomic_load(&fx.w->count) != 0);
-    /* the waiter registers just before FUTEX_WAIT: give it the moment to
-     * get there; correctness does not depend on it (the futex word check
-     * closes the race), it only makes the kernel wake path the usual one */
-    nanosleep(&ms, NULL);
-    switch (p->action) {
-    case PUB_PUBLISH:
-        fake_bridge_publish(&fx);
-        break;
-    case PUB_COMMIT: {
-        hmk_region *w = NULL;
-        if (hmk_open(fx.name, 0, &w) == 0) {
-            hmk_write_float(w, 0, 42.0);
-            hmk_close(w);
-        }
-        break;
-    }
-    case PUB_DETACH:
-        fake_bridge_detach(&fx);
-        break;
-    }
-    return NULL;
-}
-
-static void start_publisher(struct publisher *p, enum pub_action a)
-{
-    p->action = a;
-    atomic_store(&p->saw_waiter, 0);
-    assert_int_equal(pthread_create(&p->th, NULL, publisher_main, p), 0);
-}
-
-static void test_lib_wait_change_times_out(void **state)
-{
-    hmk_region *r = open_ok(0);
-    uint32_t seq = hmk_change_seq(r), seq0 = seq;
-    uint64_t t0 = fake_now_ns(), dt;
-    (void)state;
-
-    assert_int_equal(hmk_wait_change(r, &seq, 300), -ETIMEDOUT);
-    dt = (fake_now_ns() - t0) / 1000000;
-    print_message("300 ms timeout returned after %llu ms\n", (unsigned long long)dt);
-    assert_true(dt >= 250);   /* not early (ms rounding aside) */
-    assert_true(dt < 10000);  /* and not stuck */
-    assert_int_equal(seq, seq0);
-    t0 = fake_now_ns();
-    assert_int_equal(hmk_wait_change(r, &seq, 0), -ETIMEDOUT);
-    assert_true(fake_now_ns() - t0 < 5000000000ull);
-    assert_int_equal(atomic_load(&fx.w->count), 0); /* deregistered */
-    hmk_close(r);
-}
-
-static void test_lib_wait_change_already_changed(void **state)
-{
-    hmk_region *r = open_ok(0);
-    uint32_t seq = hmk_change_seq(r);
-    (void)state;
-
-    fake_bridge_publish(&fx);
-    assert_int_equal(hmk_wait_change(r, &seq, 10000), 0);
-    assert_int_equal(seq, hmk_change_seq(r));
-    assert_int_equal(atomic_load(&fx.w->count), 0);
-    hmk_close(r);
-}
-
-static void wait_woken_by(enum pub_action a, unsigned flags)
-{
-    hmk_region *r = open_ok(flags);
-    uint32_t seq = hmk_change_seq(r), seq0 = seq;
-    struct publisher p;
-    uint64_t t0 = fake_now_ns();
-    int ret;
-
-    start_publisher(&p, a);
-    ret = hmk_wait_change(r, &seq, 20000);
-    pthread_join(p.th, NULL);
-    assert_true(atomic_load(&p.saw_waiter)); /* it did block and register */
-    assert_true(fake_now_ns() - t0 < 15000000000ull); /* woken, not timed out */
-    if (a == PUB_DETACH) {
-        assert_int_equal(ret, -ESTALE);
-        assert_int_equal(hmk_check(r), -ESTALE);
-        assert_int_equal(hmk_wait_change(r, &seq, 1000), -ESTALE); /* at once */
-    } else {
-        assert_int_equal(ret, 0);
-        assert_int_equal(seq, seq0 + 1);
-        assert_int_equal(seq, hmk_change_seq(r));
-    }
-    assert_int_equal(atomic_load(&fx.w->count), 0);
-    hmk_close(r);
-}
-
-static void test_lib_wait_change_woken_by_publish(void **state)
-{
-    (void)state;
-    wait_woken_by(PUB_PUBLISH, 0);
-}
-
-static void test_lib_wait_change_woken_by_commit(void **state)
-{
-    (void)state;
-    wait_woken_by(PUB_COMMIT, 0);
-}
-
-static void test_lib_wait_change_rdonly_handle(void **state)
-{
-    (void)state;
-    wait_woken_by(PUB_PUBLISH, HMK_OPEN_RDONLY);
-}
-
-static void test_lib_wait_change_detach_gives_estale(void **state)
-{
-    (void)state;
-    wait_woken_by(PUB_DETACH, 0);
-}
-
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -849,7 +756,9 @@ int main(void)
         T(test_lib_open_truncated),
         T(test_lib_open_corrupt_header_and_pins),
         T(test_lib_open_detached_or_unready),
-        T(test_lib_open_waiters_companion),
+        T(test_lib_open_private_header_copy),
+        T(test_lib_open_races_header_writer),
+        T(test_lib_open_not_a_regular_file),
         T(test_lib_open_foreign_objects),
         T(test_lib_detached_check_and_commit),
         T(test_lib_pin_find),
@@ -861,12 +770,6 @@ int main(void)
         T(test_lib_write_grants),
         T(test_lib_strerror),
         T(test_lib_rdonly_mapping_faults_on_write),
-        T(test_lib_wait_change_times_out),
-        T(test_lib_wait_change_already_changed),
-        T(test_lib_wait_change_woken_by_publish),
-        T(test_lib_wait_change_woken_by_commit),
-        T(test_lib_wait_change_rdonly_handle),
-        T(test_lib_wait_change_detach_gives_estale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,10 +19,13 @@
  * that the check does fire when a reader skips the seqlock.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,9 +178,11 @@ static void commit_record(hmk_txn *t, const uint32_t *rec, unsigned n)
 static void test_region_layout_offsets(void **state)
 {
     (void)state;
-    /* docs/region.md's table */
-    assert_int_equal(sizeof(struct hmk_shm), 106944);
-    assert_int_equal(sizeof(struct hmk_region_header), 256);
+    /* ABI 2 (include/hmk_region.h; docs/region.md's table predates it) */
+    assert_int_equal(HMK_ABI_VERSION, 2);
+    assert_int_equal(sizeof(struct hmk_shm), 91200);
+    assert_int_equal(sizeof(struct hmk_region_header), 648);
+    assert_true(sizeof(struct hmk_region_header) <= HMK_HEADER_SPACE);
     assert_int_equal(sizeof(struct hmk_pin_desc), 64);
     assert_true(sizeof(pthread_mutex_t) <= 64);
     assert_int_equal(offsetof(struct hmk_out_block, lock), 0);
@@ -198,16 +203,28 @@ static void test_region_layout_offsets(void **state)
     assert_int_equal(offsetof(struct hmk_region_header, bridge_time_ns), 64);
     assert_int_equal(offsetof(struct hmk_region_header, daemon_heartbeat_ns), 72);
     assert_int_equal(offsetof(struct hmk_region_header, daemon_pid), 80);
+    assert_int_equal(offsetof(struct hmk_region_header, connected), 84);
     assert_int_equal(offsetof(struct hmk_region_header, cycles), 88);
     assert_int_equal(offsetof(struct hmk_region_header, torn_retries), 96);
     assert_int_equal(offsetof(struct hmk_region_header, latch_misses), 104);
-    assert_int_equal(offsetof(struct hmk_region_header, writer_recoveries), 112);
+    assert_int_equal(offsetof(struct hmk_region_header, rejected), 112);
     assert_int_equal(offsetof(struct hmk_region_header, exec_ns_last), 120);
     assert_int_equal(offsetof(struct hmk_region_header, exec_ns_max), 128);
-    assert_int_equal(offsetof(struct hmk_region_header, out_commits), 136);
-    assert_int_equal(offsetof(struct hmk_region_header, change_futex), 144);
+    assert_int_equal(offsetof(struct hmk_region_header, out_applied), 136);
+    assert_int_equal(offsetof(struct hmk_region_header, change_word), 144);
+    assert_int_equal(offsetof(struct hmk_region_header, faulted), 148);
     assert_int_equal(offsetof(struct hmk_region_header, hal_prefix), 152);
-    assert_int_equal(offsetof(struct hmk_region_header, reserved), 200);
+    assert_int_equal(offsetof(struct hmk_region_header, rtapi_pid), 200);
+    assert_int_equal(offsetof(struct hmk_region_header, channels), 204);
+    assert_int_equal(offsetof(struct hmk_region_header, region_fd), 208);
+    assert_int_equal(offsetof(struct hmk_region_header, ctl_fd), 212);
+    assert_int_equal(offsetof(struct hmk_region_header, region_ino), 216);
+    assert_int_equal(offsetof(struct hmk_region_header, ctl_ino), 224);
+    assert_int_equal(offsetof(struct hmk_region_header, chan_fd), 232);
+    assert_int_equal(offsetof(struct hmk_region_header, chan_ino), 360);
+    assert_int_equal(offsetof(struct hmk_region_header, reserved), 616);
+    /* the futex word is 4-byte aligned (FUTEX_WAIT needs it) */
+    assert_int_equal(offsetof(struct hmk_region_header, change_word) % 4, 0);
 
     assert_int_equal(offsetof(struct hmk_pin_desc, name), 0);
     assert_int_equal(sizeof(((struct hmk_pin_desc *)0)->name), 48);
@@ -216,16 +233,34 @@ static void test_region_layout_offsets(void **state)
     assert_int_equal(offsetof(struct hmk_pin_desc, flags), 50);
 
     assert_int_equal(offsetof(struct hmk_shm, hdr), 0);
-    assert_int_equal(offsetof(struct hmk_shm, pin), 256);
-    assert_int_equal(offsetof(struct hmk_shm, in), 65792);
-    assert_int_equal(offsetof(struct hmk_shm, in.value), 65856);
-    assert_int_equal(offsetof(struct hmk_shm, in.changed_cycle), 74048);
-    assert_int_equal(offsetof(struct hmk_shm, out), 82240);
-    assert_int_equal(offsetof(struct hmk_shm, out.seq), 82304);
-    assert_int_equal(offsetof(struct hmk_shm, out.copy[0]), 82368);
-    assert_int_equal(offsetof(struct hmk_shm, out.copy[1]), 94656);
-    assert_int_equal(sizeof(struct hmk_out_copy), 12 * HMK_MAX_PINS);
+    assert_int_equal(offsetof(struct hmk_shm, pin), 1024);
+    assert_int_equal(offsetof(struct hmk_shm, in), 66560);
+    assert_int_equal(offsetof(struct hmk_shm, in.value), 66624);
+    assert_int_equal(offsetof(struct hmk_shm, in.changed_cycle), 74816);
+    assert_int_equal(offsetof(struct hmk_shm, in.out_value), 83008);
     assert_true(HMK_MAX_PINS >= 256);
+
+    /* the capabilities: control block and channels (sealed memfds) */
+    assert_int_equal(sizeof(struct hmk_ctl), 4160);
+    assert_int_equal(offsetof(struct hmk_ctl, heartbeat_ns), 16);
+    assert_int_equal(offsetof(struct hmk_ctl, relay_word), 32);
+    assert_int_equal(offsetof(struct hmk_ctl, relay_word) % 4, 0);
+    assert_int_equal(offsetof(struct hmk_ctl, grant_seq), 40);
+    assert_int_equal(offsetof(struct hmk_ctl, grant), 64);
+    assert_int_equal(HMK_GRANT_WORDS * 64, HMK_MAX_PINS);
+    assert_int_equal(sizeof(struct hmk_chan), 33088);
+    assert_int_equal(offsetof(struct hmk_chan, writer_recoveries), 16);
+    assert_int_equal(offsetof(struct hmk_chan, commits), 24);
+    assert_int_equal(offsetof(struct hmk_chan, out), 64);
+    assert_int_equal(offsetof(struct hmk_chan, out.seq), 128);
+    assert_int_equal(offsetof(struct hmk_chan, out.copy[0]), 192);
+    assert_int_equal(offsetof(struct hmk_chan, out.copy[1]), 192 + 12 * HMK_MAX_PINS);
+    assert_int_equal(offsetof(struct hmk_chan, cmd), 24768);
+    assert_int_equal(sizeof(struct hmk_out_copy), 12 * HMK_MAX_PINS);
+    assert_int_equal(sizeof(struct hmk_cmd_ring), 128 + 32 * HMK_CMD_DEPTH);
+    assert_int_equal(offsetof(struct hmk_cmd_ring, head), 64);
+    assert_int_equal(offsetof(struct hmk_cmd_ring, tail), 72);
+    assert_int_equal(HMK_SEALS_REQUIRED, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW);
 
     /* the values that travel in it */
     assert_int_equal(HMK_RT_BIT, HMK_TYPE_BIT);
@@ -428,6 +463,7 @@ struct out_run {
     uint64_t deadline;
     int id_next;
     pthread_mutex_t id_lock;
+    bool paced;              /* one commit per bridge cycle per writer */
 };
 
 static void *out_writer(void *arg)
@@ -460,6 +496,15 @@ static void *out_writer(void *arg)
             atomic_fetch_add(&run->errors, 1);
         else
             atomic_fetch_add_explicit(&run->commits, 1, memory_order_relaxed);
+        /* a writer flipping its latch without pause makes the bridge's
+         * bounded read miss it (by design: only it loses); services write
+         * at most once a servo cycle, which this models */
+        if (run->paced) {
+            uint64_t c = atomic_load(&run->fx->f.shm->hdr.bridge_cycle);
+            while (atomic_load(&run->fx->f.shm->hdr.bridge_cycle) == c &&
+                   !atomic_load_explicit(&run->stop, memory_order_relaxed))
+                sched_yield();
+        }
     }
     hmk_txn_free(t);
     hmk_close(r);
@@ -473,6 +518,7 @@ static void test_region_out_latch_no_torn_reads(void **state)
     pthread_t w[OUT_WRITERS];
     uint64_t raw[NPINS], prev0 = 0;
     uint64_t attempts = 0, ok = 0, retries = 0, misses = 0, torn = 0, distinct = 0;
+    uint64_t merges = 0, merge_torn = 0, merge_misses = 0;
     uint64_t t0 = fake_now_ns();
 
     pthread_mutex_init(&run.id_lock, NULL);
@@ -482,7 +528,7 @@ static void test_region_out_latch_no_torn_reads(void **state)
     /* the bridge's role, in this thread */
     while ((attempts < OUT_READS || distinct < MIN_CHANGES) && fake_now_ns() < run.deadline) {
         for (int k = 0; k < 1000; k++) {
-            int ret = fake_bridge_read_out(fx->f.shm, raw, NPINS);
+            int ret = fake_read_latch(fx->f.chan[0], raw, NPINS);
             attempts++;
             if (ret < 0) {
                 misses++;
@@ -499,6 +545,14 @@ static void test_region_out_latch_no_torn_reads(void **state)
                 distinct++;
             prev0 = raw[0];
         }
+        /* the merge (the bridge's own code) takes whole transactions too */
+        if (!fake_bridge_cycle(&fx->f))
+            merge_misses++;
+        merges++;
+        for (unsigned i = 0; i < NPINS; i++)
+            raw[i] = fx->f.b->m.latched[i];
+        if (!(raw[0] == 0 && raw[NPINS - 1] == 0) && !record_ok64(raw, NPINS))
+            merge_torn++;
     }
     atomic_store(&run.stop, 1);
     for (int i = 0; i < OUT_WRITERS; i++)
@@ -507,10 +561,10 @@ static void test_region_out_latch_no_torn_reads(void **state)
 
     /* afterwards, both copies hold the last commit */
     for (unsigned i = 0; i < NPINS; i++) {
-        assert_int_equal(atomic_load(&fx->f.shm->out.copy[0].value[i]),
-                         atomic_load(&fx->f.shm->out.copy[1].value[i]));
-        assert_int_equal(atomic_load(&fx->f.shm->out.copy[0].wgen[i]),
-                         atomic_load(&fx->f.shm->out.copy[1].wgen[i]));
+        assert_int_equal(atomic_load(&fx->f.chan[0]->out.copy[0].value[i]),
+                         atomic_load(&fx->f.chan[0]->out.copy[1].value[i]));
+        assert_int_equal(atomic_load(&fx->f.chan[0]->out.copy[0].wgen[i]),
+                         atomic_load(&fx->f.chan[0]->out.copy[1].wgen[i]));
     }
     print_message("out latch: %llu bridge reads (%llu ok), %llu retries, %llu misses "
                   "(bound %u), %llu torn, %llu commits by %d writers, %llu changes seen, "
@@ -521,23 +575,40 @@ static void test_region_out_latch_no_torn_reads(void **state)
                   (unsigned long long)distinct, (double)(fake_now_ns() - t0) / 1e9);
     assert_true(attempts >= OUT_READS);
     assert_int_equal(run.errors, 0);
+    print_message("merge: %llu cycles, %llu latch misses, %llu torn\n",
+                  (unsigned long long)merges, (unsigned long long)merge_misses,
+                  (unsigned long long)merge_torn);
     assert_int_equal(torn, 0);
+    assert_int_equal(merge_torn, 0);
+    assert_int_equal(atomic_load(&fx->f.shm->hdr.latch_misses), merge_misses);
+    assert_int_equal(atomic_load(&fx->f.shm->hdr.rejected), 0);
     assert_true(run.commits >= MIN_CHANGES);
     assert_true(distinct >= MIN_CHANGES);
-    assert_int_equal(atomic_load(&fx->f.shm->hdr.out_commits), run.commits);
+    assert_int_equal(atomic_load(&fx->f.chan[0]->commits), run.commits);
+}
+
+/* The bridge's write cycle, over and over, until stopped. */
+static void *bridge_main(void *arg)
+{
+    struct out_run *run = arg;
+
+    while (!atomic_load_explicit(&run->stop, memory_order_relaxed))
+        fake_bridge_cycle(&run->fx->f);
+    return NULL;
 }
 
 /*
- * hmk_snapshot of out-only pins (it gives their out values) must show a
- * transaction whole too: all of them come from one latch read. Writers:
- * hmk_txn_* threads as above; readers: hmk_snapshot in this thread.
+ * hmk_snapshot of out-only pins (it gives their applied out values) must
+ * show a transaction whole too: the bridge takes it from one latch read and
+ * publishes it in one in-seqlock write. Writers: hmk_txn_* threads as
+ * above; the bridge: its merge in a thread; readers: hmk_snapshot here.
  */
 static void test_region_snapshot_out_only_pins_consistent(void **state)
 {
     struct fx *fx = *state;
-    struct out_run run = { .fx = fx };
+    struct out_run run = { .fx = fx, .paced = true };
     hmk_region *r = open_rw(fx);
-    pthread_t w[2];
+    pthread_t w[2], bridge;
     hmk_value vals[NPINS];
     uint32_t rec[NPINS], prev0 = 0;
     uint64_t reads = 0, torn = 0, distinct = 0, eagain = 0;
@@ -546,6 +617,9 @@ static void test_region_snapshot_out_only_pins_consistent(void **state)
     run.deadline = fake_now_ns() + DEADLINE_NS;
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&w[i], NULL, out_writer, &run), 0);
+    /* the bridge applies (merge + publish under the in seqlock) in its own
+     * thread: what hmk_snapshot gives out-only pins is what it applied */
+    assert_int_equal(pthread_create(&bridge, NULL, bridge_main, &run), 0);
     while ((reads < 200000 || distinct < MIN_CHANGES) && fake_now_ns() < run.deadline) {
         int ret = hmk_snapshot(r, vals, NPINS, NULL);
         if (ret == -EAGAIN) {
@@ -567,11 +641,16 @@ static void test_region_snapshot_out_only_pins_consistent(void **state)
     atomic_store(&run.stop, 1);
     for (int i = 0; i < 2; i++)
         pthread_join(w[i], NULL);
+    pthread_join(bridge, NULL);
     pthread_mutex_destroy(&run.id_lock);
     hmk_close(r);
     print_message("snapshot of out-only pins: %llu reads, %llu torn, %llu -EAGAIN, "
-                  "%llu changes seen\n", (unsigned long long)reads, (unsigned long long)torn,
-                  (unsigned long long)eagain, (unsigned long long)distinct);
+                  "%llu changes seen, %llu bridge cycles (%llu latch misses), %llu commits\n",
+                  (unsigned long long)reads, (unsigned long long)torn,
+                  (unsigned long long)eagain, (unsigned long long)distinct,
+                  (unsigned long long)fx->f.b->cycle,
+                  (unsigned long long)atomic_load(&fx->f.shm->hdr.latch_misses),
+                  (unsigned long long)run.commits);
     assert_int_equal(run.errors, 0);
     assert_int_equal(torn, 0);
     assert_true(distinct >= MIN_CHANGES);
@@ -591,10 +670,10 @@ static void raw_flip_and_write(struct hmk_out_block *b, const uint32_t *rec, uns
     }
 }
 
-static void expect_bridge_sees(const struct hmk_shm *shm, const uint32_t *rec, unsigned n)
+static void expect_bridge_sees(const struct hmk_chan *c, const uint32_t *rec, unsigned n)
 {
     uint64_t raw[NPINS];
-    int ret = fake_bridge_read_out(shm, raw, n);
+    int ret = fake_read_latch(c, raw, n);
 
     assert_int_equal(ret, 0); /* no writer running: first try */
     assert_true(record_ok64(raw, n));
@@ -602,8 +681,10 @@ static void expect_bridge_sees(const struct hmk_shm *shm, const uint32_t *rec, u
         assert_int_equal(raw[i], rec[i]);
 }
 
-static void expect_lib_sees(hmk_region *r, const uint32_t *rec, unsigned n)
+/* what the library reads is what the bridge applied: one merge cycle first */
+static void expect_lib_sees(struct fx *fx, hmk_region *r, const uint32_t *rec, unsigned n)
 {
+    assert_true(fake_bridge_cycle(&fx->f));
     for (unsigned i = 0; i < n; i++) {
         hmk_value v;
         assert_int_equal(hmk_read_out(r, i, &v), 0);
@@ -615,7 +696,7 @@ static void expect_lib_sees(hmk_region *r, const uint32_t *rec, unsigned n)
 static void test_region_latch_stopped_writer_leaves_consistent_copy(void **state)
 {
     struct fx *fx = *state;
-    struct hmk_out_block *b = &fx->f.shm->out;
+    struct hmk_out_block *b = &fx->f.chan[0]->out;
     hmk_region *r = open_rw(fx);
     uint32_t a[NPINS], bb[NPINS];
     hmk_txn *t;
@@ -629,14 +710,14 @@ static void test_region_latch_stopped_writer_leaves_consistent_copy(void **state
     for (unsigned round = 0; round < 2; round++) {
         for (unsigned stores = 0; stores <= NPINS; stores++) {
             commit_record(t, a, NPINS);            /* both copies = A */
-            expect_bridge_sees(fx->f.shm, a, NPINS);
+            expect_bridge_sees(fx->f.chan[0], a, NPINS);
             if (round == 1)
                 raw_flip_and_write(b, bb, NPINS, NPINS); /* first copy complete */
             raw_flip_and_write(b, bb, NPINS, stores);    /* ...and "dies" here */
             /* readers are on the copy the flip moved them to: A while the
              * first copy is being written, B once it was complete */
-            expect_bridge_sees(fx->f.shm, round == 0 ? a : bb, NPINS);
-            expect_lib_sees(r, round == 0 ? a : bb, NPINS);
+            expect_bridge_sees(fx->f.chan[0], round == 0 ? a : bb, NPINS);
+            expect_lib_sees(fx, r, round == 0 ? a : bb, NPINS);
             points++;
         }
     }
@@ -644,7 +725,7 @@ static void test_region_latch_stopped_writer_leaves_consistent_copy(void **state
     commit_record(t, a, NPINS);
     for (unsigned i = 0; i < NPINS; i++)
         assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
-    expect_bridge_sees(fx->f.shm, a, NPINS);
+    expect_bridge_sees(fx->f.chan[0], a, NPINS);
     print_message("latch: %u stop points checked\n", points);
     hmk_txn_free(t);
     hmk_close(r);
@@ -670,10 +751,10 @@ static int wait_readable(int fd, int timeout_ms)
  */
 static void run_dying_writer(struct fx *fx, int second_copy)
 {
-    struct hmk_out_block *b = &fx->f.shm->out;
+    struct hmk_out_block *b = &fx->f.chan[0]->out;
     hmk_region *r = open_rw(fx);
     uint32_t a[NPINS], bb[NPINS], c[NPINS];
-    uint64_t rec0 = atomic_load(&fx->f.shm->hdr.writer_recoveries);
+    uint64_t rec0 = atomic_load(&fx->f.chan[0]->writer_recoveries);
     const uint32_t *survivor;
     hmk_txn *t;
     int pfd[2], status;
@@ -708,18 +789,23 @@ static void run_dying_writer(struct fx *fx, int second_copy)
     close(pfd[0]);
 
     /* the child holds the lock mid-write: readers still get a whole record */
-    expect_bridge_sees(fx->f.shm, survivor, NPINS);
-    expect_lib_sees(r, survivor, NPINS);
+    expect_bridge_sees(fx->f.chan[0], survivor, NPINS);
+    expect_lib_sees(fx, r, survivor, NPINS);
 
     assert_int_equal(kill(pid, SIGKILL), 0);
     reap_child(pid, &status);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
-    expect_bridge_sees(fx->f.shm, survivor, NPINS);
+    expect_bridge_sees(fx->f.chan[0], survivor, NPINS);
 
     /* next writer: a one-pin write gets EOWNERDEAD, repairs, succeeds */
     assert_int_equal(hmk_write_u32(r, 0, 0x12345678u), 0);
-    assert_int_equal(atomic_load(&fx->f.shm->hdr.writer_recoveries), rec0 + 1);
+    assert_int_equal(atomic_load(&fx->f.chan[0]->writer_recoveries), rec0 + 1);
+    {
+        struct hmk_stats st;
+        assert_int_equal(hmk_stats(r, &st), 0);
+        assert_int_equal(st.writer_recoveries, rec0 + 1);
+    }
     for (unsigned i = 0; i < NPINS; i++) {
         uint32_t want = i == 0 ? 0x12345678u : survivor[i];
         /* both copies repaired: no trace of the half-written copy */
@@ -730,11 +816,11 @@ static void run_dying_writer(struct fx *fx, int second_copy)
     /* and a full transaction afterwards is visible as a whole; no second
      * recovery (the mutex was made consistent) */
     commit_record(t, c, NPINS);
-    expect_bridge_sees(fx->f.shm, c, NPINS);
-    expect_lib_sees(r, c, NPINS);
+    expect_bridge_sees(fx->f.chan[0], c, NPINS);
+    expect_lib_sees(fx, r, c, NPINS);
     for (unsigned i = 0; i < NPINS; i++)
         assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
-    assert_int_equal(atomic_load(&fx->f.shm->hdr.writer_recoveries), rec0 + 1);
+    assert_int_equal(atomic_load(&fx->f.chan[0]->writer_recoveries), rec0 + 1);
     assert_int_equal(pthread_mutex_trylock(&b->lock), 0);
     assert_int_equal(pthread_mutex_unlock(&b->lock), 0);
     hmk_txn_free(t);
@@ -755,7 +841,7 @@ static void test_region_robust_mutex_owner_dies_in_second_copy(void **state)
 static void test_region_robust_mutex_txn_commit_recovers(void **state)
 {
     struct fx *fx = *state;
-    struct hmk_out_block *b = &fx->f.shm->out;
+    struct hmk_out_block *b = &fx->f.chan[0]->out;
     hmk_region *r = open_rw(fx);
     uint32_t a[NPINS], bb[NPINS], c[NPINS];
     hmk_txn *t;
@@ -779,10 +865,10 @@ static void test_region_robust_mutex_txn_commit_recovers(void **state)
     }
     reap_child(pid, &status);
     assert_true(WIFSIGNALED(status));
-    expect_bridge_sees(fx->f.shm, a, NPINS);
+    expect_bridge_sees(fx->f.chan[0], a, NPINS);
     commit_record(t, c, NPINS);
-    assert_int_equal(atomic_load(&fx->f.shm->hdr.writer_recoveries), 1);
-    expect_bridge_sees(fx->f.shm, c, NPINS);
+    assert_int_equal(atomic_load(&fx->f.chan[0]->writer_recoveries), 1);
+    expect_bridge_sees(fx->f.chan[0], c, NPINS);
     for (unsigned i = 0; i < NPINS; i++)
         assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
     hmk_txn_free(t);

@@ -52,7 +52,7 @@ static void bridge_change(struct fixture *x, unsigned pin, double v)
     atomic_store_explicit(&shm->in.cycle, x->cycle, memory_order_relaxed);
     hmk_in_write_end(&shm->in, s);
     atomic_store_explicit(&shm->hdr.bridge_cycle, x->cycle, memory_order_release);
-    hmk_change_publish(&shm->hdr, x->f.w);
+    fake_bridge_publish(&x->f);
 }
 
 struct delayed {
@@ -60,17 +60,16 @@ struct delayed {
     unsigned pin;
     double value;
     bool detach;
+    pid_t waiter;
 };
 
-/* Acts only once the main thread is registered as a waiter, so the test
+/* Acts only once the main thread sleeps in the futex, so the test
  * exercises the sleeping path, not the "already changed" one. */
 static void *delayed_change(void *arg)
 {
     struct delayed *d = arg;
-    uint64_t end = fake_now_ns() + 5000000000ull;
 
-    while (atomic_load(&d->x->f.w->count) == 0 && fake_now_ns() < end)
-        sched_yield();
+    fake_wait_in_futex(d->waiter, 10000);
     if (d->detach)
         fake_bridge_detach(&d->x->f);
     else
@@ -97,14 +96,14 @@ static void test_service_wait_times_out_without_change(void **state)
 static void test_service_wait_wakes_on_watched_pin(void **state)
 {
     struct fixture *x = *state;
-    struct delayed d = { .x = x, .pin = 2, .value = 7.5 };
+    struct delayed d = { .waiter = fake_gettid(), .x = x, .pin = 2, .value = 7.5 };
     unsigned pins[2] = { 1, 2 };
     bool changed[2] = { true, false };
     uint64_t since = 0;
     pthread_t t;
     hmk_value v;
 
-    /* read-only handles wait too: waiters register in the companion object */
+    /* read-only handles wait too: the futex is on the read-only mapping */
     assert_int_equal(hmk_open(x->f.name, HMK_OPEN_RDONLY, &x->r), 0);
     pthread_create(&t, NULL, delayed_change, &d);
     assert_int_equal(hmk_wait(x->r, pins, 2, &since, 5000, changed), 1);
@@ -116,13 +115,12 @@ static void test_service_wait_wakes_on_watched_pin(void **state)
     assert_true(v.f == 7.5);
     /* the cursor moved: the same change is not reported twice */
     assert_int_equal(hmk_wait(x->r, pins, 2, &since, 20, changed), -ETIMEDOUT);
-    assert_int_equal(atomic_load(&x->f.w->count), 0);
 }
 
 static void test_service_wait_ignores_other_pins(void **state)
 {
     struct fixture *x = *state;
-    struct delayed d = { .x = x, .pin = 3, .value = 1.0 };
+    struct delayed d = { .waiter = fake_gettid(), .x = x, .pin = 3, .value = 1.0 };
     unsigned pin = 0;
     uint64_t since = 0;
     pthread_t t;
@@ -139,7 +137,7 @@ static void test_service_wait_ignores_other_pins(void **state)
 static void test_service_wait_returns_estale_on_detach(void **state)
 {
     struct fixture *x = *state;
-    struct delayed d = { .x = x, .detach = true };
+    struct delayed d = { .waiter = fake_gettid(), .x = x, .detach = true };
     unsigned pin = 0;
     uint64_t since = 0;
     pthread_t t;
@@ -161,18 +159,21 @@ static void test_service_wait_rejects_bad_pins(void **state)
     assert_int_equal(hmk_wait(x->r, &pin, 1, NULL, 0, NULL), -EINVAL);
 }
 
+/* What HAL is driven with: the bridge's merge of every channel, applied. */
 static uint64_t out_value(struct fixture *x, unsigned pin)
 {
-    uint64_t vals[NPINS];
-
-    assert_int_equal(fake_bridge_read_out(x->f.shm, vals, NPINS), 0);
-    return vals[pin];
+    assert_true(fake_bridge_cycle(&x->f));
+    return atomic_load(&x->f.shm->in.out_value[pin]);
 }
 
 static void test_service_grant_limits_writes(void **state)
 {
     struct fixture *x = *state;
 
+    /* as the daemon sets a service up: its own channel, granted its
+     * writes = pins at the bridge, and the same list in the environment */
+    fake_grant_pins(&x->f, 1, (const int[]){ 1, 3, -1 });
+    fake_use_channel(&x->f, 1);
     setenv("HMK_WRITE_PINS", "pin.1, pin.3", 1);
     assert_int_equal(hmk_open(x->f.name, 0, &x->r), 0);
     unsetenv("HMK_WRITE_PINS");
@@ -181,6 +182,10 @@ static void test_service_grant_limits_writes(void **state)
     assert_int_equal(hmk_write_float(x->r, 2, 9.0), -EPERM);
     assert_int_equal(out_value(x, 1), hmk_enc_float(2.5));
     assert_int_equal(out_value(x, 2), 0); /* unchanged */
+    assert_int_equal(out_value(x, 3), hmk_enc_float(4.5));
+    assert_int_equal(atomic_load(&x->f.shm->hdr.rejected), 0);
+    assert_int_equal(atomic_load(&x->f.chan[0]->commits), 0); /* its own channel only */
+    assert_int_equal(atomic_load(&x->f.chan[1]->commits), 2);
 }
 
 static void test_service_grant_nothing_maps_read_only(void **state)
@@ -289,7 +294,7 @@ static void test_service_run_calls_handlers_and_commits(void **state)
         .on_attach = svc_attach_cb, .on_change = svc_change_cb, .on_stop = svc_stop_cb,
         .user = &st,
     };
-    struct delayed d = { .x = x, .pin = 0, .value = 42.0 };
+    struct delayed d = { .waiter = fake_gettid(), .x = x, .pin = 0, .value = 42.0 };
     char err[160] = "";
     pthread_t t;
 

@@ -23,6 +23,8 @@ struct fx {
     hmk_region *r;
     hmk_stream *s;
     uint64_t cycle;
+    uint64_t head;               /* the bridge's own stream position */
+    pid_t waiter;
 };
 
 static int setup(void **state)
@@ -65,8 +67,8 @@ static int teardown(void **state)
 static void append(struct fx *x, double v)
 {
     x->cycle++;
-    hmk_stream_append(x->st, x->cycle, 0, hmk_enc_float(v));
-    hmk_change_publish(&x->f.shm->hdr, x->f.w);
+    hmk_stream_append(x->st, &x->head, DEPTH, x->cycle, 0, hmk_enc_float(v));
+    fake_bridge_publish(&x->f);
 }
 
 static void test_stream_order_and_wrap(void **state)
@@ -130,6 +132,29 @@ static void test_stream_overwritten_record_is_lost_not_wrong(void **state)
     assert_int_equal(ev[0].cycle, 2);
 }
 
+/* Where the bridge stores depends only on its own position and depth: a
+ * reader that scribbled over the shared head and depth (the stream object
+ * is readable by all) changes nothing of it, and readers still get the
+ * records the bridge appended. */
+static void test_stream_append_ignores_shared_head_and_depth(void **state)
+{
+    struct fx *x = *state;
+    struct hmk_event ev[4];
+    uint64_t lost = 0;
+
+    append(x, 1.0);
+    atomic_store(&x->st->head, 1ull << 40);
+    x->st->depth = 1u << 30;
+    append(x, 2.0);
+    assert_int_equal(x->head, 2);
+    assert_int_equal(atomic_load(&x->st->rec[1].seq), 2);
+    assert_int_equal(atomic_load(&x->st->head), 2); /* republished from its own */
+    x->st->depth = DEPTH;
+    assert_int_equal(hmk_stream_read(x->s, ev, 4, 0, &lost), 2);
+    assert_int_equal(lost, 0);
+    assert_true(ev[1].value.f == 2.0);
+}
+
 struct later {
     struct fx *x;
     bool detach;
@@ -138,10 +163,7 @@ struct later {
 static void *append_later(void *arg)
 {
     struct later *l = arg;
-    uint64_t end = fake_now_ns() + 5000000000ull;
-
-    while (atomic_load(&l->x->f.w->count) == 0 && fake_now_ns() < end)
-        sched_yield();
+    fake_wait_in_futex(l->x->waiter, 10000);
     if (l->detach)
         fake_bridge_detach(&l->x->f);
     else
@@ -156,6 +178,7 @@ static void test_stream_read_blocks_until_append(void **state)
     struct hmk_event ev[4];
     pthread_t t;
 
+    x->waiter = fake_gettid();
     pthread_create(&t, NULL, append_later, &l);
     assert_int_equal(hmk_stream_read(x->s, ev, 4, 5000, NULL), 1);
     pthread_join(t, NULL);
@@ -169,6 +192,7 @@ static void test_stream_read_returns_estale_on_detach(void **state)
     struct hmk_event ev[4];
     pthread_t t;
 
+    x->waiter = fake_gettid();
     pthread_create(&t, NULL, append_later, &l);
     assert_int_equal(hmk_stream_read(x->s, ev, 4, 5000, NULL), -ESTALE);
     pthread_join(t, NULL);
@@ -203,6 +227,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stream_order_and_wrap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_overrun_counted_exactly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_append_ignores_shared_head_and_depth, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stream_overwritten_record_is_lost_not_wrong, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_read_blocks_until_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_read_returns_estale_on_detach, setup, teardown),
