@@ -539,15 +539,19 @@ fi
 # cycle and N threads of one read-only client wait in hmk_wait_change, with
 # the daemon's relay and without a daemon; then which system calls the servo
 # thread made, under strace, with 1000 waiters.
-say "row 7: bridge worst cycle with 0, 1, 100, 1000 waiting threads (${WAIT_S} s each)"
+say "row 7: bridge cost with 0, 1, 100, 1000 waiting threads (${WAIT_S} s each)"
 stop_hal
 cat >"$work/wait.hal" <<HAL
 loadrt threads name1=servo-thread period1=$PERIOD_NS
 loadrt siggen
 loadrt hal_microkernel_bridge count=4
+loadrt sampler depth=$(( WAIT_S * 1000 + 2000 )) cfg=s
 addf siggen.0.update servo-thread
 addf microkernel.update servo-thread
+addf sampler.0 servo-thread
 net wave siggen.0.sine => microkernel.pin.0.in
+net wtime microkernel.update.time => sampler.0.pin.0
+setp sampler.0.enable 0
 start
 HAL
 clocks_ns() { awk -v c="$1" -v h="$tsc_hz" 'BEGIN { if (h > 0) printf "%.0f", c * 1e9 / h; else print c }'; }
@@ -585,14 +589,19 @@ else
                 wait_until 30 grep -q '^ready' "$work/waiters.out" || say "row 7: $n waiters did not start"
             fi
             hal_cmd setp microkernel.update.tmax 0
-            sleep "$WAIT_S"   # a measuring window, not a wait for a condition
+            # the window: every cycle's .time (CPU clocks), then HAL's tmax
+            hal_cmd setp sampler.0.enable 1
+            timeout $(( WAIT_S + 30 )) halsampler -n $(( WAIT_S * 1000 )) \
+                >"$work/wtime.$mode.$n" 2>>"$log" </dev/null
+            hal_cmd setp sampler.0.enable 0
             tmax=$(halcmd -s getp microkernel.update.tmax 2>>"$log" </dev/null)
-            if [ $mode = relay ] && [ $n = 1000 ]; then
+            awk 'NF >= 1 && $1 ~ /^[0-9]/ { print $1 }' "$work/wtime.$mode.$n" >"$work/wt.$mode.$n"
+            if [ $n = 1000 ]; then
                 # the servo thread only (not -f: rtapi_app's other threads
                 # are not realtime), with the waiters and a writer (root's
                 # tools channel, 4 pins a transaction, back to back)
                 tid=$(servo_tid)
-                timeout $(( STRACE_S + 5 )) strace -qq -c -o "$work/strace.txt" -p "$tid" \
+                timeout $(( STRACE_S + 5 )) strace -qq -c -o "$work/strace.$mode.txt" -p "$tid" \
                     >>"$log" 2>&1 &
                 spid=$!
                 "$build/writerate" 4 "$STRACE_S" >>"$log" 2>&1   # the window strace watches
@@ -604,23 +613,27 @@ else
                 kill -TERM "$wpid"; wait "$wpid" 2>/dev/null
                 wakes=$(awk '$1 == "wakes" { print $2 }' "$work/waiters.out")
             fi
-            row 7 "bridge worst cycle, a pin changing every cycle, $n waiting threads" "$how" \
-                "$(fmt "$(clocks_ns "${tmax:-0}")") ns" \
-                "$(awk -v w="${wakes:-0}" -v s="$WAIT_S" 'BEGIN { printf "%.0f wake-ups/s seen by the waiters", w / s }')" \
-                "${WAIT_S} s (HAL's .tmax)"
+            read -r cnt med p99 mn mx < <(stats "$work/wt.$mode.$n" \
+                "$(awk -v h="$tsc_hz" 'BEGIN { print (h > 0 ? h / 1e9 : 1) }')")
+            row 7 "bridge cost, a pin changing every cycle, $n waiting threads" "$how" \
+                "$(fmt "$med") ns" \
+                "p99 $(fmt "$p99") ns, HAL's .tmax $(fmt "$(clocks_ns "${tmax:-0}")") ns; $(awk -v w="${wakes:-0}" -v s="$WAIT_S" 'BEGIN { printf "%.0f", w / s }') wake-ups/s seen by the waiters" \
+                "${cnt:-0} cycles (\`.time\`, TSC → ns)"
         done
         [ $mode = relay ] && daemon_stop
     done
-    if [ -s "$work/strace.txt" ]; then
-        # strace -c: "% time seconds usecs/call calls [errors] syscall"
-        calls=$(awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { printf "%s%s × %s", s, $NF, $4; s = ", " }' "$work/strace.txt")
-        row 7 "servo thread's system calls, 1000 waiting threads and a writer, daemon running" \
-            "\`strace -c -p\` on rtapi_app's servo thread" "${calls:-none}" \
-            "siggen changes a pin every cycle; \`writerate 4\` commits back to back" "${STRACE_S} s"
-        cp "$work/strace.txt" "${out%.md}.strace.txt" 2>/dev/null
-    else
-        not_measured 7 "servo thread's system calls" "strace gave nothing (is strace installed?)"
-    fi
+    for mode in relay none; do
+        if [ -s "$work/strace.$mode.txt" ]; then
+            # strace -c: "% time seconds usecs/call calls [errors] syscall"
+            calls=$(awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { printf "%s%s × %s", s, $NF, $4; s = ", " }' "$work/strace.$mode.txt")
+            row 7 "servo thread's system calls, 1000 waiting threads and a writer, $([ $mode = relay ] && echo 'daemon running' || echo 'no daemon')" \
+                "\`strace -c -p\` on rtapi_app's servo thread" "${calls:-none}" \
+                "siggen changes a pin every cycle; \`writerate 4\` commits back to back; clock_nanosleep is rtapi's own wait for the next period" "${STRACE_S} s"
+            cp "$work/strace.$mode.txt" "${out%.md}.strace-$mode.txt" 2>/dev/null
+        else
+            not_measured 7 "servo thread's system calls ($mode)" "strace gave nothing (is strace installed?)"
+        fi
+    done
 fi
 stop_hal
 
@@ -736,12 +749,15 @@ fi
    For N = 0, 1, 100, 1000, with the daemon (its relay thread wakes the
    waiters: the bridge makes one `FUTEX_WAKE` of one thread per changing
    cycle) and without (nobody wakes them: they look every 10 ms, and the
-   bridge makes no system call at all), HAL's `microkernel.update.tmax` is
-   reset and read after the window (CPU clocks → ns with the measured TSC
-   rate). The last row lists every system call `strace -c` saw the servo
-   thread make with 1000 waiters, a writer committing back to back
-   (`bench/writerate`) and the daemon running (a traced thread runs slower:
-   that window is not in the tmax rows).
+   bridge makes no system call at all), `halsampler` records HAL's own
+   `microkernel.update.time` every cycle of the window (CPU clocks → ns with
+   the measured TSC rate: median and p99), and HAL's `.tmax`, reset before
+   the window, is read after it (on a kernel without PREEMPT_RT the maximum
+   is mostly the thread being preempted, whatever the bridge does). The
+   last rows list every system call `strace -c` saw the servo thread make
+   with 1000 waiters and a writer committing back to back
+   (`bench/writerate`), with and without the daemon (a traced thread runs
+   slower: those windows are not in the rows above).
 6. **Supervision.** The daemon supervises `bench/crashsvc` (restart = always,
    backoff 0, no crash limit), which appends `start <CLOCK_MONOTONIC ns>` as
    the first thing in `main()`, then `exit <ns>`, and exits with status 1.

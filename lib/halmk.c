@@ -244,9 +244,9 @@ int hmk_stats(const hmk_region *r, struct hmk_stats *o)
     o->exec_ns_last = atomic_load_explicit(&h->exec_ns_last, memory_order_relaxed);
     o->exec_ns_max = atomic_load_explicit(&h->exec_ns_max, memory_order_relaxed);
     o->out_commits = atomic_load_explicit(&h->out_applied, memory_order_relaxed);
-    o->layout_hash = h->layout_hash;
+    o->layout_hash = r->hdr.layout_hash;
     o->pin_count = r->pin_count;
-    o->heartbeat_timeout_ms = h->heartbeat_timeout_ms;
+    o->heartbeat_timeout_ms = r->hdr.heartbeat_timeout_ms;
     return hmk_check(r);
 }
 

@@ -190,6 +190,8 @@ static inline void fake_use_channel(const struct fake_region *f, unsigned k)
     char buf[16];
     snprintf(buf, sizeof(buf), "%d", f->chan_fd[k]);
     setenv("HMK_CHANNEL_FD", buf, 1);
+    /* no daemon for libhalmk to ask for a channel: never the machine's own */
+    setenv("HMK_CONTROL_SOCKET", "/nonexistent/hmk-unit-test-control", 1);
 }
 
 static inline int fake_capabilities(struct fake_region *f, uint64_t gen)

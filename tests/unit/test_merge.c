@@ -246,16 +246,9 @@ static void test_merge_write_while_ungranted_channel_not_resurrected(void **stat
     assert_int_equal(applied(1), hmk_enc_float(1.0));
     fake_grant_pins(&fx, 1, (const int[]){ 1, -1 }); /* granted again */
     assert_true(fake_bridge_cycle(&fx));
-    if (applied(1) != hmk_enc_float(1.0)) {
-        /* bridge/hmk_merge.c: seen_gen is not advanced for a channel that
-         * is off, so the write made while it had no grant is applied when
-         * a grant comes back. Reported to the lead; this test turns into
-         * a failure once the skip below is removed after the fix. */
-        print_message("KNOWN BUG: a write made while the channel had no grant was applied "
-                      "when the grant came back (%g)\n", hmk_dec_float(applied(1)));
-        hmk_close(r);
-        skip();
-    }
+    /* a channel once granted stays read: the write made while revoked was
+     * used up (refused) then, and is not applied now */
+    assert_int_equal(applied(1), hmk_enc_float(1.0));
     hmk_close(r);
 }
 

@@ -121,7 +121,7 @@ static void test_fork_fails(void **state)
     (void)state;
 
     fork_errno = EAGAIN;
-    assert_int_equal(svc_spawn(s, "r", -1, &p), -EAGAIN);
+    assert_int_equal(svc_spawn(s, "r", NULL, -1, &p), -EAGAIN);
     assert_int_equal(count_fds(), before); /* both pipes closed again */
     cfg_service_free(s);
 }
@@ -134,7 +134,7 @@ static void test_pipe_fails(void **state)
     (void)state;
 
     pipe2_fail_at = 2; /* the ready pipe */
-    assert_int_equal(svc_spawn(s, "r", -1, &p), -EMFILE);
+    assert_int_equal(svc_spawn(s, "r", NULL, -1, &p), -EMFILE);
     assert_int_equal(count_fds(), before);
     cfg_service_free(s);
 }
@@ -149,7 +149,7 @@ static void run(const char *text, int *step, int *err, int *status)
     ssize_t n;
     int flags;
 
-    assert_int_equal(svc_spawn(s, "r", -1, &p), 0);
+    assert_int_equal(svc_spawn(s, "r", NULL, -1, &p), 0);
     assert_true(p.pid > 0 && p.pidfd >= 0 && p.status_fd >= 0);
     /* the daemon's ends are close-on-exec too */
     assert_true(fcntl(p.pidfd, F_GETFD) & FD_CLOEXEC);
