@@ -58,11 +58,22 @@ static int hmk_take_fd(const hmk_region *r, int num, uint64_t ino, size_t size)
     if (r->hdr.rtapi_pid <= 0 || num < 0)
         return -ENODEV;
     pidfd = (int)syscall(SYS_pidfd_open, (pid_t)r->hdr.rtapi_pid, 0);
-    if (pidfd < 0)
+    if (pidfd < 0 && errno != ENOSYS)
         return errno == ESRCH ? -ESTALE : -errno;
-    fd = (int)syscall(SYS_pidfd_getfd, pidfd, num, 0); /* always O_CLOEXEC */
+    fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, num, 0); /* O_CLOEXEC */
     ret = fd < 0 ? -errno : 0;
-    close(pidfd);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (pidfd < 0 || ret == -ENOSYS) {
+        /* no pidfd_getfd (a kernel before 5.6, or valgrind): the same
+         * object through /proc, under the same ptrace access check */
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)r->hdr.rtapi_pid, num);
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+        ret = fd < 0 ? (errno == ENOENT ? -ESTALE : -errno) : 0;
+        if (ret == -EACCES)
+            ret = -EPERM;
+    }
     if (ret < 0)
         return ret == -ESRCH || ret == -EBADF ? -ESTALE : ret;
     if (size == 0) { /* the public region: not sealed, checked by inode only */
