@@ -32,6 +32,7 @@ struct gw_pin {
     bool have;           /* value is known */
     bool dirty;          /* value changed since it was last published */
     bool force;          /* publish even if unchanged (connect, refresh) */
+    bool bounce;         /* bit: an unpublished edge was overwritten */
     /* network thread only */
     hmk_value published;
     bool ever;           /* published at least once on this connection */
@@ -45,7 +46,7 @@ struct gw_opts {
     int min_interval_ms, refresh_s, inflight_max;
     int backoff_min_ms, backoff_max_ms;
     double deadband;
-    bool check_only;
+    bool check_only, stream;
     char *user, *password; /* from password_file */
 };
 

@@ -164,7 +164,7 @@ static bool net_flush_pin(struct net *n, struct gw_pin *p, int64_t now)
     struct gw *gw = n->gw;
     char topic[300], text[64];
     hmk_value v;
-    bool force;
+    bool force, bounce;
     int64_t due = p->pub_ms + gw->o.min_interval_ms;
 
     pthread_mutex_lock(&gw->lock);
@@ -180,14 +180,21 @@ static bool net_flush_pin(struct net *n, struct gw_pin *p, int64_t now)
         return true;
     }
     v = p->value;
-    p->dirty = p->force = false;
+    bounce = p->bounce && v.type == HMK_TYPE_BIT;
+    p->dirty = p->force = p->bounce = false;
     pthread_mutex_unlock(&gw->lock);
-    if (!force && !gw_worth_publishing(&p->published, &v, gw->o.deadband))
+    if (!force && !bounce && !gw_worth_publishing(&p->published, &v, gw->o.deadband))
         return true;
+    if (gw_topic_pin(topic, sizeof(topic), gw->base, p->name, NULL) < 0)
+        return true;
+    /* a pulse that came and went: both edges, so no subscriber misses it */
+    if (bounce) {
+        hmk_value other = { .type = HMK_TYPE_BIT, .b = !v.b };
+        if (hmk_value_format(&other, text, sizeof(text)) > 0)
+            net_publish(n, topic, text, true, NULL);
+    }
     if (hmk_value_format(&v, text, sizeof(text)) < 0 ||
-        gw_topic_pin(topic, sizeof(topic), gw->base, p->name, NULL) < 0)
-        return true;
-    if (net_publish(n, topic, text, true, NULL) != MOSQ_ERR_SUCCESS) {
+        net_publish(n, topic, text, true, NULL) != MOSQ_ERR_SUCCESS) {
         pthread_mutex_lock(&gw->lock);
         p->dirty = true; /* connection going away: published again on reconnect */
         pthread_mutex_unlock(&gw->lock);
@@ -319,7 +326,9 @@ static void net_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     struct net *n = obj;
 
     (void)mosq;
-    if (n->state != NET_DOWN)
+    if (atomic_load(&n->gw->stop))
+        n->state = NET_DOWN; /* our own DISCONNECT: nothing to retry */
+    else if (n->state != NET_DOWN)
         net_retry_later(n, gw_now_ms(), rc ? "connection lost" : "disconnected");
 }
 

@@ -46,6 +46,10 @@ static void gw_record(struct gw *gw, unsigned slot, const hmk_value *v)
     bool wake;
 
     pthread_mutex_lock(&gw->lock);
+    /* stream mode: an edge not yet published is about to be overwritten
+     * (a short pulse): the network thread publishes the other level first */
+    if (gw->o.stream && p->dirty && v->type == HMK_TYPE_BIT && p->value.b != v->b)
+        p->bounce = true;
     p->value = *v;
     p->have = true;
     wake = !p->dirty; /* one wake per pin until it is published: no flood */
@@ -100,6 +104,8 @@ static void gw_usage(FILE *f)
             "  -r, --refresh S          republish every value every S s (0: never; 0)\n"
             "  -P, --password-file F    user name on line 1, password on line 2\n"
             "      --cafile F, --cert F, --key F   TLS\n"
+            "  -S, --stream             read the change stream: every edge of a bit reaches\n"
+            "                           the broker, even a one-cycle pulse\n"
             "  -R, --region NAME        region (default $HAL_MICROKERNEL_REGION or hal-microkernel)\n"
             "  -n, --check              check the options and pins, then exit\n");
 }
@@ -177,6 +183,7 @@ static int gw_option(struct gw_opts *o, struct gw_names *set, int c, char *arg)
     case 3: o->keyfile = arg; return 0;
     case 'R': o->region = arg; return 0;
     case 'n': o->check_only = true; return 0;
+    case 'S': o->stream = true; return 0;
     }
     return -EINVAL;
 }
@@ -193,11 +200,12 @@ static int gw_args(int argc, char **argv, struct gw_opts *o, struct gw_names *se
         { "password-file", required_argument, NULL, 'P' }, { "cafile", required_argument, NULL, 1 },
         { "cert", required_argument, NULL, 2 },       { "key", required_argument, NULL, 3 },
         { "region", required_argument, NULL, 'R' },   { "check", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
+        { "stream", no_argument, NULL, 'S' },         { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":H:p:t:m:i:s:q:V:k:d:I:r:P:R:nh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":H:p:t:m:i:s:q:V:k:d:I:r:P:R:nSh", opts, NULL)) != -1) {
         if (c == 'h') {
             gw_usage(stdout);
             exit(0);
@@ -454,7 +462,7 @@ static int gw_run(struct gw *gw)
 {
     struct hmk_svc_def def = { .name = "mqtt-gateway", .region = gw->o.region,
                                .reads = gw->reads, .on_change = gw_on_change,
-                               .on_lost = gw_on_lost, .stream = true, .user = gw };
+                               .on_lost = gw_on_lost, .stream = gw->o.stream, .user = gw };
     char err[256] = "";
     struct net *net;
     pthread_t tid;
