@@ -99,8 +99,11 @@ static bool gw_hal_connected(struct net *n)
     uint64_t now_ns;
 
     if (n->r && hmk_check(n->r) == -ESTALE) {
+        /* LinuxCNC restarted since the last look: say so for one check
+         * even if the new region is already up, so every restart shows */
         hmk_close(n->r);
         n->r = NULL;
+        return false;
     }
     for (unsigned k = 0; k < gw->npins; k++)
         any_set |= gw->pins[k].settable;
