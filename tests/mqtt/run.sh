@@ -17,7 +17,7 @@ DPID= SPID=
 . "$(dirname "$0")/lib.sh"
 
 cleanup() {
-    [ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+    [ -n "$DPID" ] && kill -CONT "$DPID" 2>/dev/null && kill -TERM "$DPID" && wait "$DPID" 2>/dev/null
     [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null
     # the gateway runs in its own session: end ours by the region it uses
     for p in $(pgrep -x mqtt-gateway 2>/dev/null); do
@@ -240,22 +240,31 @@ t_will() {
 # refused; a new region -> online again; daemon stalled (heartbeat stale) -> hal-down
 t_halstate() {
     start_all "--set pin.1" pin.1
+    # a fast LinuxCNC restart (new region at once) still shows as hal-down
     "$RTOOL" detach "$REGION"
-    wait_for 10 "hal-down" sub_has "$BASE/status hal-down"
+    "$RTOOL" create "$REGION" 4 || fail "region again"
+    wait_for 10 "hal-down on a fast reload" sub_has "$BASE/status hal-down"
+    wait_for 10 "online after the reload" seen_ge "$BASE/status online" 2
+    # LinuxCNC stopped: hal-down, commands refused
+    "$RTOOL" detach "$REGION"
+    wait_for 10 "hal-down" seen_ge "$BASE/status hal-down" 2
     pub -t "$BASE/pin/pin.1/set" -m 1
     wait_for 10 "refusal while down" errors_ge 1
-    grep -q "HAL is down, nothing written" "$T/sub.log" || fail "down reply: $(grep error "$T/sub.log")"
+    grep -q "pin/pin.1/set '1': HAL is down, nothing written" "$T/sub.log" || fail "down reply: $(grep error "$T/sub.log")"
     "$RTOOL" create "$REGION" 4 || fail "region again"
-    wait_for 10 "online again" seen_ge "$BASE/status online" 2
+    wait_for 10 "online again" seen_ge "$BASE/status online" 3
     pub -t "$BASE/pin/pin.1/set" -m 4
     wait_for 10 "pin.1 out 4 on the new region" out_is pin.1 4
-    # daemon stopped (SIGSTOP: its children die with it when it is killed):
-    # the heartbeat goes stale, then comes back
+    # daemon stalled (SIGSTOP; killed, it takes its services with it): the
+    # heartbeat goes stale, commands are refused, then it comes back
     kill -STOP "$DPID"
-    wait_for 10 "hal-down on a stale heartbeat" seen_ge "$BASE/status hal-down" 2
+    wait_for 10 "hal-down on a stale heartbeat" seen_ge "$BASE/status hal-down" 3
+    pub -t "$BASE/pin/pin.1/set" -m 5
+    wait_for 10 "refusal while the heartbeat is stale" errors_ge 2
     kill -CONT "$DPID"
-    wait_for 10 "online after the heartbeat resumes" seen_ge "$BASE/status online" 3
-    echo "halstate: hal-down on detach and on a stale heartbeat"
+    wait_for 10 "online after the heartbeat resumes" seen_ge "$BASE/status online" 4
+    out_is pin.1 4 || fail "written while HAL was down: pin.1 out $(out_of pin.1)"
+    echo "halstate: hal-down on reload, detach and a stale heartbeat; writes refused meanwhile"
 }
 
 "t_$TEST"
