@@ -268,4 +268,6 @@ t_halstate() {
 }
 
 "t_$TEST"
+# an ASan build's gateway would otherwise crash, be restarted and pass unnoticed
+! grep -q Sanitizer "$T/daemon.log" 2>/dev/null || fail "sanitizer report: $(grep -A5 Sanitizer "$T/daemon.log")"
 echo PASS
