@@ -267,6 +267,24 @@ t_halstate() {
     echo "halstate: hal-down on reload, detach and a stale heartbeat; writes refused meanwhile"
 }
 
+# a stalled broker (SIGSTOP: TCP buffers fill, nothing is acknowledged):
+# the gateway keeps taking changes without a backlog (one value per pin,
+# at most inflight messages queued) and the final value arrives once the
+# broker resumes
+t_slow() {
+    start_all ""
+    wait_for 10 "initial pin.0" sub_has "$BASE/pin/pin.0 0"
+    kill -STOP "$BPID"
+    local pid rss0 rss1; pid=$(gw_pid)
+    rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+    for i in $(seq 1 100); do "$RTOOL" set-in "$REGION" 0 "$i"; done
+    rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+    kill -CONT "$BPID"
+    wait_for 20 "final value 100 after the stall" last_is pin.0 100
+    [ $((rss1 - rss0)) -lt 2048 ] || fail "gateway grew $((rss1 - rss0)) kB during the stall"
+    echo "slow: 100 changes during a broker stall, final exact, RSS +$((rss1 - rss0)) kB"
+}
+
 "t_$TEST"
 # an ASan build's gateway would otherwise crash, be restarted and pass unnoticed
 ! grep -q Sanitizer "$T/daemon.log" 2>/dev/null || fail "sanitizer report: $(grep -A5 Sanitizer "$T/daemon.log")"
