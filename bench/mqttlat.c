@@ -3,9 +3,10 @@
  * broker, for bench/mqtt.sh.
  *
  *   mqttlat gw REGION PORT TOPIC N RATE      changes pin 0 of a test region
- *                                            (made by hmk-test-region) the way
- *                                            the bridge does; mqtt-gateway
- *                                            publishes them to TOPIC
+ *                                            through its simulator
+ *                                            (hmk-test-region), at most one
+ *                                            value a 1 ms cycle as a bridge;
+ *                                            mqtt-gateway publishes them
  *   mqttlat direct - PORT TOPIC N RATE       the peer: publishes the same
  *                                            values to TOPIC itself
  * Values 1..N at RATE per second (0: as fast as possible); a subscriber in
@@ -19,11 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "hmk_region.h"
+
 
 static uint64_t *sent_ns, *got_ns;
 static long n_values, last_got, n_msgs;
@@ -36,38 +40,39 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void *map_shm(const char *name, size_t size)
-{
-    char path[256];
-    int fd;
-    void *p;
+/* The region's simulator (tests/daemon/hmk-test-region) takes "set PIN
+ * VALUE" datagrams and publishes the latest value of each pin once per
+ * cycle, as the bridge does: no process per change, no second writer of the
+ * region. Fire and forget: the simulator's reply goes nowhere. */
+static int sim_fd = -1;
+static struct sockaddr_un sim_addr;
+static socklen_t sim_len;
 
-    snprintf(path, sizeof(path), "/dev/shm/%s", name);
-    fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        perror(path);
+static void sim_open(const char *region)
+{
+    sim_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(&sim_addr, 0, sizeof(sim_addr));
+    sim_addr.sun_family = AF_UNIX;
+    snprintf(sim_addr.sun_path + 1, sizeof(sim_addr.sun_path) - 1, "hmk-test-region/%s", region);
+    sim_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sim_addr.sun_path + 1));
+    if (sim_fd < 0) {
+        perror("socket");
         exit(1);
     }
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    return p;
 }
 
-/* what hmk-test-region set-in does, without a process per change */
-static void region_set(struct hmk_shm *shm, struct hmk_waiters *w, double v)
+static void region_set(double v)
 {
-    uint64_t cycle = atomic_load(&shm->in.cycle) + 1, s = hmk_in_write_begin(&shm->in);
+    char req[64];
+    int n = snprintf(req, sizeof(req), "set 0 %.17g", v);
 
-    atomic_store_explicit(&shm->in.value[0], hmk_enc_float(v), memory_order_relaxed);
-    atomic_store_explicit(&shm->in.changed_cycle[0], cycle, memory_order_relaxed);
-    atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
-    hmk_in_write_end(&shm->in, s);
-    atomic_store_explicit(&shm->hdr.bridge_cycle, cycle, memory_order_release);
-    hmk_change_publish(&shm->hdr, w);
+    while (sendto(sim_fd, req, (size_t)n, 0, (struct sockaddr *)&sim_addr, sim_len) < 0) {
+        if (errno != EAGAIN && errno != ENOBUFS) {
+            perror("mqttlat: the region's simulator");
+            exit(1);
+        }
+        usleep(100);
+    }
 }
 
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
@@ -112,8 +117,7 @@ static struct mosquitto *client(int port, const char *topic)
 
 int main(int argc, char **argv)
 {
-    struct hmk_shm *shm = NULL;
-    struct hmk_waiters *w = NULL;
+    bool gw = false;
     struct mosquitto *sub, *pub = NULL;
     uint64_t t0, t1, *lat;
     long rate, got = 0;
@@ -131,10 +135,8 @@ int main(int argc, char **argv)
     mosquitto_lib_init();
     sub = client(atoi(argv[3]), argv[4]);
     if (!strcmp(argv[1], "gw")) {
-        char wname[256];
-        shm = map_shm(argv[2], sizeof(*shm));
-        snprintf(wname, sizeof(wname), "%s%s", argv[2], HMK_WAITERS_SUFFIX);
-        w = map_shm(wname, sizeof(*w));
+        gw = true;
+        sim_open(argv[2]);
     } else {
         pub = client(atoi(argv[3]), NULL);
     }
@@ -145,8 +147,8 @@ int main(int argc, char **argv)
             while (now_ns() < t0 + (uint64_t)(k - 1) * 1000000000u / (uint64_t)rate)
                 usleep(50);
         sent_ns[k] = now_ns();
-        if (shm) {
-            region_set(shm, w, (double)k);
+        if (gw) {
+            region_set((double)k);
         } else {
             snprintf(text, sizeof(text), "%ld", k);
             mosquitto_publish(pub, NULL, argv[4], (int)strlen(text), text, 1, true);

@@ -327,7 +327,12 @@ int hmk_svc_run(const struct hmk_svc_def *def, char *err, size_t errlen)
             first = false;
         }
         ret = svc_loop(s);
-        if (ret != -ESTALE)
+        /* -ESTALE from a region that is still attached (its change stream
+         * missing, say) is not a restart of LinuxCNC: re-attaching would
+         * only find the same region again, at full speed */
+        if (ret == -ESTALE && s->r && hmk_check(s->r) == 0)
+            ret = -EBADMSG;
+        if (ret != -ESTALE || svc_signalled)
             break;
         svc_detach(s); /* LinuxCNC restarted: wait for the new region */
     }
