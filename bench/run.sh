@@ -62,8 +62,8 @@ failed=0
 
 # ---- helpers ----------------------------------------------------------------
 # rtapi_app keeps the stdout of the halcmd that started it: never a pipe.
-hal_load() { halcmd -f "$1" >>"$log" 2>&1 </dev/null; }
-hal_cmd() { halcmd "$@" 2>>"$log" </dev/null; }
+hal_load() { halcmd -f "$1" >>"$log" 2>&1 </dev/null 9>&-; }  # 9>&-: rtapi_app must not hold the lock
+hal_cmd() { halcmd "$@" 2>>"$log" </dev/null 9>&-; }
 stop_hal() { halrun -U >>"$log" 2>&1 </dev/null; }
 now_ns() { date +%s%N; }
 

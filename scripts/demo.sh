@@ -36,7 +36,8 @@ halrun -U >>"$work/hal.log" 2>&1 </dev/null || true
 rm -f /tmp/hmk-demo-pins.jsonl* /tmp/hmk-demo-feed
 
 cd "$src/configs"
-halcmd -f demo.hal >>"$work/hal.log" 2>&1 </dev/null || { cat "$work/hal.log"; exit 1; }
+# 9>&-: rtapi_app, started here, must not hold the HAL lock
+halcmd -f demo.hal >>"$work/hal.log" 2>&1 </dev/null 9>&- || { cat "$work/hal.log"; exit 1; }
 # the services come from this build, not from an installed copy
 sed "s|^env = PATH=.*|env = PATH=$build/services:/usr/bin:/bin|" hal-microkernel-demo.ini > "$work/demo.ini"
 hal-microkernel -n -c "$work/demo.ini"
@@ -48,6 +49,10 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 halcmd show thread
+# isolation: a user who may read the region has no write channel
+echo "a reader (uid 65534, in the region's group) trying to write:"
+setpriv --reuid=65534 --regid=65534 --groups="$(stat -c %g /dev/shm/hal-microkernel)" \
+    "$build/halpoke" pin.1 99 2>&1 | sed 's/^/  /' || true
 ctl() { hal-microkernelctl -s /tmp/hmk-demo-control "$@"; }
 start=$(date +%s)
 i=0
