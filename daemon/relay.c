@@ -3,7 +3,9 @@
  *   idle:  blocked in recv() on the poke socket; a poke arms the relay.
  *   armed: blocked on the relay word; each bridge wake is fanned out to
  *          every reader; a fan-out that woke nobody disarms.
- * Both waits time out every RELAY_TICK_MS so a stop request is seen.
+ * Neither wait has a timeout (an idle daemon must not wake for nothing):
+ * relay_stop shuts the socket down and bumps the relay word, which ends
+ * either wait at once.
  */
 #include "relay.h"
 
@@ -20,8 +22,6 @@
 
 #include "halmk.h"
 #include "halmk_priv.h"
-
-#define RELAY_TICK_MS 200
 
 struct relay {
     pthread_t thread;
@@ -47,15 +47,15 @@ static void *relay_main(void *arg)
     while (!atomic_load(&rl->cancel) && hmk_check(rl->r) == 0) {
         if (!armed) {
             char b[1];
-            if (recv(rl->sock, b, sizeof(b), 0) < 0)
-                continue; /* the tick: look at cancel again */
+            if (recv(rl->sock, b, sizeof(b), 0) <= 0)
+                continue; /* EINTR, or relay_stop shut the socket down */
             drain_pokes(rl->sock);
             hmk_cap_relay_wait(rl->r, &seen, 0); /* the word as it is now */
             hmk_cap_relay_arm(rl->r, true);
             armed = true;
             continue;
         }
-        if (hmk_cap_relay_wait(rl->r, &seen, RELAY_TICK_MS) < 0)
+        if (hmk_cap_relay_wait(rl->r, &seen, -1) < 0 || atomic_load(&rl->cancel))
             continue;
         if (hmk_cap_fanout(rl->r) == 0) {
             /* nobody waited for this change: stop being woken, unless a
@@ -74,7 +74,6 @@ static void *relay_main(void *arg)
 
 struct relay *relay_start(const char *region, int *err)
 {
-    struct timeval tv = { 0, RELAY_TICK_MS * 1000 };
     struct relay *rl = calloc(1, sizeof(*rl));
     struct sockaddr_un a;
     socklen_t len;
@@ -92,8 +91,7 @@ struct relay *relay_start(const char *region, int *err)
     if (ret == 0) {
         rl->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         hmk_poke_addr(region, &a, &len);
-        if (rl->sock < 0 || bind(rl->sock, (struct sockaddr *)&a, len) < 0 ||
-            setsockopt(rl->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+        if (rl->sock < 0 || bind(rl->sock, (struct sockaddr *)&a, len) < 0)
             ret = -errno;
     }
     if (ret == 0) {
@@ -120,6 +118,8 @@ void relay_stop(struct relay *rl)
     if (!rl)
         return;
     atomic_store(&rl->cancel, true);
+    shutdown(rl->sock, SHUT_RDWR);  /* ends a recv(), now or later */
+    hmk_cap_relay_kick(rl->r);      /* ends a relay wait, now or later */
     pthread_join(rl->thread, NULL);
     if (hmk_check(rl->r) == 0)
         hmk_cap_relay_arm(rl->r, false); /* readers fall back to their own slices */

@@ -18,6 +18,6 @@ struct relay;
 /* Starts the relay for a region. NULL (and *err set to -errno) if the
  * handle could not take the control block or the socket is taken. */
 struct relay *relay_start(const char *region, int *err);
-void relay_stop(struct relay *r); /* NULL is fine; joins within ~0.2 s */
+void relay_stop(struct relay *r); /* NULL is fine; returns once the thread ended */
 
 #endif

@@ -40,6 +40,8 @@ int hmk_cap_grant(hmk_region *r, unsigned k, const uint64_t bits[HMK_GRANT_WORDS
 int hmk_cap_relay_wait(hmk_region *r, uint32_t *seen, int timeout_ms);
 int hmk_cap_relay_arm(hmk_region *r, bool armed);
 int hmk_cap_fanout(hmk_region *r);
+/* Bumps the relay word and wakes the relay thread: how it is stopped. */
+int hmk_cap_relay_kick(hmk_region *r);
 /* The relay's datagram address for a region (abstract socket): readers
  * send an empty datagram to it when they wait while the relay is not armed. */
 void hmk_poke_addr(const char *region, struct sockaddr_un *a, socklen_t *len);

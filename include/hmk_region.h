@@ -163,6 +163,7 @@ _Static_assert(offsetof(struct hmk_region_header, daemon_heartbeat_ns) == 72, "a
 _Static_assert(offsetof(struct hmk_region_header, cycles) == 88, "abi");
 _Static_assert(offsetof(struct hmk_region_header, change_word) == 144, "abi");
 _Static_assert(offsetof(struct hmk_region_header, hal_prefix) == 152, "abi");
+_Static_assert(offsetof(struct hmk_region_header, rtapi_pid) == 200, "abi (tests read it with od)");
 _Static_assert(offsetof(struct hmk_shm, pin) == HMK_HEADER_SPACE, "abi");
 _Static_assert(offsetof(struct hmk_in_block, value) == 64, "abi");
 _Static_assert(offsetof(struct hmk_out_block, seq) == 64, "abi");

@@ -689,11 +689,12 @@ static int64_t hmk_mono_ms(void)
 }
 
 /* How long one sleep may last: while the daemon's relay is armed the bridge
- * wakes us through it (the cap only guards against a daemon that dies in
- * between); without a daemon nobody wakes us, so we look every
+ * wakes us through it (the cap only guards against a daemon killed in
+ * between: its services die with it, a tool sees changes again after at
+ * most this long); without a daemon nobody wakes us, so we look every
  * HMK_WAIT_SLICE_MS: a change is seen at most that late. */
 #define HMK_WAIT_SLICE_MS      10
-#define HMK_WAIT_ARMED_MAX_MS  1000
+#define HMK_WAIT_ARMED_MAX_MS  5000
 
 int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
 {

@@ -394,6 +394,16 @@ int hmk_cap_relay_arm(hmk_region *r, bool armed)
     return 0;
 }
 
+int hmk_cap_relay_kick(hmk_region *r)
+{
+    if (!r->ctl)
+        return -EPERM;
+    /* a new value first: a waiter about to sleep then does not */
+    atomic_fetch_add_explicit(&r->ctl->relay_word, 1, memory_order_seq_cst);
+    hmk_futex(&r->ctl->relay_word, FUTEX_WAKE, INT_MAX, NULL);
+    return 0;
+}
+
 int hmk_cap_fanout(hmk_region *r)
 {
     long n;

@@ -13,8 +13,10 @@
 attack=$HMK_BIN/hmk-attack
 [ -x "$attack" ] || die "no $attack"
 bridge_load a:float:out,b:float:out,c:float:out,d:float:out,e:float:in
-rtpid=$(pgrep -x rtapi_app | head -n 1)
-[ -n "$rtpid" ] || die "no rtapi_app"
+# the rtapi_app that made the region (the header says which; a transient
+# "rtapi_app exit" of an earlier halrun -U is not it)
+rtpid=$(od -An -t d4 -j 200 -N 4 /dev/shm/hal-microkernel | tr -d ' ')
+kill -0 "$rtpid" 2>/dev/null && [ "$(cat /proc/"$rtpid"/comm)" = rtapi_app ] || die "no rtapi_app ($rtpid)"
 rgid=$(stat -c %g /dev/shm/hal-microkernel)
 
 # alive_and_advancing WHEN: rtapi_app is the same process and its thread runs
