@@ -240,7 +240,7 @@ def gaps(name, n):
 d, sh = gaps('l', 100), gaps('sh', 29)
 m, msh = statistics.median(d), statistics.median(sh)
 # 50 ms on any machine; more only when the shell was that slow too
-bound = max(50000 * int(sys.argv[2]), 10 * msh)
+bound = max(50000 * int(sys.argv[2]), 4 * msh)
 print("restart latency over 100 crashes: median %.0f us, min %.0f, max %.0f;"
       " the shell's over 29: median %.0f us; bound %.0f us" % (m, min(d), max(d), msh, bound))
 sys.exit(0 if m < bound else 1)
