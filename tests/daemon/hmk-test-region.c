@@ -7,6 +7,10 @@
  *   hmk-test-region create NAME NPINS   slot pins pin.0 .. pin.N-1 (float, in+out),
  *                                       and the NAME.waiters companion object
  *   hmk-test-region set-in NAME IDX VALUE
+ *   hmk-test-region burst NAME ROUNDS MS  ROUNDS rounds, MS apart: pins 1, 2
+ *                                       and 3 set to the round number (a burst
+ *                                       whose pace does not depend on how long
+ *                                       this machine takes to start a process)
  *   hmk-test-region heartbeat NAME      prints "PID NS" of the daemon's heartbeat
  *   hmk-test-region detach NAME         marks it detached and unlinks it
  */
@@ -65,6 +69,21 @@ static struct hmk_waiters *map_waiters(const char *name)
         exit(1);
     }
     return w;
+}
+
+/* One change of in pin IDX, published the way the bridge does it. */
+static void set_in(struct hmk_shm *shm, struct hmk_waiters *w, unsigned i, double v)
+{
+    uint64_t cycle = atomic_load(&shm->in.cycle) + 1;
+    uint64_t s = hmk_in_write_begin(&shm->in);
+
+    atomic_store_explicit(&shm->in.value[i], hmk_enc_float(v), memory_order_relaxed);
+    atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
+    atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
+    hmk_in_write_end(&shm->in, s);
+    atomic_store_explicit(&shm->hdr.bridge_cycle, cycle, memory_order_release);
+    /* and wake waiters, as the bridge does in a cycle with a change */
+    hmk_change_publish(&shm->hdr, w);
 }
 
 int main(int argc, char **argv)
@@ -129,19 +148,22 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "set-in")) {
-        unsigned i = (unsigned)atoi(argv[3]);
-        uint64_t s;
-        uint64_t cycle;
         shm = map(argv[2], 0);
-        cycle = atomic_load(&shm->in.cycle) + 1;
-        s = hmk_in_write_begin(&shm->in);
-        atomic_store_explicit(&shm->in.value[i], hmk_enc_float(atof(argv[4])), memory_order_relaxed);
-        atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
-        atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
-        hmk_in_write_end(&shm->in, s);
-        atomic_store_explicit(&shm->hdr.bridge_cycle, cycle, memory_order_release);
-        /* and wake waiters, as the bridge does in a cycle with a change */
-        hmk_change_publish(&shm->hdr, map_waiters(argv[2]));
+        set_in(shm, map_waiters(argv[2]), (unsigned)atoi(argv[3]), atof(argv[4]));
+        return 0;
+    }
+    if (argc == 5 && !strcmp(argv[1], "burst")) {
+        unsigned rounds = (unsigned)atoi(argv[3]);
+        long ms = atol(argv[4]);
+        struct timespec gap = { ms / 1000, (ms % 1000) * 1000000L };
+        struct hmk_waiters *w;
+        shm = map(argv[2], 0);
+        w = map_waiters(argv[2]);
+        for (unsigned r = 1; r <= rounds; r++) {
+            for (unsigned i = 1; i <= 3; i++)
+                set_in(shm, w, i, r);
+            nanosleep(&gap, NULL);
+        }
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "heartbeat")) {
