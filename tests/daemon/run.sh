@@ -969,8 +969,11 @@ PY
     *"the daemon is out of file descriptors; try again shortly"*|*sleeper*running*) ;;
     *) fail "status while out of fds said: $out" ;;
     esac
-    # at once: under 1 s, or 10 times an ordinary request if that is slower
-    local bound=$(( base * 10 > 1000 ? base * 10 : 1000 ))
+    # at once: within 1 s more than 10 ordinary requests take on this
+    # machine now (under a 25-fold load one took 1773 ms, 157 ms as usual;
+    # quiet, about 400 ms, 50 ms as usual); no answer at all is the control
+    # tool's 5 s timeout, which the case above already fails
+    local bound=$(( 1000 + base * 10 ))
     [ "$ms" -lt "$bound" ] || fail "status took $ms ms while out of fds (bound $bound ms; $base ms as usual)"
     "$RTOOL" create "$REGION" 4 || fail "create region"
     wait_for 5 "attached while out of fds" log_has "Attached to region '$REGION'"
