@@ -44,11 +44,14 @@ done
 # 1's subshell and killed when it exits, however it exits; each loop also
 # ends by itself once that subshell is gone (kill -0), should it be SIGKILLed
 hog_pids=()
-stop_hog() {
-    [ ${#hog_pids[@]} -gt 0 ] || return 0
-    kill "${hog_pids[@]}" 2>/dev/null
-    wait "${hog_pids[@]}" 2>/dev/null
-    hog_pids=()
+stop_hog() { # an EXIT trap under set -e: keeps the status the subshell exits with
+    local rc=$?
+    if [ ${#hog_pids[@]} -gt 0 ]; then
+        kill "${hog_pids[@]}" 2>/dev/null || :
+        wait "${hog_pids[@]}" 2>/dev/null || :   # 143: killed, as meant
+        hog_pids=()
+    fi
+    return $rc
 }
 start_hog() {
     local i me=$BASHPID
