@@ -54,8 +54,10 @@ for f in $fuzzers; do
     cp "$src/fuzz/corpus/$f/"* "$work/corpus/" 2>/dev/null
     dict=
     [ -f "$src/fuzz/$f.dict" ] && dict=-dict=$src/fuzz/$f.dict
-    # -timeout: no input may take 5 s; -rss_limit_mb stays at 2 GiB
-    "$exe" -max_total_time="$secs" -timeout=5 -print_final_stats=1 $dict \
+    # -timeout: no input may take 25 s (an input takes milliseconds; a hang
+    # takes forever: the margin is for a loaded machine), nor be reported
+    # slow before that; -rss_limit_mb stays at 2 GiB
+    "$exe" -max_total_time="$secs" -timeout=25 -report_slow_units=25 -print_final_stats=1 $dict \
         -artifact_prefix="$art/" "$work/corpus" >"$work/log" 2>&1 &
     pid=$!
     wait $pid

@@ -12,6 +12,9 @@
  *         float slots pin.0 .. pin.N-1 (in + out); returns once the region is
  *         in place, the simulator keeps running until `detach`
  *   hmk-test-region set-in NAME IDX VALUE     returns once a cycle published it
+ *   hmk-test-region burst NAME ROUNDS MS      ROUNDS rounds, MS apart: pins 1, 2 and
+ *         3 set to the round number in one cycle (a burst whose pace does not
+ *         depend on how long this machine takes to start a process)
  *   hmk-test-region get-out NAME IDX          the out value the "bridge" applied
  *   hmk-test-region heartbeat NAME            "PID NS" of the daemon's heartbeat
  *   hmk-test-region detach NAME               marks it detached, unlinks it, stops
@@ -342,37 +345,75 @@ static int cmd_create(const char *name, unsigned npins, unsigned nchan)
     sim_run(&s);
 }
 
-static int cmd_request(const char *name, const char *req)
+static int request_fd(void)
 {
     struct timeval tv = { SIM_REPLY_TIMEOUT_S, 0 };
-    struct sockaddr_un a;
     sa_family_t fam = AF_UNIX;
-    socklen_t len;
-    char buf[128];
-    ssize_t n;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
     /* autobind: an address the simulator can reply to */
     if (fd < 0 || bind(fd, (struct sockaddr *)&fam, sizeof(fam)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
         die("socket");
+    return fd;
+}
+
+/* Requests sent together are taken in one cycle (up to 16); then every
+ * reply. */
+static int requests(int fd, const char *name, char reqs[][64], unsigned n)
+{
+    struct sockaddr_un a;
+    socklen_t len;
+    char buf[128];
+    ssize_t got;
+
     sock_addr(name, &a, &len);
-    if (sendto(fd, req, strlen(req), 0, (struct sockaddr *)&a, len) < 0) {
-        fprintf(stderr, "hmk-test-region: no simulator for region '%s': %s\n", name,
-                strerror(errno));
-        return 1;
-    }
-    n = recv(fd, buf, sizeof(buf) - 1, 0);
-    if (n < 0) {
-        fprintf(stderr, "hmk-test-region: no reply from the simulator of '%s'\n", name);
-        return 1;
-    }
-    buf[n] = '\0';
-    if (strcmp(buf, "ok") != 0) {
-        fprintf(stderr, "hmk-test-region: %s\n", buf);
-        return 1;
+    for (unsigned k = 0; k < n; k++)
+        if (sendto(fd, reqs[k], strlen(reqs[k]), 0, (struct sockaddr *)&a, len) < 0) {
+            fprintf(stderr, "hmk-test-region: no simulator for region '%s': %s\n", name,
+                    strerror(errno));
+            return 1;
+        }
+    for (unsigned k = 0; k < n; k++) {
+        got = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (got < 0) {
+            fprintf(stderr, "hmk-test-region: no reply from the simulator of '%s'\n", name);
+            return 1;
+        }
+        buf[got] = '\0';
+        if (strcmp(buf, "ok") != 0) {
+            fprintf(stderr, "hmk-test-region: %s\n", buf);
+            return 1;
+        }
     }
     return 0;
+}
+
+static int cmd_burst(const char *name, unsigned rounds, long ms)
+{
+    struct timespec gap = { ms / 1000, (ms % 1000) * 1000000L };
+    char reqs[3][64];
+    int fd = request_fd(), ret = 0;
+
+    for (unsigned r = 1; r <= rounds && ret == 0; r++) {
+        for (unsigned i = 1; i <= 3; i++)
+            snprintf(reqs[i - 1], sizeof(reqs[0]), "set %u %u", i, r);
+        ret = requests(fd, name, reqs, 3);
+        nanosleep(&gap, NULL);
+    }
+    close(fd);
+    return ret;
+}
+
+static int cmd_request(const char *name, const char *req)
+{
+    char reqs[1][64];
+    int fd = request_fd(), ret;
+
+    snprintf(reqs[0], sizeof(reqs[0]), "%s", req);
+    ret = requests(fd, name, reqs, 1);
+    close(fd);
+    return ret;
 }
 
 /* Reads the region as any reader may: the heartbeat mirror, an out value. */
@@ -421,6 +462,8 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && !strcmp(argv[1], "detach"))
         return cmd_request(argv[2], "detach");
+    if (argc == 5 && !strcmp(argv[1], "burst"))
+        return cmd_burst(argv[2], (unsigned)atoi(argv[3]), atol(argv[4]));
     if ((argc == 3 && !strcmp(argv[1], "heartbeat")) || (argc == 4 && !strcmp(argv[1], "get-out")))
         return cmd_look(argv[2], argc == 4 ? argv[3] : NULL);
     fprintf(stderr, "usage: see the comment at the top of hmk-test-region.c\n");

@@ -34,7 +34,9 @@ finish() {
 # one HAL per machine: serialise with any other runner (other build trees,
 # other checkouts), not only within one ctest run
 exec 9>/tmp/hmk-hal.lock
-flock 9
+# other checkouts' suites on this machine may hold it for a while; ten
+# minutes means one is stuck, and saying so beats a ctest timeout
+flock -w 600 9 || { echo "FAIL: /tmp/hmk-hal.lock still held by another run after 600 s"; rm -rf "$work"; exit 1; }
 trap finish EXIT
 stop_hal   # a HAL left over by a crashed run would make loadrt fail
 # the bridge this build made, installed under the lock: another checkout's

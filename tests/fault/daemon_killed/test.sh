@@ -19,7 +19,7 @@ sed -i 's/^heartbeat-period = .*/heartbeat-period = 50ms/' hmk.ini
 daemon_start hmk.ini
 p1=$(wait_running feed)
 wait_output 10 TRUE getp microkernel.connected || die "not connected"
-timeout 5 sh -c "echo 12.25 > $HMK_WORK/feed" || die "feed write"
+timeout 60 sh -c "echo 12.25 > $HMK_WORK/feed" || die "feed write"
 wait_output 10 12.25 getp microkernel.t || die "service write did not reach HAL"
 gen1=$(halpoke --list | awk 'NR == 1 { print $6 }' | tr -d ,)
 c0=$(update_count)
@@ -43,7 +43,7 @@ gen2=$(halpoke --list | awk 'NR == 1 { print $6 }' | tr -d ,)
 [ "$(halpoke t)" = 12.25 ] || die "region lost the value: $(halpoke t)"
 hal_cmd setp microkernel.fault-reset 1
 wait_output 5 FALSE getp microkernel.fault || die "reset failed"
-timeout 5 sh -c "echo 13.5 > $HMK_WORK/feed" || die "feed write 2"
+timeout 60 sh -c "echo 13.5 > $HMK_WORK/feed" || die "feed write 2"
 wait_output 10 13.5 getp microkernel.t || die "restarted service's write did not reach HAL"
 svc_clean
 echo "daemon back: same region, service restarted ($p1 -> $p2), writes flow again"

@@ -22,8 +22,10 @@ while IFS='|' read -r params expect; do
     left=$(halcmd -s show pin microkernel 2>/dev/null; halcmd -s show funct microkernel 2>/dev/null)
     [ -z "$left" ] || die "loadrt $params left HAL objects: $left"
     halcmd -s show comp 2>/dev/null | grep -q hal_microkernel_bridge && die "loadrt $params left the component"
-    ls /dev/shm | grep -q '^hal-microkernel' && die "loadrt $params left a region"
-    ls -a /dev/shm | grep -q '^\.hal-microkernel' && die "loadrt $params left a temp region"
+    # this bridge's objects only (hal-microkernel and hal-microkernel.*),
+    # not another program's that merely begins so (a shared machine)
+    ls /dev/shm | grep -qE '^hal-microkernel($|\.)' && die "loadrt $params left a region: $(ls /dev/shm | grep -E '^hal-microkernel($|\.)')"
+    ls -a /dev/shm | grep -qE '^\.hal-microkernel($|\.)' && die "loadrt $params left a temp region"
     echo "rejected: $params"
 done <<CASES
 count=-5|count=-5

@@ -16,10 +16,11 @@ INI
 dpid=$!
 trap 'kill -9 $dpid 2>/dev/null' EXIT
 # it waits for the region, alive and idle
-sleep 0.5
+wait_until 5 grep -q "Waiting for region 'hal-microkernel'" daemon.log \
+    || die "daemon not waiting for the region: $(cat daemon.log)"
 kill -0 $dpid || die "daemon exited without a region: $(cat daemon.log)"
 t0=$(awk '{ print $14 + $15 }' /proc/$dpid/stat)
-sleep 1
+sleep 1   # the measurement window, not a wait
 t1=$(awk '{ print $14 + $15 }' /proc/$dpid/stat)
 [ $(( t1 - t0 )) -le 2 ] || die "daemon used $(( t1 - t0 )) ticks in 1 s while waiting"
 echo "waiting daemon idle"
@@ -44,14 +45,20 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ $(( w1 - w0 )) -le $(( ms / 50 + 20 )) ] || die "daemon woke $(( w1 - w0 )) times in $ms ms of /dev/shm noise"
 echo "no wake-ups for /dev/shm noise"
 
+# how long one look at the pin takes on this machine now: the drop below
+# is seen by such looks
+p0=$(date +%s%N)
+getp microkernel.connected >/dev/null; getp microkernel.connected >/dev/null; getp microkernel.connected >/dev/null
+look=$(( ($(date +%s%N) - p0) / 3000000 ))
 c0=$(update_count)
 start=$(date +%s%N)
 kill -9 $dpid
 wait $dpid 2>/dev/null
 wait_output 10 FALSE getp microkernel.connected || die "connected stayed TRUE"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-echo "connected FALSE after ${ms} ms (timeout 300 ms)"
+bound=$(( 2000 + 2 * look ))
+echo "connected FALSE after ${ms} ms (timeout 300 ms; bound $bound ms, a look takes $look ms)"
 [ $ms -ge 200 ] || die "connected dropped too early (${ms} ms): not driven by the heartbeat age"
-[ $ms -le 2000 ] || die "connected took ${ms} ms to drop"
+[ $ms -le $bound ] || die "connected took ${ms} ms to drop"
 wait_cycles 50
 echo "HAL kept running: $(( $(update_count) - c0 )) cycles since the kill"

@@ -13,14 +13,20 @@ start
 HAL
 hal_load pulse.hal
 wait_cycles 2
-halpoke --watch -t 5 q > watch.out &
+# the watch lasts until every edge was seen (not a fixed time, which 75
+# halpoke runs on a loaded machine could outlast); 10 min at most
+halpoke --watch -t 600 q > watch.out &
 watcher=$!
+trap 'kill $watcher 2>/dev/null' EXIT
 wait_until 5 test -s watch.out || die "watcher printed nothing"
 # 50 single pulses, then 25 commands of two pulses on the same pin (they
 # must come out one cycle apart, not merged)
 for i in $(seq 1 50); do halpoke --pulse p true || die "pulse $i"; done
 for i in $(seq 1 25); do halpoke --pulse p true p true || die "double pulse $i"; done
-wait "$watcher"
+# the start line and 200 edges; fewer (lost or merged pulses) only cost
+# the deadline, the checks below say what went wrong
+wait_until 10 sh -c '[ "$(wc -l < watch.out)" -ge 201 ]'
+kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
 # watch.out: "cycle q VALUE" lines; the first is the state at start
 awk 'NR > 1 { print $1, $3 }' watch.out > edges
 ups=$(grep -c ' TRUE$' edges || true)
