@@ -47,8 +47,10 @@ static void *relay_main(void *arg)
     while (!atomic_load(&rl->cancel) && hmk_check(rl->r) == 0) {
         if (!armed) {
             char b[1];
-            if (recv(rl->sock, b, sizeof(b), 0) <= 0)
-                continue; /* EINTR, or relay_stop shut the socket down */
+            /* a poke is any datagram, even an empty one (recv gives 0);
+             * relay_stop's shutdown gives 0 too, and sets cancel first */
+            if (recv(rl->sock, b, sizeof(b), 0) < 0 || atomic_load(&rl->cancel))
+                continue;
             drain_pokes(rl->sock);
             hmk_cap_relay_wait(rl->r, &seen, 0); /* the word as it is now */
             hmk_cap_relay_arm(rl->r, true);

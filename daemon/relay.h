@@ -4,7 +4,7 @@
  * The bridge never wakes readers itself: while "someone waits" is set in
  * the control block, it bumps the relay word and wakes at most one thread,
  * this one, which wakes every reader. A reader that finds the relay idle
- * sends an empty datagram to the relay's abstract socket (hmk_poke_addr);
+ * sends a datagram to the relay's abstract socket (hmk_poke_addr);
  * the relay then arms, and disarms again after a change that woke nobody.
  * So the servo thread makes no system call while nobody waits, and one
  * FUTEX_WAKE of one thread in a changing cycle when someone does, however

@@ -43,7 +43,7 @@ int hmk_cap_fanout(hmk_region *r);
 /* Bumps the relay word and wakes the relay thread: how it is stopped. */
 int hmk_cap_relay_kick(hmk_region *r);
 /* The relay's datagram address for a region (abstract socket): readers
- * send an empty datagram to it when they wait while the relay is not armed. */
+ * send a datagram to it when they wait while the relay is not armed. */
 void hmk_poke_addr(const char *region, struct sockaddr_un *a, socklen_t *len);
 
 #endif

@@ -438,7 +438,7 @@ void hmk_relay_poke(hmk_region *r)
         return;
     hmk_poke_addr(r->name, &a, &len);
     /* best effort: a full socket means the relay has pokes enough already */
-    if (sendto(r->poke_fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len) < 0) {
+    if (sendto(r->poke_fd, "p", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len) < 0) {
         /* nothing to do: the waiter's own time slice bounds its delay */
     }
 }

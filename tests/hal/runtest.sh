@@ -18,7 +18,7 @@ export HMK_WORK=$work
 
 stop_hal() {
     # rtapi_app keeps the caller's stdout open: never leave it on a pipe
-    halrun -U >>"$work/hal.log" 2>&1 </dev/null 9>&-
+    halrun -U >>"$work/hal.log" 2>&1 </dev/null 9>&- || halrun -U >/dev/null 2>&1 </dev/null 9>&-
 }
 finish() {
     rc=$?
