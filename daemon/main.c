@@ -39,6 +39,7 @@
 #include "cfg.h"
 #include "ctl_parse.h"
 #include "hmk_ctl.h"
+#include "hmk_version.h"
 #include "log.h"
 #include "notify.h"
 #include "ratelog.h"
@@ -1486,7 +1487,9 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
     };
     struct cfg_error err;
     struct cfg *cfg = NULL;
@@ -1501,6 +1504,7 @@ int main(int argc, char **argv)
         case 'c': d.config_path = optarg; break;
         case 'n': check = true; break;
         case 'h': usage(stdout); return 0;
+        case 'V': puts("hal-microkernel " HMK_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hmk_ctl.h"
+#include "hmk_version.h"
 
 struct rec {
     char *f[7]; /* "service", name, state, pid, uptime_ms, restarts, last_exit */
@@ -66,7 +67,9 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
     };
     const char *path = HMK_CTL_DEFAULT_SOCKET;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
         case 's': path = optarg; break;
         case 'j': json = true; break;
         case 'h': usage(stdout); return 0;
+        case 'V': puts("hal-microkernelctl " HMK_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

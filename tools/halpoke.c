@@ -11,6 +11,7 @@
  * as it was. Usage errors exit 2.
  */
 #include "halmk.h"
+#include "hmk_version.h"
 #include "halmk_service.h"
 
 #include <errno.h>
@@ -435,6 +436,7 @@ int main(int argc, char **argv)
         { "watch", no_argument, NULL, 'w' },        { "count", required_argument, NULL, 'n' },
         { "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
         { "pulse", no_argument, NULL, 'p' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     const char *region = NULL;
@@ -453,6 +455,7 @@ int main(int argc, char **argv)
         case 'n': if ((count = parse_long_opt("--count", optarg, 1000000000L)) < 0) return 2; break;
         case 't': if ((timeout = parse_long_opt("--timeout", optarg, 86400L)) < 0) return 2; break;
         case 'h': usage(stdout); return 0;
+        case 'V': puts("halpoke " HMK_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

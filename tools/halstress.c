@@ -35,6 +35,7 @@
  * error; 2: usage. See halstress(1).
  */
 #include "halmk.h"
+#include "hmk_version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -574,6 +575,7 @@ static int stress_parse(struct stress_cfg *cfg, int argc, char **argv)
         { "region", required_argument, NULL, 'R' },   { "pins", required_argument, NULL, 'P' },
         { "loopback", no_argument, NULL, 'L' },       { "help", no_argument, NULL, 'h' },
         { "kill", required_argument, NULL, 'K' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -585,6 +587,10 @@ static int stress_parse(struct stress_cfg *cfg, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":w:r:d:n:i:R:h", opts, NULL)) != -1) {
         if (c == 'h') {
             stress_usage(stdout);
+            return 0;
+        }
+        if (c == 'V') {
+            puts("halstress " HMK_VERSION);
             return 0;
         }
         if (c == '?' || c == ':')

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "halmk_service.h"
+#include "hmk_version.h"
 
 struct ff {
     const char *from, *to;
@@ -237,7 +238,9 @@ static int ff_args(int argc, char **argv, struct ff *ff)
     static const struct option opts[] = {
         { "from", required_argument, NULL, 'f' },     { "to", required_argument, NULL, 't' },
         { "delay-ms", required_argument, NULL, 'd' }, { "mkfifo", no_argument, NULL, 'm' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
     };
     char *end;
     int c;
@@ -257,6 +260,7 @@ static int ff_args(int argc, char **argv, struct ff *ff)
             }
             break;
         case 'h': ff_usage(stdout); exit(0);
+        case 'V': puts("filefeed " HMK_VERSION); exit(0);
         case ':':
             fprintf(stderr, "filefeed: option '%s' needs a value\n", argv[optind - 1]);
             return -EINVAL;

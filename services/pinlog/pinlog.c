@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "halmk_service.h"
+#include "hmk_version.h"
 #include "pinlog_line.h"
 
 #define PINLOG_TAIL 4096 /* > PLOG_LINE_MAX: a torn line always ends in it */
@@ -285,7 +286,9 @@ static int pinlog_args(int argc, char **argv, struct pinlog *pl)
     static const struct option opts[] = {
         { "out", required_argument, NULL, 'o' },     { "max-bytes", required_argument, NULL, 'm' },
         { "keep", required_argument, NULL, 'k' },    { "sync-ms", required_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 }
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
     };
     uint64_t n;
     int c, ret = 0;
@@ -305,6 +308,7 @@ static int pinlog_args(int argc, char **argv, struct pinlog *pl)
             pl->sync_ms = (int)n;
             break;
         case 'h': pinlog_usage(stdout); exit(0);
+        case 'V': puts("pinlog " HMK_VERSION); exit(0);
         case ':':
             fprintf(stderr, "pinlog: option '%s' needs a value\n", argv[optind - 1]);
             return -EINVAL;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "halmk_service.h"
+#include "hmk_version.h"
 #include "hours.h"
 
 struct sh {
@@ -209,7 +210,9 @@ static int sh_args(int argc, char **argv, struct sh *sh)
     static const struct option opts[] = {
         { "run", required_argument, NULL, 'r' },   { "total", required_argument, NULL, 't' },
         { "state", required_argument, NULL, 'f' }, { "save-s", required_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 }
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
     };
     char *end;
     long n;
@@ -231,6 +234,7 @@ static int sh_args(int argc, char **argv, struct sh *sh)
             sh->save_s = (unsigned)n;
             break;
         case 'h': sh_usage(stdout); exit(0);
+        case 'V': puts("spindle-hours " HMK_VERSION); exit(0);
         case ':':
             fprintf(stderr, "spindle-hours: option '%s' needs a value\n", argv[optind - 1]);
             return -EINVAL;
