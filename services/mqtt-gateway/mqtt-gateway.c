@@ -19,6 +19,7 @@
 #include <mosquitto.h>
 
 #include "gw.h"
+#include "hmk_version.h"
 #include "gw_topic.h"
 
 #define GW_MAX_PINS 1024
@@ -201,6 +202,7 @@ static int gw_args(int argc, char **argv, struct gw_opts *o, struct gw_names *se
         { "cert", required_argument, NULL, 2 },       { "key", required_argument, NULL, 3 },
         { "region", required_argument, NULL, 'R' },   { "check", no_argument, NULL, 'n' },
         { "stream", no_argument, NULL, 'S' },         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 4 },
         { NULL, 0, NULL, 0 }
     };
     int c;
@@ -208,6 +210,10 @@ static int gw_args(int argc, char **argv, struct gw_opts *o, struct gw_names *se
     while ((c = getopt_long(argc, argv, ":H:p:t:m:i:s:q:V:k:d:I:r:P:R:nSh", opts, NULL)) != -1) {
         if (c == 'h') {
             gw_usage(stdout);
+            exit(0);
+        }
+        if (c == 4) {
+            puts("mqtt-gateway " HMK_VERSION);
             exit(0);
         }
         if (c == ':') {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "halmk_service.h"
+#include "hmk_version.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -391,15 +392,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                         { "check", no_argument, NULL, 'n' },
                                         { "dump-devices", required_argument, NULL, 'd' },
                                         { "help", no_argument, NULL, 'h' },
+                                        { "version", no_argument, NULL, 'V' },
                                         { NULL, 0, NULL, 0 } };
     int ch;
 
-    while ((ch = getopt_long(argc, argv, ":c:nh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":c:nhV", lo, NULL)) != -1) {
         switch (ch) {
         case 'c': o->config = optarg; break;
         case 'n': o->check = true; break;
         case 'd': o->dump_dir = optarg; break;
         case 'h': usage(stdout); exit(0);
+        case 'V': puts("mtconnect-adapter " HMK_VERSION); exit(0);
         case ':':
             fprintf(stderr, "mtconnect-adapter: option '%s' needs a value\n", argv[optind - 1]);
             return -EINVAL;
