@@ -6,7 +6,8 @@
 # looped back into an in pin) and the daemon with
 # configs/hal-microkernel-demo.ini (pinlog, spindle-hours, filefeed). Then,
 # for DEMO_SECONDS (default 20, 0 = until Ctrl-C), writes out values with
-# halpoke, feeds numbers to filefeed through its FIFO, and prints the region,
+# halpoke, feeds numbers to filefeed through its FIFO, shows what an
+# MTConnect agent and an MQTT subscriber receive, and prints the region,
 # the HAL pins, the services' state and the newest pinlog lines. Everything
 # is stopped on exit.
 set -euo pipefail
@@ -22,9 +23,10 @@ if [ "$(id -u)" = 0 ]; then
     export RTAPI_UID=${RTAPI_UID:-65534} RTAPI_FIFO_PATH=${RTAPI_FIFO_PATH:-/tmp/hmk-rtapi-fifo}
 fi
 work=$(mktemp -d /tmp/hmk-demo.XXXXXX)
-dpid=
+dpid= bpid=
 stop() {
     [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+    [ -n "$bpid" ] && kill -TERM "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
     halrun -U >>"$work/hal.log" 2>&1 </dev/null || true
     echo "demo stopped; logs in $work"
 }
@@ -40,6 +42,32 @@ cd "$src/configs"
 halcmd -f demo.hal >>"$work/hal.log" 2>&1 </dev/null 9>&- || { cat "$work/hal.log"; exit 1; }
 # the services come from this build, not from an installed copy
 sed "s|^env = PATH=.*|env = PATH=$build/services:/usr/bin:/bin|" hal-microkernel-demo.ini > "$work/demo.ini"
+# the shop-floor gateways, as an integrator runs them: an MTConnect adapter
+# for the shop's agent, and an MQTT gateway on a broker (here a local one of
+# the demo's own, on a port of its own)
+broker_port=18830
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" \
+    > "$work/mosquitto.conf"
+/usr/sbin/mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+bpid=$!
+cat >> "$work/demo.ini" <<INI
+
+[service mtconnect-adapter]
+exec = mtconnect-adapter -c $src/configs/mtconnect-demo.ini
+ready = fd
+restart = always
+backoff-initial = 200ms
+env = PATH=$build/services:/usr/bin:/bin
+writes = none
+
+[service mqtt-gateway]
+exec = mqtt-gateway --host 127.0.0.1 --port $broker_port --machine demo --set coolant --deadband 0.001
+ready = fd
+restart = always
+backoff-initial = 200ms
+env = PATH=$build/services:/usr/bin:/bin
+writes = coolant
+INI
 hal-microkernel -n -c "$work/demo.ini"
 hal-microkernel -c "$work/demo.ini" 2>"$work/daemon.log" &
 dpid=$!
@@ -54,6 +82,17 @@ echo "a reader (uid 65534, in the region's group) trying to write:"
 setpriv --reuid=65534 --regid=65534 --groups="$(stat -c %g /dev/shm/hal-microkernel)" \
     "$build/halpoke" pin.1 99 2>&1 | sed 's/^/  /' || true
 ctl() { hal-microkernelctl -s /tmp/hmk-demo-control "$@"; }
+for _ in $(seq 1 100); do   # both gateways up (5 s at most)
+    ctl status mtconnect-adapter 2>/dev/null | grep -q running \
+        && ctl status mqtt-gateway 2>/dev/null | grep -q running && break
+    sleep 0.05
+done
+echo "an MTConnect agent's view (SHDR on 127.0.0.1:7878, first lines):"
+timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7878 && head -n 6 <&3' 2>/dev/null | sed 's/^/  /' \
+    || echo "  (no adapter answering: see $work/daemon.log)"
+echo "the shop's MQTT broker (mosquitto_sub -t 'hal/demo/#', first messages):"
+timeout 5 mosquitto_sub -h 127.0.0.1 -p "$broker_port" -t 'hal/demo/#' -v -C 8 -W 4 2>/dev/null \
+    | sed 's/^/  /' || true
 start=$(date +%s)
 i=0
 while [ "$seconds" = 0 ] || [ $(( $(date +%s) - start )) -lt "$seconds" ]; do
