@@ -38,7 +38,7 @@ static void usage(FILE *f)
                "                           (default " HMK_CTL_DEFAULT_SOCKET ")\n"
                "  -m, --max-clients N      live browsers at once (default 16)\n"
                "  -f, --fps N              frames per second per browser, at most (default 30)\n"
-               "  -s, --send-timeout MS    drop a browser that takes no data for MS (default 5000)\n"
+               "  -s, --send-timeout MS    drop a browser that takes no data for MS (default 2000)\n"
                "  -n, --check              check the options and the token file, then exit\n");
 }
 
@@ -162,7 +162,9 @@ static struct mg_context *start_http(const struct web_opts *o, struct web_http *
                            "access_control_allow_headers", "", NULL };
     struct mg_context *ctx;
 
-    snprintf(threads, sizeof(threads), "%u", o->max_clients + 8);
+    /* the streams hold a thread each; the rest serve requests, and a
+     * half-open connection holds one for at most the send timeout */
+    snprintf(threads, sizeof(threads), "%u", o->max_clients + 48);
     snprintf(timeout, sizeof(timeout), "%u", o->send_timeout_ms);
     ctx = mg_start(&cb, h, opts);
     if (ctx)
@@ -227,7 +229,7 @@ static int serve(const struct web_opts *o, struct web_http *h)
 int main(int argc, char **argv)
 {
     struct web_opts o = { .listen = "127.0.0.1:8080", .ctl = HMK_CTL_DEFAULT_SOCKET,
-                          .max_clients = 16, .fps = 30, .send_timeout_ms = 5000 };
+                          .max_clients = 16, .fps = 30, .send_timeout_ms = 2000 };
     static struct web_state s;
     static struct web_http h;
     int ret;

@@ -19,7 +19,7 @@
 
 #define BODY_MAX 4096
 #define SNAP_MAX (4u << 20)
-#define KEEPALIVE_S 15
+#define KEEPALIVE_S 5
 
 static const char sec_headers[] =
     "Cache-Control: no-store\r\n"

@@ -14,6 +14,10 @@
  *                                     sets pin IDX to the wall clock in ms
  *                                     (fractional), HZ times a second: the
  *                                     page's latency probe (bench/web.sh)
+ *   hmk-web-region storm NAME HZ SECONDS
+ *                                     every float pin changes in every cycle,
+ *                                     HZ cycles a second (big frames, and a
+ *                                     stream the reader cannot keep up with)
  *   hmk-web-region detach NAME        marks it detached, unlinks all three
  */
 #include <errno.h>
@@ -160,6 +164,34 @@ static int clock_pin(struct hmk_shm *shm, struct hmk_waiters *w, struct hmk_stre
     return 0;
 }
 
+static int storm(struct hmk_shm *shm, struct hmk_waiters *w, struct hmk_stream_hdr *st,
+                 unsigned hz, unsigned seconds)
+{
+    struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000000L / (long)hz };
+    uint64_t end = now(CLOCK_MONOTONIC) + (uint64_t)seconds * 1000000000ull, k = 0;
+    unsigned n = shm->hdr.pin_count;
+
+    while (now(CLOCK_MONOTONIC) < end) {
+        uint64_t c = atomic_load(&shm->in.cycle) + 1, s = hmk_in_write_begin(&shm->in);
+        k++;
+        for (unsigned i = 0; i < n; i++)
+            if (shm->pin[i].type == HMK_RT_FLOAT) {
+                atomic_store_explicit(&shm->in.value[i], hmk_enc_float((double)(k * 1000 + i)),
+                                      memory_order_relaxed);
+                atomic_store_explicit(&shm->in.changed_cycle[i], c, memory_order_relaxed);
+            }
+        atomic_store_explicit(&shm->in.cycle, c, memory_order_relaxed);
+        hmk_in_write_end(&shm->in, s);
+        for (unsigned i = 0; i < n; i++)
+            if (shm->pin[i].type == HMK_RT_FLOAT)
+                hmk_stream_append(st, c, i, hmk_enc_float((double)(k * 1000 + i)));
+        atomic_store_explicit(&shm->hdr.bridge_cycle, c, memory_order_release);
+        hmk_change_publish(&shm->hdr, w);
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct hmk_shm *shm;
@@ -197,6 +229,8 @@ int main(int argc, char **argv)
     if (argc == 6 && !strcmp(argv[1], "clock"))
         return clock_pin(shm, w, st, (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]),
                          (unsigned)atoi(argv[5]));
+    if (argc == 5 && !strcmp(argv[1], "storm"))
+        return storm(shm, w, st, (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
     if (argc == 3 && !strcmp(argv[1], "detach")) {
         char path[256];
         atomic_store_explicit(&shm->hdr.state, HMK_STATE_DETACHED, memory_order_release);
