@@ -184,8 +184,20 @@
     }
   }
 
+  // A browser keeps at most 6 HTTP/1.1 connections to one server and each
+  // open stream holds one: a hidden tab lets go of its stream, and starts
+  // again from a snapshot when it is shown.
+  let es = null;
+  // (#keep keeps it: bench/web.sh's background pages stand for browsers)
+  const keep = /keep/.test(location.hash);
+  document.addEventListener('visibilitychange', () => {
+    if (keep) return;
+    if (document.hidden && es) { es.close(); es = null; $('link').textContent = 'stream: paused (tab hidden)'; }
+    else if (!document.hidden && !es) connect();
+  });
+
   function connect() {
-    const es = new EventSource('/api/events');
+    es = new EventSource('/api/events');
     es.addEventListener('open', () => { $('link').textContent = 'stream: live'; $('link').className = 'badge ok'; });
     es.addEventListener('error', () => {
       // EventSource reconnects by itself; the server starts again with a snapshot
