@@ -21,11 +21,19 @@ const browser = await puppeteer.launch({
          '--disable-backgrounding-occluded-windows'],
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// a socket chromium opened ahead and left idle may have been closed by the
+// server's request timeout: load again, as a user would
+async function load(page, u) {
+  for (let k = 0; ; k++) {
+    try { return await page.goto(u, { waitUntil: 'load', timeout: 30000 }); }
+    catch (e) { if (k >= 2) throw e; await sleep(500); }
+  }
+}
 try {
   if (mode === 'latency') {
     const secs = +a, pin = +b;
     const page = await browser.newPage();
-    await page.goto(`${url}/#keep,probe=${pin}`, { waitUntil: 'load' });
+    await load(page, `${url}/#keep,probe=${pin}`);
     await page.waitForSelector(`tr[data-name="pin.${pin}"]`, { timeout: 30000 });
     // the peer polls from here (same clock as the page: this machine)
     const plat = [];
@@ -51,7 +59,7 @@ try {
     const other = url.replace('127.0.0.1', 'localhost');
     for (let i = 0; i < n; i++) {
       const p = await browser.newPage();
-      await p.goto((i % 2 ? other : url) + '/#keep', { waitUntil: 'load' });
+      await load(p, (i % 2 ? other : url) + '/#keep');
       pages.push(p);
     }
     await Promise.all(pages.map((p) => p.waitForSelector('#link.ok', { timeout: 30000 })));

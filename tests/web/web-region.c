@@ -146,15 +146,16 @@ static uint64_t encode(const struct hmk_pin_desc *d, const char *text)
 }
 
 static int clock_pin(struct hmk_shm *shm, struct hmk_waiters *w, struct hmk_stream_hdr *st,
-                     unsigned i, unsigned hz, unsigned seconds)
+                     unsigned i, double hz, unsigned seconds)
 {
     struct timespec next;
+    long period = (long)(1e9 / hz);
     uint64_t end = now(CLOCK_MONOTONIC) + (uint64_t)seconds * 1000000000ull;
 
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (now(CLOCK_MONOTONIC) < end) {
         cycle(shm, w, st, i, hmk_enc_float((double)now(CLOCK_REALTIME) / 1e6));
-        next.tv_nsec += 1000000000L / (long)hz;
+        next.tv_nsec += period;
         if (next.tv_nsec >= 1000000000L) {
             next.tv_sec += next.tv_nsec / 1000000000L;
             next.tv_nsec %= 1000000000L;
@@ -227,7 +228,7 @@ int main(int argc, char **argv)
         }
     }
     if (argc == 6 && !strcmp(argv[1], "clock"))
-        return clock_pin(shm, w, st, (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]),
+        return clock_pin(shm, w, st, (unsigned)atoi(argv[3]), atof(argv[4]),
                          (unsigned)atoi(argv[5]));
     if (argc == 5 && !strcmp(argv[1], "storm"))
         return storm(shm, w, st, (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
