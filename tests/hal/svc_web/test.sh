@@ -2,7 +2,7 @@
 # HAL feeds; the event stream shows both edges; the operator writes the
 # granted out pin and HAL's pin follows (halcmd getp); an ungranted pin and
 # a request without the token are refused; the daemon's services are
-# listed; killing the daemon turns "connected" off.
+# listed; killing the daemon turns "connected" off (and shows the fault).
 . "$HMK_SRC/tests/hal/svc_lib.sh"
 cat > bridge.hal <<HAL
 loadrt threads name1=servo-thread period1=1000000
@@ -44,8 +44,17 @@ echo "write: microkernel.cmd = $(getp microkernel.cmd)"
 [ "$(op -d '{"pin":"cmd","value":9}' "$url/api/write")" = 401 ] || die "tokenless write not refused: $(cat reply)"
 pin_is microkernel.other 0 && pin_is microkernel.cmd 3.5 || die "a refused write changed HAL"
 echo "refused: ungranted pin, no token"
+# the daemon's services die with it (PR_SET_PDEATHSIG): watch the kill
+# from a halweb started by hand
+"$svcbin/halweb" --listen 127.0.0.1:0 --control "$sock" 2> web2.log & w2pid=$!
+trap 'kill -TERM $w2pid 2>/dev/null; daemon_stop' EXIT
+wait_until 20 sh -c "grep -q 'serving http' web2.log" || die "second halweb: $(cat web2.log)"
+url=$(sed -n 's|.*serving \(http://127.0.0.1:[0-9]*\)/.*|\1|p' web2.log)
+wait_until 20 status "j['connected']" || die "second halweb not connected"
 kill -KILL "$dpid"
-wait_until 20 status "not j['connected'] and j['fault']" || die "still connected after the daemon died"
+wait_until 20 status "not j['connected'] and j['fault'] and j['services'] is None" ||
+    die "still connected after the daemon died: $(curl -s "$url/api/status")"
 echo "daemon killed: disconnected"
-kill -TERM "$wpid"
+kill -TERM "$w2pid"
+wait "$w2pid" || die "halweb exited $? after SIGTERM"
 svc_clean
