@@ -19,6 +19,18 @@
  *   hmk-test-region heartbeat NAME            "PID NS" of the daemon's heartbeat
  *   hmk-test-region detach NAME               marks it detached, unlinks it, stops
  *
+ * Run as hmk-web-region (the web dashboard's tests, bench/web.sh), the same
+ * program adds the pins lamp (bit out), estop (bit in) and count (s32 in)
+ * after the slots, and takes the commands those tests use:
+ *   hmk-web-region set NAME IDX VALUE         in value of pin IDX, as its type
+ *   hmk-web-region out NAME IDX               out value of pin IDX (%.17g)
+ *   hmk-web-region beat NAME MS               plays the daemon: stamps its
+ *         heartbeat every MS until killed
+ *   hmk-web-region clock NAME IDX HZ SECONDS  pin IDX = the wall clock in ms,
+ *         HZ times a second (the page's latency probe)
+ *   hmk-web-region storm NAME HZ SECONDS      every float pin changes in every
+ *         cycle, HZ cycles a second
+ *
  * Requests travel to the simulator over an abstract datagram socket named
  * after the region; each gets one reply line ("ok" or "error: ...").
  */
@@ -53,7 +65,7 @@ struct sim {
     uint64_t st_head;
     struct hmk_ctl *ctl;
     int fds[2 + HMK_MAX_CHANNELS];
-    unsigned npins;
+    unsigned npins, nslots;
     uint64_t in_next[HMK_MAX_PINS], in_last[HMK_MAX_PINS];
     uint64_t cycle;
     int sock;
@@ -131,11 +143,23 @@ static void sim_build(struct sim *s, unsigned nchan, char *tmp, char *stmp)
     s->fds[1] = sealed_memfd("hmk-test-ctl", sizeof(struct hmk_ctl));
     s->ctl = map_fd(s->fds[1], sizeof(struct hmk_ctl));
     h = &s->shm->hdr;
-    for (unsigned i = 0; i < s->npins; i++) {
+    for (unsigned i = 0; i < s->nslots; i++) {
         snprintf(s->shm->pin[i].name, sizeof(s->shm->pin[i].name), "pin.%u", i);
         s->shm->pin[i].type = HMK_RT_FLOAT;
         s->shm->pin[i].dir = HMK_RD_IO;
         s->shm->pin[i].flags = HMK_PIN_SLOT;
+    }
+    if (s->npins > s->nslots) { /* hmk-web-region's typed pins */
+        static const struct { const char *name; uint8_t type, dir; } extra[3] = {
+            { "lamp", HMK_RT_BIT, HMK_RD_OUT }, { "estop", HMK_RT_BIT, HMK_RD_IN },
+            { "count", HMK_RT_S32, HMK_RD_IN },
+        };
+        for (unsigned k = 0; k < 3; k++) {
+            struct hmk_pin_desc *d = &s->shm->pin[s->nslots + k];
+            snprintf(d->name, sizeof(d->name), "%s", extra[k].name);
+            d->type = extra[k].type;
+            d->dir = extra[k].dir;
+        }
     }
     h->abi_version = HMK_ABI_VERSION;
     h->header_size = sizeof(*h);
@@ -194,7 +218,7 @@ static void sim_cycle(struct sim *s)
     s->cycle++;
     q = hmk_in_write_begin(&s->shm->in);
     for (unsigned i = 0; i < s->npins; i++) {
-        if (s->in_next[i] != s->in_last[i]) {
+        if ((s->shm->pin[i].dir & HMK_RD_IN) && s->in_next[i] != s->in_last[i]) {
             s->in_last[i] = s->in_next[i];
             changed = true;
             atomic_store_explicit(&s->shm->in.changed_cycle[i], s->cycle, memory_order_relaxed);
@@ -226,6 +250,16 @@ static void sim_detach(struct sim *s)
     unlink(s->path);
 }
 
+static uint64_t encode(uint8_t type, double v)
+{
+    switch (type) {
+    case HMK_RT_BIT:   return v != 0;
+    case HMK_RT_S32:   return hmk_enc_s32((int32_t)v);
+    case HMK_RT_U32:   return (uint32_t)v;
+    default:           return hmk_enc_float(v);
+    }
+}
+
 struct sim_req {
     struct sockaddr_un from;
     socklen_t fromlen;
@@ -249,10 +283,21 @@ static bool sim_take(struct sim *s, struct sim_req *rq, bool *detach)
     buf[n] = '\0';
     snprintf(rq->reply, sizeof(rq->reply), "ok");
     if (sscanf(buf, "set %u %lf", &idx, &v) == 2) {
-        if (idx < s->npins)
-            s->in_next[idx] = hmk_enc_float(v);
+        if (idx < s->npins && (s->shm->pin[idx].dir & HMK_RD_IN))
+            s->in_next[idx] = encode(s->shm->pin[idx].type, v);
         else
-            snprintf(rq->reply, sizeof(rq->reply), "error: no pin %u", idx);
+            snprintf(rq->reply, sizeof(rq->reply), "error: no in pin %u", idx);
+    } else if (!strcmp(buf, "beat")) {
+        /* a stand-in daemon: the heartbeat the bridge reads from ctl */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        atomic_store(&s->ctl->daemon_pid, (uint32_t)getpid());
+        atomic_store(&s->ctl->heartbeat_ns, (uint64_t)ts.tv_sec * 1000000000ull +
+                                                (uint64_t)ts.tv_nsec);
+    } else if (!strcmp(buf, "storm")) {
+        for (unsigned i = 0; i < s->npins; i++)
+            if (s->shm->pin[i].type == HMK_RT_FLOAT && (s->shm->pin[i].dir & HMK_RD_IN))
+                s->in_next[i] = hmk_enc_float(hmk_dec_float(s->in_next[i]) + 1.0);
     } else if (!strcmp(buf, "detach")) {
         *detach = true;
     } else {
@@ -292,7 +337,7 @@ static __attribute__((noreturn)) void sim_run(struct sim *s)
     }
 }
 
-static int cmd_create(const char *name, unsigned npins, unsigned nchan)
+static int cmd_create(const char *name, unsigned npins, unsigned nchan, bool web)
 {
     static struct sim s;
     char tmp[PATH_MAX], stmp[PATH_MAX];
@@ -308,7 +353,8 @@ static int cmd_create(const char *name, unsigned npins, unsigned nchan)
         return 2;
     }
     snprintf(s.name, sizeof(s.name), "%s", name);
-    s.npins = npins;
+    s.nslots = npins;
+    s.npins = npins + (web && npins + 3 <= HMK_MAX_PINS ? 3 : 0);
     snprintf(s.path, sizeof(s.path), "/dev/shm/%s", name);
     snprintf(s.spath, sizeof(s.spath), "/dev/shm/%s%s", name, HMK_STREAM_SUFFIX);
     snprintf(tmp, sizeof(tmp), "/dev/shm/.%s.test", name);
@@ -416,8 +462,42 @@ static int cmd_request(const char *name, const char *req)
     return ret;
 }
 
+/* A request HZ times a second for SECONDS (0: until killed): "set IDX
+ * <wall clock ms>" when what is NULL, else what. Replies are awaited, so
+ * the pace never outruns the simulator's cycle. */
+static int cmd_every(const char *name, const char *what, int idx, double hz, double seconds)
+{
+    struct timespec next, ts;
+    char reqs[1][64];
+    int fd = request_fd();
+    long step = hz > 0 ? (long)(1e9 / hz) : 1000000L;
+    double end;
+
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    end = (double)next.tv_sec + next.tv_nsec / 1e9 + seconds;
+    for (;;) {
+        if (what) {
+            snprintf(reqs[0], sizeof(reqs[0]), "%s", what);
+        } else {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            snprintf(reqs[0], sizeof(reqs[0]), "set %d %.3f", idx,
+                     (double)ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
+        }
+        if (requests(fd, name, reqs, 1) != 0)
+            return 1;
+        next.tv_nsec += step;
+        while (next.tv_nsec >= 1000000000L) {
+            next.tv_sec++;
+            next.tv_nsec -= 1000000000L;
+        }
+        if (seconds > 0 && (double)next.tv_sec + next.tv_nsec / 1e9 >= end)
+            return 0;
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
+}
+
 /* Reads the region as any reader may: the heartbeat mirror, an out value. */
-static int cmd_look(const char *name, const char *pin)
+static int cmd_look(const char *name, const char *pin, bool raw)
 {
     char path[PATH_MAX], b[64];
     const struct hmk_shm *shm;
@@ -443,6 +523,10 @@ static int cmd_look(const char *name, const char *pin)
         return 1;
     }
     v.f = hmk_dec_float(atomic_load(&shm->in.out_value[i]));
+    if (raw) {
+        printf("%.17g\n", v.f);
+        return 0;
+    }
     if (hmk_value_format(&v, b, sizeof(b)) < 0)
         return 1;
     printf("%s\n", b);
@@ -453,10 +537,13 @@ int main(int argc, char **argv)
 {
     char req[128];
 
+    const char *me = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    bool web = !strcmp(me, "hmk-web-region");
+
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "create"))
         return cmd_create(argv[2], (unsigned)atoi(argv[3]),
-                          argc == 5 ? (unsigned)atoi(argv[4]) : HMK_DEFAULT_CHANNELS);
-    if (argc == 5 && !strcmp(argv[1], "set-in")) {
+                          argc == 5 ? (unsigned)atoi(argv[4]) : HMK_DEFAULT_CHANNELS, web);
+    if (argc == 5 && (!strcmp(argv[1], "set-in") || !strcmp(argv[1], "set"))) {
         snprintf(req, sizeof(req), "set %s %s", argv[3], argv[4]);
         return cmd_request(argv[2], req);
     }
@@ -465,7 +552,15 @@ int main(int argc, char **argv)
     if (argc == 5 && !strcmp(argv[1], "burst"))
         return cmd_burst(argv[2], (unsigned)atoi(argv[3]), atol(argv[4]));
     if ((argc == 3 && !strcmp(argv[1], "heartbeat")) || (argc == 4 && !strcmp(argv[1], "get-out")))
-        return cmd_look(argv[2], argc == 4 ? argv[3] : NULL);
+        return cmd_look(argv[2], argc == 4 ? argv[3] : NULL, false);
+    if (argc == 4 && !strcmp(argv[1], "out"))
+        return cmd_look(argv[2], argv[3], true);
+    if (argc == 4 && !strcmp(argv[1], "beat"))
+        return cmd_every(argv[2], "beat", -1, 1000.0 / atof(argv[3]), 0);
+    if (argc == 6 && !strcmp(argv[1], "clock"))
+        return cmd_every(argv[2], NULL, atoi(argv[3]), atof(argv[4]), atof(argv[5]));
+    if (argc == 5 && !strcmp(argv[1], "storm"))
+        return cmd_every(argv[2], "storm", -1, atof(argv[3]), atof(argv[4]));
     fprintf(stderr, "usage: see the comment at the top of hmk-test-region.c\n");
     return 2;
 }
