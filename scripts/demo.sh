@@ -87,6 +87,7 @@ for _ in $(seq 1 100); do   # both gateways up (5 s at most)
         && ctl status mqtt-gateway 2>/dev/null | grep -q running && break
     sleep 0.05
 done
+echo "live pins in a browser on this machine: http://127.0.0.1:8080/ (halweb, read-only)"
 echo "an MTConnect agent's view (SHDR on 127.0.0.1:7878, first lines):"
 timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7878 && head -n 6 <&3' 2>/dev/null | sed 's/^/  /' \
     || echo "  (no adapter answering: see $work/daemon.log)"
