@@ -13,6 +13,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 DESTDIR=$tmp cmake --install "$build" >"$tmp/install.log" 2>&1 \
     || { cat "$tmp/install.log"; fail "cmake --install failed"; }
+# Python programs find the installed module (python3-halmk's, once packaged)
+PYTHONPATH=$(find "$tmp" -type d \( -name dist-packages -o -name site-packages \) -printf '%p:')
+export PYTHONPATH
 n=0
 while IFS= read -r -d '' prog; do
     name=$(basename "$prog")

@@ -3,6 +3,7 @@
  * connected" judgement, module functions.
  */
 #include "halmk_py.h"
+#include "hmk_version.h"
 
 #include <errno.h>
 #include <math.h>
@@ -292,7 +293,8 @@ PyMODINIT_FUNC PyInit_halmk(void)
         PyType_Ready(&hmkpy_QueueType) < 0 || PyType_Ready(&hmkpy_ServiceType) < 0 ||
         PyModule_AddObjectRef(m, "Queue", (PyObject *)&hmkpy_QueueType) < 0 ||
         PyModule_AddObjectRef(m, "Service", (PyObject *)&hmkpy_ServiceType) < 0 ||
-        PyModule_AddStringConstant(m, "DEFAULT_REGION", "hal-microkernel") < 0) {
+        PyModule_AddStringConstant(m, "DEFAULT_REGION", "hal-microkernel") < 0 ||
+        PyModule_AddStringConstant(m, "__version__", HMK_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "halmk_service.h"
+#include "hmk_version.h"
 #include "hmk_ctl.h"
 #include "web_http.h"
 
@@ -77,11 +78,12 @@ static int parse_args(int argc, char **argv, struct web_opts *o)
         { "control", required_argument, NULL, 'c' }, { "max-clients", required_argument, NULL, 'm' },
         { "fps", required_argument, NULL, 'f' },     { "send-timeout", required_argument, NULL, 's' },
         { "check", no_argument, NULL, 'n' },         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int c, ret = 0;
 
-    while (ret == 0 && (c = getopt_long(argc, argv, ":l:t:c:m:f:s:nh", opts, NULL)) != -1) {
+    while (ret == 0 && (c = getopt_long(argc, argv, ":l:t:c:m:f:s:nhV", opts, NULL)) != -1) {
         switch (c) {
         case 'l': o->listen = optarg; ret = check_listen(optarg); break;
         case 't': o->token_file = optarg; break;
@@ -91,6 +93,7 @@ static int parse_args(int argc, char **argv, struct web_opts *o)
         case 's': ret = number("--send-timeout", optarg, 100, 600000, &o->send_timeout_ms); break;
         case 'n': o->check = true; break;
         case 'h': usage(stdout); exit(0);
+        case 'V': puts("halweb " HMK_VERSION); exit(0);
         case ':':
             fprintf(stderr, "web: option '%s' needs a value\n", argv[optind - 1]);
             return -EINVAL;

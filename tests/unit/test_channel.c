@@ -339,7 +339,7 @@ static void *pub_main(void *arg)
 }
 
 /* The whole wake path: a reader sleeps on the change word (armed: for up
- * to 1 s a slice); the bridge, connected, bumps the relay word and wakes
+ * to 5 s a slice); the bridge, connected, bumps the relay word and wakes
  * the relay; the relay wakes every reader. The reader must be woken by it,
  * well before its 1 s slice ends. */
 static void test_cap_relay_wakes_reader(void **state)
@@ -374,9 +374,13 @@ static void test_cap_relay_wakes_reader(void **state)
         if (dt > worst)
             worst = dt;
     }
+    /* the relay counts a fan-out after it returns: the reader may be
+     * awake before the count of the last one is in */
+    for (int i = 0; i < 20000 && atomic_load(&rl.fanouts) < 5; i++)
+        usleep(1000);
     print_message("relay: reader woken %llu us after the publish at worst, %u fan-outs\n",
                   (unsigned long long)(worst / 1000), atomic_load(&rl.fanouts));
-    assert_true(worst < 900000000ull); /* not the 1 s slice */
+    assert_true(worst < 900000000ull); /* not the 5 s slice */
     assert_true(atomic_load(&rl.fanouts) >= 5);
     atomic_store(&rl.stop, 1);
     pthread_join(rl.th, NULL);
