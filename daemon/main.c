@@ -1045,8 +1045,25 @@ static void client_channel(struct client *c)
 
     if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
         s = svc_by_pid(cred.pid);
-    if (s && s->chan && svc_writes(s->cfg) && region_attached(&d.region)) {
+    if (s && s->chan && svc_writes(s->cfg)) {
+        /* a service that re-attached to a new region before we did: it
+         * asks again (libhalmk retries on this reply for a second) */
+        if (!region_attached(&d.region)) {
+            out_append(c, "error\tno region attached (is the bridge loaded?)\n");
+            return;
+        }
         fd = region_channel_fd(&d.region, s->chan, s->cfg->writes);
+        if (fd == -ESTALE) {
+            /* the bridge was reloaded and our heartbeat has not noticed
+             * yet: notice now (re-attach), then hand out the new channel */
+            region_tick(&d.region, now_ms());
+            fd = region_attached(&d.region) ? region_channel_fd(&d.region, s->chan, s->cfg->writes)
+                                            : -ESTALE;
+        }
+        if (fd == -ESTALE) {
+            out_append(c, "error\tno region attached (is the bridge loaded?)\n");
+            return;
+        }
         if (fd < 0) {
             out_append(c, "error\tcannot hand service %s its channel: %s\n", s->cfg->name,
                        hmk_strerror(fd));
