@@ -35,9 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (ret != 0)
             abort();
-        if (req.verb < HMK_CTL_STATUS || req.verb > HMK_CTL_RESTART)
+        if (req.verb < HMK_CTL_STATUS || req.verb > HMK_CTL_CHANNEL)
             abort();
-        if (req.verb != HMK_CTL_STATUS && !req.has_name)
+        if (req.verb != HMK_CTL_STATUS && req.verb != HMK_CTL_CHANNEL && !req.has_name)
+            abort();
+        if (req.verb == HMK_CTL_CHANNEL && req.has_name)
             abort();
         if (req.has_name) {
             if (!memchr(req.name, '\0', sizeof(req.name)) ||
