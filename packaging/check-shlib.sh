@@ -37,7 +37,10 @@ missing=$(comm -13 <(echo "$names") <(sort "$api"))
 [ -z "$missing" ] || fail "declared in a public header but not exported: $(tr '\n' ' ' <<<"$missing")"
 echo "exports $(wc -l <<<"$names") functions, all hmk_* in HALMK_1"
 
-ldd "$example" | grep -q "^\s*$soname => " || fail "$example does not use $soname"
+# ldd's whole output first: grep -q stopping early would SIGPIPE it, and
+# pipefail would call that a failure
+deps=$(ldd "$example")
+grep -q "^\s*$soname => " <<<"$deps" || fail "$example does not use $soname: $deps"
 region=hmk-pkgcheck-none-$$
 set +e
 out=$(HAL_MICROKERNEL_REGION=$region "$example" pin.0 2>&1)
