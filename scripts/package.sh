@@ -120,7 +120,7 @@ done < <(grep -E '^/usr/s?bin/' <<<"$files")
 
 stage "configuration, groups"
 conf=/etc/hal-microkernel.ini
-dpkg-query -W -f='${Conffiles}\n' hal-microkernel | grep -q "^ $conf " || die "$conf is not a conffile"
+grep -q "^ $conf " <<<"$(dpkg-query -W -f='${Conffiles}\n' hal-microkernel)" || die "$conf is not a conffile"
 hal-microkernel -n -c "$conf" || die "hal-microkernel -n -c $conf failed"
 ! grep -q '^\[service ' "$conf" || die "$conf starts services"
 for g in hal-microkernel hal-microkernel-writers; do
@@ -144,8 +144,8 @@ example=/usr/share/doc/libhalmk-dev/examples/halmk-example.c
 cc -Wall -Wextra -Werror -o "$tmp/halmk-example" "$example" $(pkg-config --cflags --libs halmk) \
     || die "the example does not build with pkg-config"
 echo "  pkg-config: $(pkg-config --cflags --libs halmk)"
-ldd "$tmp/halmk-example" | grep -q 'libhalmk.so.1 => /lib/.*-linux-gnu/libhalmk.so.1\|libhalmk.so.1 => /usr/lib/' \
-    || die "example not linked to the installed libhalmk.so.1: $(ldd "$tmp/halmk-example")"
+grep -q 'libhalmk.so.1 => /lib/.*-linux-gnu/libhalmk.so.1\|libhalmk.so.1 => /usr/lib/' \
+    <<<"$(ldd "$tmp/halmk-example")" || die "example not linked to the installed libhalmk.so.1: $(ldd "$tmp/halmk-example")"
 
 stage "HAL: the seed .hal on the packaged bridge, then the packaged daemon"
 # shellcheck disable=SC2016 # $(RTLIBDIR) is make's
