@@ -32,6 +32,27 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* How long the next wait may last: at most WATCH_SLICE_MS, so a signal
+ * that lands between two waits (no EINTR then) stops us that soon; 0 once
+ * the -t deadline (ms since the epoch of mono_ms; 0: none) has passed. */
+#define WATCH_SLICE_MS 200
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int watch_slice(int64_t deadline)
+{
+    int64_t left = deadline ? deadline - mono_ms() : WATCH_SLICE_MS;
+
+    if (left <= 0)
+        return 0;
+    return left < WATCH_SLICE_MS ? (int)left : WATCH_SLICE_MS;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -346,9 +367,12 @@ static int watch_stream(hmk_region *r, struct watch *w, long lines, long max_lin
     }
     for (unsigned k = 0; k < w->n; k++)
         wanted[w->idx[k]] = true;
+    int64_t deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
+
     while (!stop_requested && (max_lines <= 0 || lines < max_lines)) {
-        int n = hmk_stream_read(s, ev, 64, timeout_s > 0 ? timeout_s * 1000 : -1, &lost);
-        if (n == -EINTR)
+        int slice = watch_slice(deadline);
+        int n = slice ? hmk_stream_read(s, ev, 64, slice, &lost) : -ETIMEDOUT;
+        if (n == -EINTR || (n == -ETIMEDOUT && slice))
             continue;
         if (n == -ETIMEDOUT)
             break;
@@ -400,9 +424,12 @@ static int cmd_watch(hmk_region *r, int argc, char **argv, long max_lines, int t
     if (watch_all_in(r, &w))
         return watch_stream(r, &w, lines, max_lines, timeout_s);
     /* out-only pins are not in the change stream: compare on each wake */
+    int64_t deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
+
     while (!stop_requested && (max_lines <= 0 || lines < max_lines)) {
-        int ret = hmk_wait_change(r, &seq, timeout_s > 0 ? timeout_s * 1000 : -1);
-        if (ret == -EINTR)
+        int slice = watch_slice(deadline);
+        int ret = slice ? hmk_wait_change(r, &seq, slice) : -ETIMEDOUT;
+        if (ret == -EINTR || (ret == -ETIMEDOUT && slice))
             continue;
         if (ret == -ETIMEDOUT)
             return 0;
