@@ -42,7 +42,8 @@ def test_read_and_snapshot(fake):
         snap = r.snapshot()
         assert snap == {"pin.0": 0.0, "pin.1": 2.5, "pin.2": 0.0, "pin.3": -7.25}
         cycle, snap2 = r.snapshot(with_cycle=True)
-        assert snap2 == snap and cycle == r.cycle == r.stats()["cycle"]
+        # the fake bridge keeps cycling, as a real one does: cycles only move on
+        assert snap2 == snap and 0 < cycle <= r.cycle <= r.stats()["cycle"]
         assert r.stats()["pin_count"] == 4
 
 
