@@ -30,10 +30,12 @@ enum {
     K_BMAX = 1u << 4, K_CRASH = 1u << 5, K_USER = 1u << 6, K_GROUP = 1u << 7,
     K_NICE = 1u << 8, K_AFF = 1u << 9, K_LAS = 1u << 10, K_LCPU = 1u << 11,
     K_LNOFILE = 1u << 12, K_STOPTO = 1u << 13, K_READY = 1u << 14, K_WRITES = 1u << 15,
+    K_SCHED = 1u << 16, K_LRTTIME = 1u << 17,
 };
 enum {
     D_REGION = 1u << 0, D_HB = 1u << 1, D_LOG = 1u << 2, D_SOCK = 1u << 3, D_MODE = 1u << 4,
     D_GROUP = 1u << 5, D_PINMON = 1u << 6, D_PINRATE = 1u << 7, D_WGROUP = 1u << 8,
+    D_RTCPUS = 1u << 9,
 };
 
 struct src {
@@ -393,6 +395,7 @@ bool cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b)
            a->has_affinity == b->has_affinity &&
            (!a->has_affinity || CPU_EQUAL(&a->affinity, &b->affinity)) && a->limit_as == b->limit_as &&
            a->limit_cpu == b->limit_cpu && a->limit_nofile == b->limit_nofile &&
+           sched_equal(&a->sched, &b->sched) && a->limit_rttime == b->limit_rttime &&
            a->stop_timeout_ms == b->stop_timeout_ms && strv_equal(a->env, b->env) && a->ready == b->ready &&
            a->has_writes == b->has_writes && strv_equal(a->writes, b->writes) &&
            a->has_writer_gid == b->has_writer_gid &&
@@ -419,7 +422,7 @@ static struct cfg_service *service_new(const char *name, int line)
     s->backoff_max_ms = 30000;
     s->crash_limit = 5;
     s->crash_window_ms = 60000;
-    s->limit_as = s->limit_cpu = s->limit_nofile = CFG_RLIM_UNSET;
+    s->limit_as = s->limit_cpu = s->limit_nofile = s->limit_rttime = CFG_RLIM_UNSET;
     s->stop_timeout_ms = 10000;
     s->ready = CFG_READY_NONE;
     return s;
@@ -660,6 +663,14 @@ static int daemon_key(struct pstate *ps, const char *key, const char *val)
             perr(ps, ps->line, "invalid pin-monitor-rate '%s' (lines per second, 1 to 10000)", val);
         else
             d->pin_monitor_rate = (unsigned)v;
+    } else if (!strcmp(key, "rt-cpus")) {
+        DUP_CHECK(d->seen, D_RTCPUS);
+        if (!strcmp(val, "none"))
+            d->has_rt_cpus = false;
+        else if (cfg_parse_cpu_list(val, &d->rt_cpus) < 0)
+            perr(ps, ps->line, "invalid rt-cpus '%s' (a CPU list like 1-3, or none)", val);
+        else
+            d->has_rt_cpus = true;
     } else {
         perr(ps, ps->line, "unknown key '%s' in [daemon]", key);
     }
@@ -791,6 +802,26 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         if (cfg_parse_cpu_list(val, &s->affinity) < 0)
             perr(ps, ps->line, "invalid cpu-affinity '%s' (a CPU list like 2-3,5)", val);
         s->has_affinity = true;
+    } else if (!strcmp(key, "sched")) {
+        int r;
+        DUP_CHECK(s->seen, K_SCHED);
+        s->sched_line = ps->line;
+        r = sched_parse(val, &s->sched);
+        if (r == -ERANGE)
+            perr(ps, ps->line, "invalid sched '%s' (priority 1 to 99; deadline needs "
+                 "runtime <= deadline <= period, each 1ns to 100s)", val);
+        else if (r < 0)
+            perr(ps, ps->line, "invalid sched '%s' (expected other, batch, idle, fifo:PRIO, "
+                 "rr:PRIO or deadline:RUNTIME/DEADLINE/PERIOD with units, e.g. 2ms/10ms/10ms)", val);
+    } else if (!strcmp(key, "limit-rttime")) {
+        uint64_t ms;
+        DUP_CHECK(s->seen, K_LRTTIME);
+        if (!strcmp(val, "infinity"))
+            s->limit_rttime = RLIM_INFINITY;
+        else if (cfg_parse_duration_ms(val, &ms) < 0 || ms == 0 || ms > 3600000)
+            perr(ps, ps->line, "invalid limit-rttime '%s' (CPU time without blocking, 1ms to 1h, or infinity)", val);
+        else
+            s->limit_rttime = ms * 1000; /* the kernel counts microseconds */
     } else if (!strcmp(key, "limit-as")) {
         DUP_CHECK(s->seen, K_LAS);
         if (cfg_parse_size(val, &s->limit_as) < 0)
@@ -938,6 +969,86 @@ static int queue_key(struct pstate *ps, struct cfg_queue *q, const char *key, co
 
 /* Every queue complete and naming known services; then each service learns
  * which queues it may use (HMK_QUEUES_SEND / HMK_QUEUES_RECV). */
+/* The kernel's isolated CPUs (isolcpus=, nohz_full= setups): where LinuxCNC
+ * puts its realtime threads when the integrator followed its docs. */
+static void read_isolated(cpu_set_t *set)
+{
+    char buf[512];
+    FILE *f = fopen("/sys/devices/system/cpu/isolated", "re");
+    size_t n;
+
+    CPU_ZERO(set);
+    if (!f)
+        return;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (buf[0] && cfg_parse_cpu_list(buf, set) < 0)
+        CPU_ZERO(set);
+}
+
+static void cpu_list_format(const cpu_set_t *set, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < CPU_SETSIZE && off + 8 < len; i++)
+        if (CPU_ISSET(i, set))
+            off += (size_t)snprintf(buf + off, len - off, "%s%d", off ? "," : "", i);
+}
+
+/* A realtime class may not share a CPU with LinuxCNC's realtime threads:
+ * a busy SCHED_FIFO service there would delay the servo thread itself. */
+static void check_sched(struct pstate *ps, const struct cfg_daemon *d, const struct cfg_service *s)
+{
+    char cpus[256];
+    cpu_set_t both;
+
+    if (s->sched.cls == SCHED_CLASS_DEADLINE && s->has_affinity) {
+        perr(ps, s->sched_line, "[service %s]: sched = deadline cannot have a cpu-affinity "
+             "(the kernel runs a deadline task on every CPU of its root domain; use a cpuset, "
+             "or fifo/rr with cpu-affinity)", s->name);
+        return;
+    }
+    if (!d->has_rt_cpus)
+        return;
+    cpu_list_format(&d->rt_cpus, cpus, sizeof(cpus));
+    if (s->has_affinity) {
+        CPU_AND(&both, &s->affinity, &d->rt_cpus);
+        if (CPU_COUNT(&both)) {
+            cpu_list_format(&both, cpus, sizeof(cpus));
+            perr(ps, s->sched_line, "[service %s]: a realtime sched on CPU %s, which LinuxCNC's "
+                 "realtime threads use (rt-cpus); choose a cpu-affinity outside it", s->name, cpus);
+        }
+    } else if (!d->rt_cpus_isolated) {
+        perr(ps, s->sched_line, "[service %s]: a realtime sched may run on every CPU, including "
+             "rt-cpus %s (not isolated); %s", s->name, cpus,
+             s->sched.cls == SCHED_CLASS_DEADLINE ? "isolate them (isolcpus=) or use fifo/rr "
+             "with cpu-affinity" : "set cpu-affinity outside them");
+    }
+}
+
+static void finish_sched(struct pstate *ps)
+{
+    struct cfg_daemon *d = &ps->c->daemon;
+    cpu_set_t iso, both;
+
+    read_isolated(&iso);
+    if (!(d->seen & D_RTCPUS) && CPU_COUNT(&iso)) {
+        d->has_rt_cpus = true;
+        d->rt_cpus = iso;
+    }
+    if (d->has_rt_cpus) {
+        /* unpinned tasks are never balanced onto isolated CPUs */
+        CPU_AND(&both, &d->rt_cpus, &iso);
+        d->rt_cpus_isolated = CPU_EQUAL(&both, &d->rt_cpus);
+    }
+    for (unsigned i = 0; i < ps->c->n_svc && !ps->failed; i++)
+        if (sched_is_realtime(&ps->c->svc[i]->sched))
+            check_sched(ps, d, ps->c->svc[i]);
+}
+
 static void finish_queues(struct pstate *ps)
 {
     struct cfg *c = ps->c;
@@ -1100,6 +1211,8 @@ static int load(struct src src, struct cfg **out, struct cfg_error *err)
         finish(&ps);
     if (!ps.failed)
         finish_queues(&ps);
+    if (!ps.failed)
+        finish_sched(&ps);
     if (ps.failed) {
         cfg_free(c);
         return -EINVAL;

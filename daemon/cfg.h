@@ -18,6 +18,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "svc_sched.h"
+
 enum cfg_restart { CFG_RESTART_NO, CFG_RESTART_ON_FAILURE, CFG_RESTART_ALWAYS };
 enum cfg_ready { CFG_READY_NONE, CFG_READY_FD };
 
@@ -43,7 +45,10 @@ struct cfg_service {
     int nice;
     bool has_affinity;
     cpu_set_t affinity;
+    struct sched_spec sched;  /* sched = (SCHED_CLASS_UNSET: not given) */
+    int sched_line;
     uint64_t limit_as, limit_cpu, limit_nofile; /* CFG_RLIM_UNSET or value/RLIM_INFINITY */
+    uint64_t limit_rttime;    /* RLIMIT_RTTIME in us: CFG_RLIM_UNSET or value */
     uint64_t stop_timeout_ms;
     char **env;               /* NULL-terminated "K=V" */
     bool has_writes;          /* writes = given: HMK_WRITE_PINS is set */
@@ -69,6 +74,12 @@ struct cfg_daemon {
     gid_t writer_gid;
     bool pin_monitor;
     unsigned pin_monitor_rate; /* lines per second */
+    /* CPUs LinuxCNC's realtime threads run on: rt-cpus = LIST, else the
+     * kernel's isolated CPUs (isolcpus=) when there are any. A service in a
+     * realtime class may not run there. */
+    bool has_rt_cpus;
+    bool rt_cpus_isolated;    /* every rt CPU is isolated (no load balancing) */
+    cpu_set_t rt_cpus;
     unsigned seen;
 };
 

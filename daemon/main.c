@@ -494,9 +494,16 @@ static void describe_exit(struct svc *s, const siginfo_t *si, bool *clean)
 {
     *clean = false;
     if (s->have_report) {
-        if (s->report.step == SVC_STEP_EXEC)
+        char cls[40]; /* "deadline:R/D/P" in ns fits */
+        if (s->report.step == SVC_STEP_EXEC) {
             snprintf(s->last_exit, sizeof(s->last_exit), "exec failed: %s", strerror(s->report.err));
-        else
+        } else if (s->report.step == SVC_STEP_SCHED) {
+            /* the kernel said no (EPERM: no CAP_SYS_NICE or an RT-throttled
+             * cgroup; EBUSY: deadline admission; EINVAL: outside its limits) */
+            sched_format(&s->cfg->sched, cls, sizeof(cls));
+            snprintf(s->last_exit, sizeof(s->last_exit), "sched %s refused: %s", cls,
+                     strerror(s->report.err));
+        } else
             snprintf(s->last_exit, sizeof(s->last_exit), "%s failed: %s", svc_step_name(s->report.step),
                      strerror(s->report.err));
     } else if (si->si_code == CLD_EXITED) {

@@ -25,6 +25,7 @@ const char *svc_step_name(int step)
     case SVC_STEP_SETUP: return "setup";
     case SVC_STEP_NICE: return "setpriority";
     case SVC_STEP_AFFINITY: return "sched_setaffinity";
+    case SVC_STEP_SCHED: return "sched";
     case SVC_STEP_RLIMIT: return "setrlimit";
     case SVC_STEP_GROUPS: return "setgroups";
     case SVC_STEP_SETGID: return "setgid";
@@ -244,9 +245,15 @@ static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char 
     step = SVC_STEP_AFFINITY;
     if (cfg->has_affinity && sched_setaffinity(0, sizeof(cfg->affinity), &cfg->affinity) < 0)
         goto fail;
+    /* as root, before setuid: a realtime class needs CAP_SYS_NICE, which
+     * the service itself never gets (its own RLIMIT_RTPRIO stays 0) */
+    step = SVC_STEP_SCHED;
+    if (cfg->sched.cls != SCHED_CLASS_UNSET && (errno = -sched_apply(&cfg->sched)) != 0)
+        goto fail;
     step = SVC_STEP_RLIMIT;
     if (set_rlimit(RLIMIT_AS, cfg->limit_as) < 0 || set_rlimit(RLIMIT_CPU, cfg->limit_cpu) < 0 ||
-        set_rlimit(RLIMIT_NOFILE, cfg->limit_nofile) < 0)
+        set_rlimit(RLIMIT_NOFILE, cfg->limit_nofile) < 0 ||
+        set_rlimit(RLIMIT_RTTIME, cfg->limit_rttime) < 0)
         goto fail;
     step = SVC_STEP_GROUPS;
     if ((cfg->has_user || cfg->has_group) && set_groups(cfg) < 0)

@@ -1,7 +1,7 @@
 /*
  * svc.h - starting and signalling a service's process.
  *
- * svc_spawn() forks, sets the child up (session, fds, nice, affinity, rlimits,
+ * svc_spawn() forks, sets the child up (session, fds, nice, affinity, sched, rlimits,
  * groups, gid, uid, environment) and execs. Whether the exec happened is told
  * through a close-on-exec pipe: EOF means exec succeeded, a struct
  * svc_exec_report means the child gave up at `step` with `err` and exits 127.
@@ -21,6 +21,7 @@
 enum svc_step_id {
     SVC_STEP_SETUP = 1, SVC_STEP_NICE, SVC_STEP_AFFINITY, SVC_STEP_RLIMIT,
     SVC_STEP_GROUPS, SVC_STEP_SETGID, SVC_STEP_SETUID, SVC_STEP_EXEC,
+    SVC_STEP_SCHED,
 };
 
 struct svc_exec_report {

@@ -199,6 +199,29 @@ static const struct bad bads[] = {
     { "[queue q]\ncolor = red\n", 2, "unknown key 'color' in [queue q]" },
     { "[queue q]\ndepth = 4\n[queue q]\n", 3, "duplicate section [queue q]" },
     { "[service a]\nexec = a\nenv = HMK_QUEUES_SEND=q\n", 3, "set by the daemon" },
+    { "[service a]\nexec = a\nsched = fifo:0\n", 3, "invalid sched 'fifo:0' (priority 1 to 99" },
+    { "[service a]\nexec = a\nsched = rr:100\n", 3, "invalid sched 'rr:100' (priority 1 to 99" },
+    { "[service a]\nexec = a\nsched = fifo:\n", 3, "invalid sched 'fifo:' (expected other" },
+    { "[service a]\nexec = a\nsched = realtime\n", 3, "invalid sched 'realtime' (expected" },
+    { "[service a]\nexec = a\nsched = deadline:2/10/10\n", 3, "invalid sched 'deadline:2/10/10' (expected" },
+    { "[service a]\nexec = a\nsched = deadline:2ms/10ms\n", 3, "invalid sched" },
+    { "[service a]\nexec = a\nsched = deadline:2ms/10ms/10ms/1ms\n", 3, "invalid sched" },
+    { "[service a]\nexec = a\nsched = deadline:20ms/10ms/10ms\n", 3, "runtime <= deadline <= period" },
+    { "[service a]\nexec = a\nsched = deadline:1ms/10ms/5ms\n", 3, "runtime <= deadline <= period" },
+    { "[service a]\nexec = a\nsched = deadline:0ns/10ms/10ms\n", 3, "each 1ns to 100s" },
+    { "[service a]\nexec = a\nsched = idle\nsched = batch\n", 4, "duplicate key 'sched'" },
+    { "[service a]\nexec = a\nlimit-rttime = 0\n", 3, "invalid limit-rttime '0'" },
+    { "[service a]\nexec = a\nlimit-rttime = 5x\n", 3, "invalid limit-rttime" },
+    { "[daemon]\nrt-cpus = 1-\n", 2, "invalid rt-cpus '1-'" },
+    { "[service a]\nexec = a\ncpu-affinity = 0\nsched = deadline:1ms/10ms/10ms\n", 4,
+      "[service a]: sched = deadline cannot have a cpu-affinity" },
+    /* CPU 1000: never isolated here, so the result does not depend on the machine */
+    { "[daemon]\nrt-cpus = 1000\n[service a]\nexec = a\nsched = fifo:10\ncpu-affinity = 999-1000\n", 5,
+      "[service a]: a realtime sched on CPU 1000, which LinuxCNC's realtime threads use" },
+    { "[daemon]\nrt-cpus = 1000\n[service a]\nexec = a\nsched = rr:5\n", 5,
+      "[service a]: a realtime sched may run on every CPU, including rt-cpus 1000 (not isolated)" },
+    { "[daemon]\nrt-cpus = 1000\n[service a]\nexec = a\nsched = deadline:1ms/10ms/10ms\n", 5,
+      "isolate them (isolcpus=)" },
 };
 
 static void test_queues(void **state)
@@ -345,6 +368,39 @@ static void test_values(void **state)
     assert_int_equal(cfg_parse_bool("nope", &b), -EINVAL);
 }
 
+static void test_sched(void **state)
+{
+    struct cfg_error err;
+    struct cfg *c = NULL;
+    char buf[64];
+    (void)state;
+
+    assert_int_equal(cfg_load_string("[daemon]\nrt-cpus = none\n"
+                                     "[service f]\nexec = f\nsched = fifo:10\ncpu-affinity = 0\n"
+                                     "limit-rttime = 200ms\n"
+                                     "[service d]\nexec = d\nsched = deadline:500us/2.5ms/10ms\n"
+                                     "[service o]\nexec = o\nsched = idle\n[service n]\nexec = n\n",
+                                     &c, &err), 0);
+    struct cfg_service *f = cfg_find(c, "f"), *d = cfg_find(c, "d");
+    assert_int_equal(f->sched.cls, SCHED_CLASS_FIFO);
+    assert_int_equal(f->sched.prio, 10);
+    assert_int_equal(f->sched_line, 5);
+    assert_int_equal(f->limit_rttime, 200000);
+    assert_true(sched_is_realtime(&f->sched));
+    assert_int_equal(d->sched.cls, SCHED_CLASS_DEADLINE);
+    assert_int_equal(d->sched.runtime_ns, 500000);
+    assert_int_equal(d->sched.deadline_ns, 2500000);
+    assert_int_equal(d->sched.period_ns, 10000000);
+    sched_format(&d->sched, buf, sizeof(buf));
+    assert_string_equal(buf, "deadline:500us/2500us/10ms");
+    assert_int_equal(cfg_find(c, "o")->sched.cls, SCHED_CLASS_IDLE);
+    assert_false(sched_is_realtime(&cfg_find(c, "o")->sched));
+    assert_int_equal(cfg_find(c, "n")->sched.cls, SCHED_CLASS_UNSET);
+    assert_int_equal(cfg_find(c, "n")->limit_rttime, CFG_RLIM_UNSET);
+    assert_false(c->daemon.has_rt_cpus);
+    cfg_free(c);
+}
+
 static void test_equal(void **state)
 {
     struct cfg_error err;
@@ -356,6 +412,12 @@ static void test_equal(void **state)
                                      &b, &err), 0);
     assert_true(cfg_service_equal(cfg_find(a, "a"), cfg_find(b, "a")));
     assert_false(cfg_service_equal(cfg_find(a, "b"), cfg_find(b, "b")));
+    cfg_free(a);
+    cfg_free(b);
+    /* a changed scheduling class restarts the service on reload */
+    assert_int_equal(cfg_load_string("[service a]\nexec = x\nsched = fifo:10\n", &a, &err), 0);
+    assert_int_equal(cfg_load_string("[service a]\nexec = x\nsched = fifo:11\n", &b, &err), 0);
+    assert_false(cfg_service_equal(cfg_find(a, "a"), cfg_find(b, "a")));
     cfg_free(a);
     cfg_free(b);
 }
@@ -370,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_in_file),
         cmocka_unit_test(test_missing_file), cmocka_unit_test(test_split),
         cmocka_unit_test(test_values),     cmocka_unit_test(test_equal),
+        cmocka_unit_test(test_sched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
