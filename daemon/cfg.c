@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "hmk_ctl.h"
+#include "hmk_svc_abi.h"
 #include "log.h"
 
 #define CFG_DEFAULT_REGION "hal-microkernel"
@@ -30,7 +31,7 @@ enum {
     K_BMAX = 1u << 4, K_CRASH = 1u << 5, K_USER = 1u << 6, K_GROUP = 1u << 7,
     K_NICE = 1u << 8, K_AFF = 1u << 9, K_LAS = 1u << 10, K_LCPU = 1u << 11,
     K_LNOFILE = 1u << 12, K_STOPTO = 1u << 13, K_READY = 1u << 14, K_WRITES = 1u << 15,
-    K_SCHED = 1u << 16, K_LRTTIME = 1u << 17,
+    K_SCHED = 1u << 16, K_LRTTIME = 1u << 17, K_DEADLINE = 1u << 18,
 };
 enum {
     D_REGION = 1u << 0, D_HB = 1u << 1, D_LOG = 1u << 2, D_SOCK = 1u << 3, D_MODE = 1u << 4,
@@ -396,6 +397,7 @@ bool cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b)
            (!a->has_affinity || CPU_EQUAL(&a->affinity, &b->affinity)) && a->limit_as == b->limit_as &&
            a->limit_cpu == b->limit_cpu && a->limit_nofile == b->limit_nofile &&
            sched_equal(&a->sched, &b->sched) && a->limit_rttime == b->limit_rttime &&
+           a->deadline_ns == b->deadline_ns &&
            a->stop_timeout_ms == b->stop_timeout_ms && strv_equal(a->env, b->env) && a->ready == b->ready &&
            a->has_writes == b->has_writes && strv_equal(a->writes, b->writes) &&
            a->has_writer_gid == b->has_writer_gid &&
@@ -813,6 +815,13 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         else if (r < 0)
             perr(ps, ps->line, "invalid sched '%s' (expected other, batch, idle, fifo:PRIO, "
                  "rr:PRIO or deadline:RUNTIME/DEADLINE/PERIOD with units, e.g. 2ms/10ms/10ms)", val);
+    } else if (!strcmp(key, "deadline")) {
+        DUP_CHECK(s->seen, K_DEADLINE);
+        if (!strcmp(val, "none"))
+            s->deadline_ns = 0;
+        else if (sched_parse_ns(val, &s->deadline_ns) < 0)
+            perr(ps, ps->line, "invalid deadline '%s' (a reaction time with a unit, 1ns to 100s, "
+                 "e.g. 5ms, or none)", val);
     } else if (!strcmp(key, "limit-rttime")) {
         uint64_t ms;
         DUP_CHECK(s->seen, K_LRTTIME);
@@ -860,8 +869,7 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
                 return 1;
             }
         }
-        if (!strncmp(val, "HAL_MICROKERNEL_REGION=", 23) || !strncmp(val, "HMK_READY_FD=", 13) ||
-            !strncmp(val, "HMK_WRITE_PINS=", 15) || !strncmp(val, "HMK_QUEUES_", 11)) {
+        if (hmk_env_reserved(val)) {
             perr(ps, ps->line, "env '%.*s' is set by the daemon", (int)(eq - val), val);
             return 1;
         }

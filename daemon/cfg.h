@@ -49,6 +49,7 @@ struct cfg_service {
     int sched_line;
     uint64_t limit_as, limit_cpu, limit_nofile; /* CFG_RLIM_UNSET or value/RLIM_INFINITY */
     uint64_t limit_rttime;    /* RLIMIT_RTTIME in us: CFG_RLIM_UNSET or value */
+    uint64_t deadline_ns;     /* deadline = its reactions' budget, 0: none */
     uint64_t stop_timeout_ms;
     char **env;               /* NULL-terminated "K=V" */
     bool has_writes;          /* writes = given: HMK_WRITE_PINS is set */

@@ -9,7 +9,7 @@ int ctl_parse_request(const char *buf, size_t len, struct ctl_request *out, cons
     static const struct { const char *word; enum hmk_ctl_verb verb; bool name; } verbs[] = {
         { "status", HMK_CTL_STATUS, false }, { "start", HMK_CTL_START, true },
         { "stop", HMK_CTL_STOP, true },      { "restart", HMK_CTL_RESTART, true },
-        { "channel", HMK_CTL_CHANNEL, false },
+        { "channel", HMK_CTL_CHANNEL, false }, { "stats", HMK_CTL_STATS, false },
     };
     const char *sp, *end;
     size_t wlen;
@@ -55,6 +55,6 @@ int ctl_parse_request(const char *buf, size_t len, struct ctl_request *out, cons
         out->name[end - sp - 1] = '\0';
         return 0;
     }
-    *why = "unknown request (expected status, start, stop, restart or channel)";
+    *why = "unknown request (expected status, stats, start, stop, restart or channel)";
     return -EINVAL;
 }

@@ -49,6 +49,7 @@
 #include "status.h"
 #include "svc.h"
 #include "svc_fsm.h"
+#include "telemetry.h"
 
 #define DEFAULT_CONFIG "/etc/hal-microkernel.ini"
 #define MAX_CLIENTS 32
@@ -87,6 +88,7 @@ struct svc {
     size_t ready_len;
     char last_exit[HMK_CTL_LAST_EXIT_MAX + 1];
     unsigned chan;                /* its write channel (>= 1), 0: writes nothing */
+    struct telem tm;              /* its reaction-time block, kept across restarts */
     bool revoke_due;              /* exited: take its grant back once the */
     uint64_t revoke_cycle;        /* bridge has run past this cycle */
     struct svc *next;
@@ -281,6 +283,7 @@ static struct svc *svc_new(struct cfg_service *c)
     s->w_ready = (struct watch){ W_SVC_READY, s };
     s->w_timer = (struct watch){ W_SVC_TIMER, s };
     s->proc.pidfd = s->proc.status_fd = s->proc.ready_fd = -1;
+    s->tm = (struct telem)TELEM_INIT;
     s->state = SVC_STOPPED;
     snprintf(s->last_exit, sizeof(s->last_exit), "-");
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -299,6 +302,7 @@ static void svc_free(struct svc *s)
     close_fd(&s->proc.pidfd);
     close_fd(&s->proc.status_fd);
     close_fd(&s->proc.ready_fd);
+    telem_close(&s->tm);
     cfg_service_free(s->cfg);
     cfg_service_free(s->next_cfg);
     free(s->crashes.t_ms);
@@ -397,7 +401,8 @@ static void revoke_due(void)
 
 static void svc_do_spawn(struct svc *s)
 {
-    int ret, chan_fd;
+    int ret;
+    struct svc_pass pass;
 
     if (s->next_cfg) {
         struct cfg_service *c = s->next_cfg;
@@ -408,17 +413,22 @@ static void svc_do_spawn(struct svc *s)
     s->have_report = false;
     s->ready_len = 0;
     s->revoke_due = false; /* granted again, from this start's configuration */
-    chan_fd = svc_channel(s);
-    ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, chan_fd, &s->proc);
+    pass.chan_fd = svc_channel(s);
+    ret = telem_open(&s->tm, s->cfg->deadline_ns);
+    if (ret < 0 && !fds_lacking(-ret)) /* then a start without telemetry, said once per start */
+        svc_log(s, &s->rl_spawn, LOG_WARNING, "Service %s: no telemetry block: %s", s->cfg->name,
+                strerror(-ret));
+    pass.telem_fd = s->tm.fd;
+    ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, &pass, &s->proc);
     if (fds_lacking(-ret)) {
         /* what the reserve is kept for */
         char what[96];
         snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
         fds_short_begin(-ret, what);
-        ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, chan_fd, &s->proc);
+        ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, &pass, &s->proc);
     }
-    if (chan_fd >= 0)
-        close(chan_fd);
+    if (pass.chan_fd >= 0)
+        close(pass.chan_fd);
     if (ret < 0) {
         struct svc_exit_info x = { .goal_up = s->goal_up, .restart = s->cfg->restart };
         errno = -ret;
@@ -1043,6 +1053,17 @@ static void out_record(struct client *c, const struct svc *s, uint64_t now)
  * was reloaded, the channel it inherited being the old bridge's), or the
  * tools channel for a user of the writer group (every out pin, like root's
  * halpoke). */
+static void out_stats(struct client *c, const struct svc *s)
+{
+    struct telem_snap sn;
+    char line[1024];
+
+    telem_read(&s->tm, &sn);
+    sn.deadline_ns = s->cfg->deadline_ns; /* the configured one, whatever the block says */
+    if (telem_format(s->cfg->name, &sn, line, sizeof(line)) > 0)
+        out_append(c, "%s", line);
+}
+
 static void client_channel(struct client *c)
 {
     struct ucred cred;
@@ -1120,6 +1141,12 @@ static void client_request(struct client *c, size_t len)
             out_append(c, "error\tno such service: %s\n", rq.name);
             return;
         }
+    }
+    if (rq.verb == HMK_CTL_STATS) {
+        for (struct svc *t = s ? s : d.svcs; t; t = s ? NULL : t->next)
+            out_stats(c, t);
+        out_append(c, "ok\n");
+        return;
     }
     if (rq.verb != HMK_CTL_STATUS) {
         if (!c->priv) {
@@ -1426,6 +1453,42 @@ static void on_signal(void)
     }
 }
 
+static void fmt_ns(uint64_t ns, char *buf, size_t len)
+{
+    if (ns >= 10000000ull)
+        snprintf(buf, len, "%.0f ms", ns / 1e6);
+    else if (ns >= 10000ull)
+        snprintf(buf, len, "%.2f ms", ns / 1e6);
+    else
+        snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+}
+
+/* [DEADLINE]: a service's first missed reaction at once, later ones
+ * gathered (telem_misses_due). Read on the heartbeat the daemon runs
+ * anyway while attached: reactions need the region. */
+static void deadlines_check(void)
+{
+    uint64_t now = now_ms();
+
+    for (struct svc *s = d.svcs; s; s = s->next) {
+        struct telem_snap sn;
+        uint64_t due;
+        char dl[32], worst[32];
+
+        if (!s->cfg->deadline_ns)
+            continue;
+        telem_read(&s->tm, &sn);
+        due = telem_misses_due(&s->tm, &sn, now);
+        if (!due)
+            continue;
+        fmt_ns(s->cfg->deadline_ns, dl, sizeof(dl));
+        fmt_ns(sn.max_ns, worst, sizeof(worst));
+        log_warn("[DEADLINE] Service %s missed its %s deadline %llu more time%s (%llu of %llu "
+                 "reactions; worst %s)", s->cfg->name, dl, (unsigned long long)due, due == 1 ? "" : "s",
+                 (unsigned long long)sn.misses, (unsigned long long)sn.count, worst);
+    }
+}
+
 static void dispatch(struct watch *w, uint32_t events)
 {
     uint64_t x;
@@ -1440,6 +1503,7 @@ static void dispatch(struct watch *w, uint32_t events)
         }
         region_tick(&d.region, now_ms());
         revoke_due();
+        deadlines_check();
         if (!region_attached(&d.region))
             timer_disarm(d.hb_fd);
         break;

@@ -71,44 +71,47 @@ static char *join_env(const char *key, char *const *v)
     return e;
 }
 
-int svc_build_env(const struct cfg_service *cfg, const char *region, const char *ctl, bool chan,
-                  char ***out)
+int svc_build_env(const struct cfg_service *cfg, const char *region, const char *ctl,
+                  const struct svc_pass *pass, char ***out)
 {
     size_t n = 0, i = 0;
     char **env;
 
     while (cfg->env && cfg->env[n])
         n++;
-    env = calloc(n + 8, sizeof(*env));
+    env = calloc(n + 9, sizeof(*env));
     if (!env)
         return -ENOMEM;
     for (; i < n; i++)
         if (!(env[i] = strdup(cfg->env[i])))
             goto oom;
-    if (asprintf(&env[i++], "HAL_MICROKERNEL_REGION=%s", region) < 0)
+    if (asprintf(&env[i++], HMK_ENV_REGION "=%s", region) < 0)
         goto oom_last;
-    if (cfg->ready == CFG_READY_FD && asprintf(&env[i++], "HMK_READY_FD=%d", SVC_READY_FD) < 0)
+    if (cfg->ready == CFG_READY_FD && asprintf(&env[i++], HMK_ENV_READY_FD "=%d", SVC_READY_FD) < 0)
         goto oom_last;
-    if (chan && asprintf(&env[i++], "HMK_CHANNEL_FD=%d", SVC_CHANNEL_FD) < 0)
+    if (pass && pass->chan_fd >= 0 && asprintf(&env[i++], HMK_ENV_CHANNEL_FD "=%d", SVC_CHANNEL_FD) < 0)
         goto oom_last;
-    if (cfg->has_writes && ctl && *ctl && asprintf(&env[i++], "HMK_CONTROL_SOCKET=%s", ctl) < 0)
+    if (pass && pass->telem_fd >= 0 &&
+        asprintf(&env[i++], HMK_ENV_TELEMETRY_FD "=%d", SVC_TELEMETRY_FD) < 0)
+        goto oom_last;
+    if (cfg->has_writes && ctl && *ctl && asprintf(&env[i++], HMK_ENV_CONTROL_SOCKET "=%s", ctl) < 0)
         goto oom_last;
     if (cfg->has_queues) {
         /* libhalmk lets it open exactly these queues, for these directions */
-        if (!(env[i++] = join_env("HMK_QUEUES_SEND=", cfg->q_send)) ||
-            !(env[i++] = join_env("HMK_QUEUES_RECV=", cfg->q_recv)))
+        if (!(env[i++] = join_env(HMK_ENV_QUEUES_SEND "=", cfg->q_send)) ||
+            !(env[i++] = join_env(HMK_ENV_QUEUES_RECV "=", cfg->q_recv)))
             goto oom_last;
     }
     if (cfg->has_writes) {
         /* libhalmk grants write access to exactly these pins */
-        size_t len = sizeof("HMK_WRITE_PINS=");
+        size_t len = sizeof(HMK_ENV_WRITE_PINS "=");
         char *e;
         for (char **w = cfg->writes; w && *w; w++)
             len += strlen(*w) + 1;
         e = env[i++] = malloc(len);
         if (!e)
             goto oom_last;
-        strcpy(e, "HMK_WRITE_PINS=");
+        strcpy(e, HMK_ENV_WRITE_PINS "=");
         for (char **w = cfg->writes; w && *w; w++) {
             if (w != cfg->writes)
                 strcat(e, ",");
@@ -203,9 +206,12 @@ static int set_groups(const struct cfg_service *cfg)
  * thread; its one other thread, the pin monitor's watcher, holds no lock
  * while it waits). */
 static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char **env, pid_t parent,
-                                            int status_w, int ready_w, int chan_fd)
+                                            int status_w, int ready_w, const struct svc_pass *pass)
 {
     struct svc_exec_report rep = { 0, 0 };
+    /* what lands on SVC_READY_FD, SVC_CHANNEL_FD, SVC_TELEMETRY_FD (-1: nothing) */
+    int fds[3] = { ready_w, pass ? pass->chan_fd : -1, pass ? pass->telem_fd : -1 };
+    int top = -1; /* the highest descriptor the service keeps */
     sigset_t all;
     int step = SVC_STEP_SETUP;
 
@@ -219,25 +225,29 @@ static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char 
     /* own session: terminal signals and the daemon's group stay separate */
     if (setsid() < 0)
         goto fail;
-    /* the ready pipe and the channel land on SVC_READY_FD and
-     * SVC_CHANNEL_FD: first every one of ours above both, so that no dup2
+    /* first every one of ours above the three targets, so that no dup2
      * clobbers another (the copies close on exec) */
-    if ((status_w = fcntl(status_w, F_DUPFD_CLOEXEC, SVC_CHANNEL_FD + 1)) < 0 ||
-        (ready_w >= 0 && (ready_w = fcntl(ready_w, F_DUPFD_CLOEXEC, SVC_CHANNEL_FD + 1)) < 0) ||
-        (chan_fd >= 0 && (chan_fd = fcntl(chan_fd, F_DUPFD_CLOEXEC, SVC_CHANNEL_FD + 1)) < 0))
+    if ((status_w = fcntl(status_w, F_DUPFD_CLOEXEC, SVC_TELEMETRY_FD + 1)) < 0)
         goto fail;
-    if ((ready_w >= 0 && dup2(ready_w, SVC_READY_FD) < 0) ||
-        (chan_fd >= 0 && dup2(chan_fd, SVC_CHANNEL_FD) < 0))
+    for (int k = 0; k < 3; k++)
+        if (fds[k] >= 0 && (fds[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, SVC_TELEMETRY_FD + 1)) < 0)
+            goto fail;
+    for (int k = 0; k < 3; k++) {
+        if (fds[k] < 0)
+            continue;
+        if (dup2(fds[k], SVC_READY_FD + k) < 0)
+            goto fail;
+        top = SVC_READY_FD + k;
+    }
+    /* everything else but 0, 1, 2 closes on exec; most already does
+     * (O_CLOEXEC everywhere), this catches strays, also in the holes
+     * below `top` */
+    if (syscall(SYS_close_range, top >= 0 ? top + 1 : SVC_READY_FD, ~0U, CLOSE_RANGE_CLOEXEC) < 0 &&
+        errno != ENOSYS) /* kernel < 5.11, valgrind */
         goto fail;
-    /* everything but 0, 1, 2 (and the ready fd and the channel) closes on
-     * exec; most already does (O_CLOEXEC everywhere), this catches strays */
-    if (syscall(SYS_close_range, chan_fd >= 0 ? SVC_CHANNEL_FD + 1 :
-                ready_w >= 0 ? SVC_READY_FD + 1 : SVC_READY_FD, ~0U,
-                CLOSE_RANGE_CLOEXEC) < 0 && errno != ENOSYS) /* kernel < 5.11, valgrind */
-        goto fail;
-    if (chan_fd >= 0 && ready_w < 0 && fcntl(SVC_READY_FD, F_SETFD, FD_CLOEXEC) < 0 &&
-        errno != EBADF)
-        goto fail;
+    for (int k = 0; k < 3 && SVC_READY_FD + k < top; k++)
+        if (fds[k] < 0 && fcntl(SVC_READY_FD + k, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+            goto fail;
     step = SVC_STEP_NICE;
     errno = 0;
     if (cfg->has_nice && setpriority(PRIO_PROCESS, 0, cfg->nice) < 0)
@@ -281,15 +291,15 @@ fail:
     _exit(127);
 }
 
-int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl, int chan_fd,
-              struct svc_proc *out)
+int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl,
+              const struct svc_pass *pass, struct svc_proc *out)
 {
     int status_p[2] = { -1, -1 }, ready_p[2] = { -1, -1 };
     char **env = NULL;
     pid_t pid, parent;
     int pidfd, ret;
 
-    ret = svc_build_env(cfg, region, ctl, chan_fd >= 0, &env);
+    ret = svc_build_env(cfg, region, ctl, pass, &env);
     if (ret < 0)
         return ret;
     if (pipe2(status_p, O_CLOEXEC) < 0 ||
@@ -306,7 +316,7 @@ int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl
         goto fail;
     }
     if (pid == 0)
-        child(cfg, env, parent, status_p[1], ready_p[1], chan_fd);
+        child(cfg, env, parent, status_p[1], ready_p[1], pass);
     close(status_p[1]);
     status_p[1] = -1;
     if (ready_p[1] >= 0) {

@@ -15,8 +15,11 @@
 
 #include "cfg.h"
 
-#define SVC_READY_FD 3 /* where the child finds the ready pipe (HMK_READY_FD) */
-#define SVC_CHANNEL_FD 4 /* where it finds its write channel (HMK_CHANNEL_FD) */
+#include "hmk_svc_abi.h"
+
+#define SVC_READY_FD HMK_SVC_READY_FD         /* the ready pipe */
+#define SVC_CHANNEL_FD HMK_SVC_CHANNEL_FD     /* its write channel */
+#define SVC_TELEMETRY_FD HMK_SVC_TELEMETRY_FD /* its reaction-time block */
 
 enum svc_step_id {
     SVC_STEP_SETUP = 1, SVC_STEP_NICE, SVC_STEP_AFFINITY, SVC_STEP_RLIMIT,
@@ -36,11 +39,17 @@ struct svc_proc {
     int ready_fd;  /* read end of the ready pipe, -1 for ready = none */
 };
 
-/* chan_fd: the service's write channel (region_channel_fd), or -1; the
- * child gets it as SVC_CHANNEL_FD and $HMK_CHANNEL_FD. The caller keeps
- * and closes its own descriptor. */
-int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl, int chan_fd,
-              struct svc_proc *out);
+/* Descriptors handed to the service (-1: none). The child gets them as
+ * SVC_CHANNEL_FD / $HMK_CHANNEL_FD and SVC_TELEMETRY_FD /
+ * $HMK_TELEMETRY_FD; the caller keeps and closes its own. */
+struct svc_pass {
+    int chan_fd;   /* its write channel (region_channel_fd) */
+    int telem_fd;  /* its telemetry block (telemetry.h) */
+};
+
+/* pass may be NULL: nothing handed over. */
+int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl,
+              const struct svc_pass *pass, struct svc_proc *out);
 /* "exec", "setuid", ... */
 const char *svc_step_name(int step);
 /* Signal through the pidfd. Only where the kernel has no pidfds (ENOSYS,
@@ -53,7 +62,7 @@ int svc_signal(const struct svc_proc *p, int sig);
  * cfg_strv_free. */
 /* ctl: the daemon's control socket ("" or NULL: none), which libhalmk
  * asks for the service's channel again after the bridge was reloaded. */
-int svc_build_env(const struct cfg_service *cfg, const char *region, const char *ctl, bool chan,
-                  char ***out);
+int svc_build_env(const struct cfg_service *cfg, const char *region, const char *ctl,
+                  const struct svc_pass *pass, char ***out);
 
 #endif

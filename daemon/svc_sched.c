@@ -59,6 +59,11 @@ static int parse_ns(const char *s, const char *end, uint64_t *out)
     return -EINVAL;
 }
 
+int sched_parse_ns(const char *s, uint64_t *out)
+{
+    return parse_ns(s, s + strlen(s), out);
+}
+
 static int parse_prio(const char *s, unsigned *out)
 {
     char *end;

@@ -38,6 +38,8 @@ struct sched_spec {
 
 /* Parse a `sched =` value. -EINVAL bad syntax, -ERANGE out of range. */
 int sched_parse(const char *s, struct sched_spec *out);
+/* A duration with a unit (ns, us, ms, s), 1 ns to 100 s: "2ms", "1.5ms". */
+int sched_parse_ns(const char *s, uint64_t *out);
 /* fifo, rr and deadline: the classes that can starve others on a CPU */
 bool sched_is_realtime(const struct sched_spec *sp);
 bool sched_equal(const struct sched_spec *a, const struct sched_spec *b);

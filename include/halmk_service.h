@@ -90,6 +90,16 @@ void hmk_svc_set_period(hmk_svc *s, int period_ms);
  * (not under the daemon, or ready = none), -errno on failure. */
 int hmk_ready(void);
 
+/* Reaction-time telemetry (the daemon's `deadline =`, shown by
+ * hal-microkernelctl stats): records that a change the bridge stamped at
+ * stamp_ns (CLOCK_MONOTONIC: struct hmk_stats.bridge_time_ns of the cycle
+ * that carried it) has now been acted on. The framework records every
+ * change it hands to on_change, after the round's commit; other clients
+ * opt in by calling this. Returns 1 when the reaction missed the deadline,
+ * else 0 (also outside the daemon, or for stamp_ns 0). No lock, no system
+ * call but clock_gettime (and one mmap on the first call). */
+int hmk_reaction(uint64_t stamp_ns);
+
 /* Waits until an in value of one of pins[0..n) changed in a bridge cycle
  * after *since, the region detaches (-ESTALE), timeout_ms passes
  * (-ETIMEDOUT; < 0 waits forever) or a signal arrives (-EINTR). On success

@@ -14,6 +14,7 @@
  *     start NAME\n        set the service's goal to up (also leaves `failed`)
  *     stop NAME\n         set the service's goal to down
  *     restart NAME\n      stop (if running), then start again
+ *     stats\n  stats NAME\n  reaction-time telemetry of every service / one
  *     channel\n           the tools write channel: the reply "ok" carries its
  *                         descriptor (SCM_RIGHTS); how libhalmk lets a tool
  *                         run by a user write without being root
@@ -31,7 +32,14 @@
  * "exec failed: No such file or directory") or "-"; it contains no tab or
  * newline. status/start/stop/restart NAME all reply with the record of NAME.
  *
- * Permissions: anyone who can connect may ask for status; start, stop and
+ * stats replies with one record per service instead (see hmk_svc_abi.h
+ * for what a reaction is; every number is what the service recorded):
+ *     stats\tNAME\tDEADLINE_NS\tCOUNT\tMISSES\tMAX_NS\tSUM_NS\tHIST\n
+ * DEADLINE_NS is the configured deadline (0: none); HIST is
+ * HMK_TELEMETRY_BUCKETS comma-separated counts, bucket k counting reactions
+ * of [2^k, 2^(k+1)) ns. The counts survive the service's restarts.
+ *
+ * Permissions: anyone who can connect may ask for status and stats; start, stop and
  * restart need a peer (SO_PEERCRED) that is root or a member of the
  * configured control-group; channel needs root or a member of the
  * configured writer-group.
@@ -53,6 +61,7 @@ enum hmk_ctl_verb {
     HMK_CTL_STOP,
     HMK_CTL_RESTART,
     HMK_CTL_CHANNEL,
+    HMK_CTL_STATS,
 };
 
 /* Service names: 1..HMK_CTL_NAME_MAX characters of [A-Za-z0-9_.@-]. The same
@@ -79,6 +88,7 @@ static inline const char *hmk_ctl_verb_name(enum hmk_ctl_verb v)
     case HMK_CTL_STOP: return "stop";
     case HMK_CTL_RESTART: return "restart";
     case HMK_CTL_CHANNEL: return "channel";
+    case HMK_CTL_STATS: return "stats";
     }
     return "?";
 }

@@ -224,6 +224,20 @@ int hmk_check(const hmk_region *r)
     return hmk_state_check(atomic_load_explicit(&r->shm->hdr.state, memory_order_acquire));
 }
 
+uint64_t hmk_cycle_time(const hmk_region *r, uint64_t cycle)
+{
+    const struct hmk_region_header *h = &r->shm->hdr;
+    uint64_t c1, t, c2;
+
+    /* the header keeps only the latest cycle's stamp: an older cycle's was
+     * overwritten, and the latest one is a later time than it had */
+    c1 = atomic_load_explicit(&h->bridge_cycle, memory_order_acquire);
+    t = atomic_load_explicit(&h->bridge_time_ns, memory_order_acquire);
+    c2 = atomic_load_explicit(&h->bridge_cycle, memory_order_acquire);
+    (void)cycle;
+    return c1 == c2 ? t : 0;
+}
+
 int hmk_stats(const hmk_region *r, struct hmk_stats *o)
 {
     const struct hmk_region_header *h = &r->shm->hdr;

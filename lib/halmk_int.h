@@ -33,6 +33,10 @@ struct hmk_region {
     struct hmk_pin_desc pins[]; /* private, validated copy of the pin table */
 };
 
+/* lib/halmk.c: the bridge's CLOCK_MONOTONIC stamp of `cycle`, or of a later
+ * one when it has been overwritten (0 when torn by a concurrent update) */
+uint64_t hmk_cycle_time(const hmk_region *r, uint64_t cycle);
+
 /* lib/hmk_cap.c */
 int hmk_chan_get(hmk_region *r);        /* maps r->chan; -EACCES etc. */
 void hmk_cap_release(hmk_region *r);    /* unmaps whatever hmk_cap.c mapped */

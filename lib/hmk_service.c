@@ -3,6 +3,8 @@
  * readiness, signals, the change loop and one transaction per round.
  */
 #include "halmk_service.h"
+#include "halmk_int.h"
+#include "hmk_svc_abi.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -63,7 +65,7 @@ static int svc_fail(int ret, char *err, size_t errlen, const char *fmt, ...)
 
 int hmk_ready(void)
 {
-    const char *env = getenv("HMK_READY_FD");
+    const char *env = getenv(HMK_ENV_READY_FD);
     static const char msg[] = "READY=1\n";
     char *end;
     long fd;
@@ -79,7 +81,7 @@ int hmk_ready(void)
         n = write((int)fd, msg, sizeof(msg) - 1);
     while (n < 0 && errno == EINTR);
     close((int)fd);
-    unsetenv("HMK_READY_FD"); /* once: a re-attach must not write again */
+    unsetenv(HMK_ENV_READY_FD); /* once: a re-attach must not write again */
     return n == (ssize_t)(sizeof(msg) - 1) ? 0 : -EIO;
 }
 
@@ -210,6 +212,9 @@ static int svc_round(hmk_svc *s, bool all)
 {
     const struct hmk_svc_def *d = s->def;
     uint64_t cycle = hmk_cycle(s->r);
+    /* the wake's latest stamp: the change's own when the service woke in
+     * its cycle, else later (the reaction is then a lower bound) */
+    uint64_t stamp = hmk_cycle_time(s->r, cycle);
     int ret = 0;
 
     for (unsigned k = 0; k < s->nreads && ret >= 0 && !s->stop; k++) {
@@ -222,6 +227,10 @@ static int svc_round(hmk_svc *s, bool all)
     }
     if (ret >= 0)
         ret = hmk_svc_commit(s);
+    /* the first round after an attach reacts to no change */
+    for (unsigned k = 0; !all && ret >= 0 && k < s->nreads; k++)
+        if (s->changed[k])
+            hmk_reaction(stamp);
     return ret;
 }
 
@@ -235,16 +244,19 @@ static int svc_stream_loop(hmk_svc *s, hmk_stream *st)
 
     while (ret >= 0 && !s->stop && !svc_signalled) {
         int n = hmk_stream_read(st, ev, 64, s->period_ms > 0 ? s->period_ms : -1, &lost);
+        uint64_t stamp = hmk_cycle_time(s->r, hmk_cycle(s->r));
 
         ret = 0;
         if (lost != reported && d->on_lost) {
             ret = d->on_lost(s, lost - reported, d->user);
             reported = lost;
         }
+        bool handled[64] = { false };
         for (int k = 0; ret >= 0 && k < n && !s->stop; k++)
             for (unsigned r = 0; r < s->nreads; r++)
                 if (s->read_idx[r] == ev[k].pin && d->on_change) {
                     ret = d->on_change(s, r, &ev[k].value, ev[k].cycle, d->user);
+                    handled[k] = true;
                     break;
                 }
         if (ret >= 0 && n == -ETIMEDOUT && d->on_tick)
@@ -253,6 +265,9 @@ static int svc_stream_loop(hmk_svc *s, hmk_stream *st)
             ret = n;
         if (ret >= 0)
             ret = hmk_svc_commit(s);
+        for (int k = 0; ret >= 0 && k < n; k++)
+            if (handled[k])
+                hmk_reaction(stamp);
     }
     return ret;
 }

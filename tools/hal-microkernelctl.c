@@ -4,6 +4,7 @@
  *
  *   hal-microkernelctl [-s PATH] [--json] status [NAME]
  *   hal-microkernelctl [-s PATH] [--json] start|stop|restart NAME
+ *   hal-microkernelctl [-s PATH] [--json] stats [NAME]
  *
  * Exit status: 0 ok, 1 the daemon answered with an error, 2 usage, 3 cannot
  * reach the daemon or it answered something unreadable.
@@ -22,14 +23,18 @@
 #include "hmk_ctl.h"
 #include "hmk_version.h"
 
+/* "service", name, state, pid, uptime_ms, restarts, last_exit; or
+ * "stats", name, deadline_ns, count, misses, max_ns, sum_ns, hist */
+#define REC_FIELDS 8
 struct rec {
-    char *f[7]; /* "service", name, state, pid, uptime_ms, restarts, last_exit */
+    char *f[REC_FIELDS];
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: hal-microkernelctl [-s SOCKET] [--json] status [NAME]\n"
                "       hal-microkernelctl [-s SOCKET] [--json] start|stop|restart NAME\n"
+               "       hal-microkernelctl [-s SOCKET] [--json] stats [NAME]\n"
                "  -s, --socket PATH  control socket (default " HMK_CTL_DEFAULT_SOCKET ")\n"
                "  -j, --json         print JSON instead of a table\n");
 }
@@ -63,6 +68,87 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+static void fmt_ns(unsigned long long ns, char *buf, size_t len)
+{
+    if (ns >= 1000000000ull)
+        snprintf(buf, len, "%.2fs", ns / 1e9);
+    else if (ns >= 1000000ull)
+        snprintf(buf, len, "%.2fms", ns / 1e6);
+    else if (ns >= 1000ull)
+        snprintf(buf, len, "%.1fus", ns / 1e3);
+    else
+        snprintf(buf, len, "%lluns", ns);
+}
+
+/* Upper bound of the histogram bucket holding quantile q: what a log2
+ * histogram can say ("p99 <= 2.1ms"). 0 when empty. */
+static unsigned long long quantile(const unsigned long long *h, unsigned n, double q)
+{
+    long double total = 0, acc = 0;
+
+    for (unsigned k = 0; k < n; k++)
+        total += h[k];
+    for (unsigned k = 0; k < n && total > 0; k++) {
+        acc += h[k];
+        if (h[k] && acc >= total * q)
+            return (2ull << k) - 1;
+    }
+    return 0;
+}
+
+static unsigned parse_hist(const char *s, unsigned long long *h, unsigned max)
+{
+    unsigned n = 0;
+    char *end;
+
+    while (n < max && *s) {
+        h[n++] = strtoull(s, &end, 10);
+        s = *end == ',' ? end + 1 : end + strlen(end);
+    }
+    return n;
+}
+
+static void print_stats(const struct rec *recs, size_t nrec, bool json)
+{
+    if (!json)
+        printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", "NAME", "DEADLINE", "REACTIONS", "MISSES",
+               "MEAN", "P50<=", "P99<=", "MAX");
+    else
+        printf("[");
+    for (size_t i = 0; i < nrec; i++) {
+        unsigned long long h[64], dl = strtoull(recs[i].f[2], NULL, 10),
+                           count = strtoull(recs[i].f[3], NULL, 10), sum = strtoull(recs[i].f[6], NULL, 10);
+        unsigned nh = parse_hist(recs[i].f[7], h, 64);
+        unsigned long long p50 = quantile(h, nh, 0.5), p99 = quantile(h, nh, 0.99), mean = count ? sum / count : 0;
+        char b[5][24];
+
+        if (json) {
+            printf("%s{\"name\":", i ? "," : "");
+            json_str(recs[i].f[1]);
+            printf(",\"deadline_ns\":%llu,\"count\":%s,\"misses\":%s,\"max_ns\":%s,\"sum_ns\":%s,"
+                   "\"mean_ns\":%llu,\"p50_le_ns\":%llu,\"p99_le_ns\":%llu,\"hist_log2_ns\":[%s]}",
+                   dl, recs[i].f[3], recs[i].f[4], recs[i].f[5], recs[i].f[6], mean, p50, p99, recs[i].f[7]);
+            continue;
+        }
+        if (dl)
+            fmt_ns(dl, b[0], sizeof(b[0]));
+        else
+            snprintf(b[0], sizeof(b[0]), "-");
+        fmt_ns(mean, b[1], sizeof(b[1]));
+        fmt_ns(p50, b[2], sizeof(b[2]));
+        fmt_ns(p99, b[3], sizeof(b[3]));
+        fmt_ns(strtoull(recs[i].f[5], NULL, 10), b[4], sizeof(b[4]));
+        if (!count)
+            printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", recs[i].f[1], b[0], "0", dl ? "0" : "-", "-", "-",
+                   "-", "-");
+        else
+            printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", recs[i].f[1], b[0], recs[i].f[3],
+                   dl ? recs[i].f[4] : "-", b[1], b[2], b[3], b[4]);
+    }
+    if (json)
+        printf("]\n");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -78,7 +164,7 @@ int main(int argc, char **argv)
     char *buf = NULL, *line, *save = NULL, *final = NULL;
     struct rec *recs = NULL;
     size_t len = 0, cap = 0, nrec = 0;
-    bool json = false, need_name;
+    bool json = false, need_name, stats;
     int opt, fd, rc = 3;
 
     while ((opt = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
@@ -94,9 +180,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    need_name = strcmp(argv[optind], "status") != 0;
+    stats = !strcmp(argv[optind], "stats");
+    need_name = strcmp(argv[optind], "status") != 0 && !stats;
     if ((strcmp(argv[optind], "status") && strcmp(argv[optind], "start") && strcmp(argv[optind], "stop") &&
-         strcmp(argv[optind], "restart")) ||
+         strcmp(argv[optind], "restart") && !stats) ||
         argc - optind > 2 || (need_name && argc - optind != 2)) {
         usage(stderr);
         return 2;
@@ -161,14 +248,14 @@ int main(int argc, char **argv)
     }
     buf[len] = '\0';
     for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (!strncmp(line, "service\t", 8)) {
+        if (!strncmp(line, stats ? "stats\t" : "service\t", stats ? 6 : 8)) {
             struct rec r;
             char *fs = NULL, *t = strtok_r(line, "\t", &fs);
-            int i = 0;
+            int i = 0, want = stats ? 8 : 7;
             struct rec *nr;
-            for (; t && i < 7; t = strtok_r(NULL, "\t", &fs))
+            for (; t && i < want; t = strtok_r(NULL, "\t", &fs))
                 r.f[i++] = t;
-            if (i != 7 || final) {
+            if (i != want || t || final) {
                 fprintf(stderr, "hal-microkernelctl: malformed reply from the daemon\n");
                 goto out;
             }
@@ -193,7 +280,9 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (json) {
+    if (stats) {
+        print_stats(recs, nrec, json);
+    } else if (json) {
         printf("[");
         for (size_t i = 0; i < nrec; i++) {
             printf("%s{\"name\":", i ? "," : "");

@@ -87,7 +87,7 @@ static void test_env(void **state)
     char **env = NULL;
     (void)state;
 
-    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, NULL, &env), 0);
     assert_string_equal(env[0], "A=1");
     assert_string_equal(env[1], "B=2 3");
     assert_string_equal(env[2], "HAL_MICROKERNEL_REGION=rig");
@@ -95,19 +95,19 @@ static void test_env(void **state)
     assert_null(env[4]);
     cfg_strv_free(env);
     s->ready = CFG_READY_NONE;
-    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, NULL, &env), 0);
     assert_null(env[3]);
     cfg_strv_free(env);
     cfg_service_free(s);
     /* writes = a list, and writes = none (set, empty: the service may write nothing) */
     s = svc_cfg("[service a]\nexec = a\nwrites = pin.1 spindle.speed,x\n");
-    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, NULL, &env), 0);
     assert_string_equal(env[1], "HMK_WRITE_PINS=pin.1,spindle.speed,x");
     assert_null(env[2]);
     cfg_strv_free(env);
     cfg_service_free(s);
     s = svc_cfg("[service a]\nexec = a\nwrites = none\n");
-    assert_int_equal(svc_build_env(s, "rig", NULL, false, &env), 0);
+    assert_int_equal(svc_build_env(s, "rig", NULL, NULL, &env), 0);
     assert_string_equal(env[1], "HMK_WRITE_PINS=");
     cfg_strv_free(env);
     cfg_service_free(s);
@@ -121,7 +121,7 @@ static void test_fork_fails(void **state)
     (void)state;
 
     fork_errno = EAGAIN;
-    assert_int_equal(svc_spawn(s, "r", NULL, -1, &p), -EAGAIN);
+    assert_int_equal(svc_spawn(s, "r", NULL, NULL, &p), -EAGAIN);
     assert_int_equal(count_fds(), before); /* both pipes closed again */
     cfg_service_free(s);
 }
@@ -134,7 +134,7 @@ static void test_pipe_fails(void **state)
     (void)state;
 
     pipe2_fail_at = 2; /* the ready pipe */
-    assert_int_equal(svc_spawn(s, "r", NULL, -1, &p), -EMFILE);
+    assert_int_equal(svc_spawn(s, "r", NULL, NULL, &p), -EMFILE);
     assert_int_equal(count_fds(), before);
     cfg_service_free(s);
 }
@@ -149,7 +149,7 @@ static void run(const char *text, int *step, int *err, int *status)
     ssize_t n;
     int flags;
 
-    assert_int_equal(svc_spawn(s, "r", NULL, -1, &p), 0);
+    assert_int_equal(svc_spawn(s, "r", NULL, NULL, &p), 0);
     assert_true(p.pid > 0 && p.pidfd >= 0 && p.status_fd >= 0);
     /* the daemon's ends are close-on-exec too */
     assert_true(fcntl(p.pidfd, F_GETFD) & FD_CLOEXEC);
