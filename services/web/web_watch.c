@@ -95,20 +95,29 @@ static void pin_set(struct web_state *s, unsigned i, const hmk_value *v, uint64_
 
 /* The bridge stamps each cycle with CLOCK_MONOTONIC; the stream gives each
  * change its cycle. A change's time is the stamp of its cycle: the latest
- * stamp, less the cycles since at the measured period (the watcher reads
- * the stream within a cycle or two, so that part is small). In wall-clock
- * ms, the clock a browser on this machine has: the page measures its own
- * latency from it. 0 when the bridge has not stamped yet. */
+ * stamp, moved by the cycles between at the measured period (the watcher
+ * reads the stream within a cycle or two, so that part is small; a change
+ * of the cycle the bridge is still finishing is one ahead of the stamp, and
+ * is never put later than now). In wall-clock ms, the clock a browser on
+ * this machine has: the page measures its own latency from it. 0 when the
+ * bridge has not stamped yet. */
 static double bridge_ms(struct web_state *s, const struct hmk_stats *hs, uint64_t cycle)
 {
-    uint64_t back, mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+    uint64_t mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+    uint64_t period = s->period_ns ? s->period_ns : 1000000u, t;
 
-    if (hs->bridge_time_ns == 0 || cycle > hs->cycle)
+    if (hs->bridge_time_ns == 0)
         return 0;
-    back = (hs->cycle - cycle) * (s->period_ns ? s->period_ns : 1000000u);
-    if (back >= hs->bridge_time_ns)
-        return 0;
-    return ((double)(hs->bridge_time_ns - back) + (double)real - (double)mono) / 1e6;
+    if (cycle >= hs->cycle) {
+        t = hs->bridge_time_ns + (cycle - hs->cycle) * period;
+        if (t > mono)
+            t = mono;
+    } else {
+        if ((hs->cycle - cycle) * period >= hs->bridge_time_ns)
+            return 0;
+        t = hs->bridge_time_ns - (hs->cycle - cycle) * period;
+    }
+    return ((double)t + (double)real - (double)mono) / 1e6;
 }
 
 /* The period from two stamps far enough apart to average the jitter. */
