@@ -84,6 +84,7 @@ cpu_row() {
 echo "| measurement | result | notes |"
 echo "|---|---|---|"
 echo "| region change → browser DOM update (halweb, SSE ≤ 30 frames/s) | p50 $(j p50) ms, p99 $(j p99) ms | $(j n) changes at 1.7/s, measured in the page against the wall clock written into the pin |"
+echo "| bridge stamp of the change's cycle → browser DOM update | p50 $(j bt_p50) ms, p99 $(j bt_p99) ms | $(j bt_n) changes, the stamp halweb sends with each (bt) |"
 echo "| peer: page polling /api/pins every 500 ms | p50 $(j peer_p50) ms, p99 $(j peer_p99) ms | $(j peer_n) changes seen |"
 echo
 echo "| service CPU | CPU | frames/s each browser got | halweb RSS |"

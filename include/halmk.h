@@ -119,6 +119,17 @@ unsigned hmk_pin_count(const hmk_region *r);
  * ("microkernel.pin.1.out") or by decimal index ("1"); -ENOENT if none. */
 int hmk_pin_find(const hmk_region *r, const char *name);
 int hmk_pin_info(const hmk_region *r, unsigned index, struct hmk_pin_info *out);
+/* Whether this handle may write the pin, as far as this process can know
+ * before trying: 1 if hmk_write/hmk_pulse would pass the library's checks
+ * (handle not read-only, pin has an out side, and, when $HMK_WRITE_PINS is
+ * set, the pin is in it), 0 if they would refuse it (-EROFS, -EPERM);
+ * -EINVAL for a NULL handle, -ERANGE for a bad index. It does not take a
+ * write channel: a service the daemon started is granted on its channel
+ * what $HMK_WRITE_PINS names (both come from its `writes =`); a process
+ * without $HMK_WRITE_PINS gets 1 for every out pin and learns at the first
+ * write whether it has a channel at all (-ENOKEY). For showing controls
+ * only for writable pins; the write itself stays the authority. */
+int hmk_write_granted(const hmk_region *r, unsigned index);
 
 /* The value HAL feeds in (pins with an in side). -EPERM for out-only pins. */
 int hmk_read_in(const hmk_region *r, unsigned index, hmk_value *out);

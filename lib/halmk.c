@@ -345,6 +345,20 @@ int hmk_pin_info(const hmk_region *r, unsigned index, struct hmk_pin_info *o)
     return 0;
 }
 
+/* The checks of hmk_txn_set that need no channel, in the same order. */
+int hmk_write_granted(const hmk_region *r, unsigned index)
+{
+    if (!r)
+        return -EINVAL;
+    if (index >= r->pin_count)
+        return -ERANGE;
+    if ((r->flags & HMK_OPEN_RDONLY) || !(r->pins[index].dir & HMK_RD_OUT))
+        return 0;
+    if (r->granted_only && !(r->granted[index / 64] & (1ull << (index % 64))))
+        return 0;
+    return 1;
+}
+
 static void hmk_decode(uint8_t type, uint64_t raw, hmk_value *v)
 {
     v->type = (enum hmk_type)type;

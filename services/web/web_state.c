@@ -22,7 +22,11 @@ static void pin_json(const struct web_pin *p, unsigned i, struct wj_buf *b, bool
         wj_raw(b, ",\"o\":");
         wj_value(b, &p->out);
     }
-    wj_printf(b, ",\"c\":%" PRIu64 ",\"t\":%" PRId64 "}", p->cycle, p->wall_ms);
+    /* w: the page shows write controls only where the service may write */
+    if (full && p->has_out)
+        wj_printf(b, ",\"w\":%s", p->granted ? "true" : "false");
+    wj_printf(b, ",\"c\":%" PRIu64 ",\"t\":%" PRId64 ",\"bt\":%.3f}", p->cycle, p->wall_ms,
+              p->bridge_ms);
 }
 
 void web_json_status(struct web_state *s, struct wj_buf *b)

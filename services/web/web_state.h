@@ -26,10 +26,13 @@ struct web_pin {
     enum hmk_type type;
     enum hmk_dir dir;
     bool has_out;       /* out or io: may be written (if granted) */
+    bool granted;       /* hmk_write_granted: this service may write it */
     hmk_value val;      /* what halcmd getp shows */
     hmk_value out;      /* last value written towards HAL (has_out) */
     uint64_t cycle;     /* bridge cycle of the last change */
     int64_t wall_ms;    /* wall clock when the service saw it */
+    double bridge_ms;   /* wall clock of the bridge cycle of the change (ms,
+                         * from the change stream; 0: not known) */
     uint64_t ver;       /* web_state.ver when it last changed */
 };
 
@@ -58,6 +61,8 @@ struct web_state {
     uint64_t dropped;
     bool stop;
     bool streaming;           /* following hmk_stream (else snapshot diffs) */
+    /* the watcher's alone: the bridge's last (cycle, time) and its period */
+    uint64_t clk_cycle, clk_ns, period_ns;
 };
 
 int web_state_init(struct web_state *s);

@@ -77,7 +77,7 @@ static bool value_eq(const hmk_value *a, const hmk_value *b)
 
 /* Caller holds lock. */
 static void pin_set(struct web_state *s, unsigned i, const hmk_value *v, uint64_t cycle,
-                    bool out)
+                    bool out, double bridge_ms)
 {
     struct web_pin *p = &s->pin[i];
 
@@ -89,7 +89,48 @@ static void pin_set(struct web_state *s, unsigned i, const hmk_value *v, uint64_
         p->val = *v;
     p->cycle = cycle;
     p->wall_ms = (int64_t)(now_ns(CLOCK_REALTIME) / 1000000u);
+    p->bridge_ms = bridge_ms;
     p->ver = ++s->ver;
+}
+
+/* The bridge stamps each cycle with CLOCK_MONOTONIC; the stream gives each
+ * change its cycle. A change's time is the stamp of its cycle: the latest
+ * stamp, moved by the cycles between at the measured period (the watcher
+ * reads the stream within a cycle or two, so that part is small; a change
+ * of the cycle the bridge is still finishing is one ahead of the stamp, and
+ * is never put later than now). In wall-clock ms, the clock a browser on
+ * this machine has: the page measures its own latency from it. 0 when the
+ * bridge has not stamped yet. */
+static double bridge_ms(struct web_state *s, const struct hmk_stats *hs, uint64_t cycle)
+{
+    uint64_t mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+    uint64_t period = s->period_ns ? s->period_ns : 1000000u, t;
+
+    if (hs->bridge_time_ns == 0)
+        return 0;
+    if (cycle >= hs->cycle) {
+        t = hs->bridge_time_ns + (cycle - hs->cycle) * period;
+        if (t > mono)
+            t = mono;
+    } else {
+        if ((hs->cycle - cycle) * period >= hs->bridge_time_ns)
+            return 0;
+        t = hs->bridge_time_ns - (hs->cycle - cycle) * period;
+    }
+    return ((double)t + (double)real - (double)mono) / 1e6;
+}
+
+/* The period from two stamps far enough apart to average the jitter. */
+static void bridge_period(struct web_state *s, const struct hmk_stats *hs)
+{
+    if (hs->cycle < s->clk_cycle || hs->bridge_time_ns < s->clk_ns || s->clk_cycle == 0) {
+        s->clk_cycle = hs->cycle;
+        s->clk_ns = hs->bridge_time_ns;
+    } else if (hs->cycle - s->clk_cycle >= 100) {
+        s->period_ns = (hs->bridge_time_ns - s->clk_ns) / (hs->cycle - s->clk_cycle);
+        s->clk_cycle = hs->cycle;
+        s->clk_ns = hs->bridge_time_ns;
+    }
 }
 
 /* Reads the pin table and every value, then publishes it as a new layout
@@ -114,6 +155,7 @@ static int watch_attach(struct web_state *s, hmk_region *r)
             p->type = info.type;
             p->dir = info.dir;
             p->has_out = info.dir != HMK_DIR_IN;
+            p->granted = hmk_write_granted(r, i) == 1;
         }
         p->val.type = p->out.type = p->type;
         if (hmk_read(r, i, &v) == 0)
@@ -159,7 +201,7 @@ static int watch_snapshot(struct web_state *s, hmk_value *vals)
         return ret;
     pthread_mutex_lock(&s->lock);
     for (unsigned i = 0; i < s->npins; i++)
-        pin_set(s, i, &vals[i], cycle, false);
+        pin_set(s, i, &vals[i], cycle, false, 0);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -181,7 +223,7 @@ static int watch_outs(struct web_state *s, unsigned *idx, hmk_value *vals)
         return ret == -EAGAIN ? 0 : ret;
     pthread_mutex_lock(&s->lock);
     for (unsigned k = 0; k < n; k++)
-        pin_set(s, idx[k], &vals[k], hmk_cycle(s->r), true);
+        pin_set(s, idx[k], &vals[k], hmk_cycle(s->r), true, 0);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -190,15 +232,19 @@ static int watch_outs(struct web_state *s, unsigned *idx, hmk_value *vals)
 static int watch_stream(struct web_state *s, hmk_stream *st, hmk_value *vals)
 {
     struct hmk_event ev[WATCH_BATCH];
+    struct hmk_stats hs = { 0 };
     uint64_t lost = 0;
     int n = hmk_stream_read(st, ev, WATCH_BATCH, WATCH_TICK_MS, &lost);
 
     if (n < 0)
         return n == -ETIMEDOUT || n == -EINTR ? 0 : n;
+    if (hmk_stats(s->r, &hs) == 0)
+        bridge_period(s, &hs);
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < n; i++)
         if (ev[i].pin < s->npins)
-            pin_set(s, ev[i].pin, &ev[i].value, ev[i].cycle, false);
+            pin_set(s, ev[i].pin, &ev[i].value, ev[i].cycle, false,
+                    bridge_ms(s, &hs, ev[i].cycle));
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     /* browsers want the latest values, not the missed history: resync */
@@ -262,6 +308,8 @@ static void watch_status(struct web_state *s, uint64_t *svc_due)
 
     if (s->r && hmk_stats(s->r, &hs) < 0)
         memset(&hs, 0, sizeof(hs));
+    else if (s->r)
+        bridge_period(s, &hs);
     if (s->ctl_socket && now >= *svc_due) {
         nsvc = ctl_status(s->ctl_socket, svc, WEB_MAX_SVCS);
         *svc_due = now + SVC_EVERY_MS * 1000000ull;

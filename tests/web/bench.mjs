@@ -44,11 +44,14 @@ try {
       if (last !== null && v !== last) plat.push(Date.now() - v);
       last = v;
     }, 500);
-    await page.evaluate(() => { window.hmkProbe.lat = []; });
+    await page.evaluate(() => { window.hmkProbe.lat = []; window.hmkProbe.chg = []; });
     await sleep(secs * 1000);
     const lat = await page.evaluate(() => window.hmkProbe.lat);
+    // the same changes timed from the bridge's stamp of their cycle (bt)
+    const blat = (await page.evaluate(() => window.hmkProbe.chg)).filter((x) => x.bt > 0).map((x) => x.dom - x.bt);
     clearInterval(timer);
     console.log(JSON.stringify({ n: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat),
+                                 bt_n: blat.length, bt_p50: pct(blat, 50), bt_p99: pct(blat, 99),
                                  peer_n: plat.length, peer_p50: pct(plat, 50), peer_p99: pct(plat, 99) }));
   } else if (mode === 'clients') {
     const n = +a, secs = +b;

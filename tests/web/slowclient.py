@@ -3,8 +3,14 @@
 with a tiny receive buffer and never reads; a second reads the stream and
 counts frames per second. Passes if the reader kept at least 10 frames/s in
 every second while the stalled one was connected and after, and the
-server closed the stalled one's stream."""
-import socket, sys, time
+server dropped the stalled one: /api/status counts it within DEADLINE s
+and its stream then ends (EOF) within DEADLINE s of draining it. Every
+check ends with a FAIL line of its own, never by the caller's timeout: a
+server that keeps the stalled client would otherwise stream to it for
+ever once it is drained."""
+import json, socket, sys, time, urllib.request
+
+DEADLINE = 30.0  # generous: a loaded 2-vCPU VM; the drop takes ~1 s
 
 host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 req = b"GET /api/events HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port)
@@ -41,13 +47,39 @@ low = [f for f in per_sec[1:] if f < 10]
 if low:
     print("reader starved while a client stalled:", per_sec)
     sys.exit(1)
-# the server must have dropped the stalled client: behind what its buffers
-# hold, its stream ends
-stalled.settimeout(10)
+
+
+def dropped():
+    url = "http://%s:%d/api/status" % (host, port)
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)["dropped"]
+
+
+# the server must have dropped the stalled client (still stalled: it has
+# not read a byte), and counted it
+end = time.monotonic() + DEADLINE
+while dropped() < 1:
+    if time.monotonic() > end:
+        print("FAIL: stalled client: not dropped %.0f s after the reader's %.0f s "
+              "(/api/status dropped = 0)" % (DEADLINE, secs))
+        sys.exit(1)
+    time.sleep(0.1)
+# behind what the socket buffers hold, its stream must end: a server that
+# only counted it and kept writing would stream on for ever
+stalled.settimeout(5)
+got, end = 0, time.monotonic() + DEADLINE
 try:
-    while stalled.recv(1 << 20):
-        pass
+    while True:
+        d = stalled.recv(1 << 20)
+        if not d:
+            break
+        got += len(d)
+        if time.monotonic() > end:
+            print("FAIL: stalled client: its stream did not end within %.0f s of draining "
+                  "it (%d bytes so far): counted as dropped but still served" % (DEADLINE, got))
+            sys.exit(1)
 except OSError as e:
-    print("stalled client: stream not closed by the server:", e)
-    sys.exit(1)
-print("stalled client: dropped by the server")
+    if not isinstance(e, ConnectionResetError):
+        print("FAIL: stalled client: stream neither closed nor reset by the server:", e)
+        sys.exit(1)
+print("stalled client: dropped by the server (%d buffered bytes, then closed)" % got)

@@ -25,6 +25,9 @@ t_http() {
     wait_for 20 "7 pins in /api/pins" sh -c "curl -sf $URL/api/pins | python3 -c \"import json,sys; j=json.load(sys.stdin); sys.exit(len(j['pins'])!=7)\""
     curl -sf "$URL/api/pins" | py "j['pins'][4]['name']=='lamp' and j['pins'][4]['type']=='bit' and j['pins'][6]['dir']=='in'" ||
         fail "pin table: $(curl -s "$URL/api/pins")"
+    # w: what hmk_write_granted says, the page's controls follow it
+    curl -sf "$URL/api/pins" | py "j['pins'][2]['w'] and j['pins'][4]['w'] and not j['pins'][1]['w'] and 'w' not in j['pins'][6]" ||
+        fail "granted flags: $(curl -s "$URL/api/pins")"
 
     # the live stream: a snapshot, then a delta keyed by index with its cycle
     curl -sN "$URL/api/events" >"$T/ev" & PIDS+=($!)
@@ -79,8 +82,10 @@ t_http() {
     wait_for 20 "a new snapshot on the open stream" sh -c "[ \$(grep -c '^event: snapshot' $T/ev) -ge 3 ]"
     stop_web
 
-    # a service without a token file never writes
+    # a service without a token file never writes, and says so per pin
     start_web
+    wait_for 20 "pins" sh -c "curl -sf $URL/api/pins | grep -q lamp"
+    curl -sf "$URL/api/pins" | py "not any(p.get('w') for p in j['pins'])" || fail "writable without a token"
     expect 403 'writes are off' "$(op /api/write '{"pin":"pin.0","value":1}')"
     stop_web
 }
@@ -124,7 +129,9 @@ t_abuse() {
 t_slow() {
     "$RT" create "$REGION" 1000 || fail "create region"
     start_web --send-timeout 1000
-    "$RT" storm "$REGION" 200 30 & PIDS+=($!)
+    # the storm outlasts the reader (25 s) and the drain (up to 30 s) even
+    # when python starts slowly; it is stopped below
+    "$RT" storm "$REGION" 200 150 & PIDS+=($!)
     python3 "$HERE/slowclient.py" 127.0.0.1 "$PORT" 25 >"$T/slow" 2>&1 ||
         fail "slow client: $(cat "$T/slow")"
     cat "$T/slow"

@@ -10,9 +10,13 @@
   let plotPin = -1;
   let plotData = [];
   const PLOT_MAX = 300;
-  // latency probe for bench/web.sh: #probe=IDX records now - value (ms)
+  // latency probe for bench/web.sh and the HAL browser test: #probe=IDX
+  // records, for pin IDX, now - value (ms; bench/web.sh's pin carries the
+  // wall clock) in lat, and every change with its bridge cycle (c), the
+  // bridge's stamp of that cycle (bt, wall-clock ms) and when it was in
+  // the DOM (dom) in chg
   const probe = /probe=(\d+)/.exec(location.hash);
-  window.hmkProbe = { pin: probe ? +probe[1] : -1, lat: [], frames: 0 };
+  window.hmkProbe = { pin: probe ? +probe[1] : -1, lat: [], chg: [], frames: 0 };
 
   function fmt(v) {
     if (typeof v === 'number') return String(v);
@@ -52,6 +56,12 @@
     const td = document.createElement('td');
     td.className = 'set';
     if (p.o === undefined) return td;
+    // controls only where this service may write (its writes = grant)
+    if (!p.w) {
+      td.textContent = 'not granted';
+      td.classList.add('dim');
+      return td;
+    }
     const mk = (label, fn) => {
       const b = document.createElement('button');
       b.textContent = label;
@@ -120,8 +130,11 @@
       plotData.push(d.v);
       if (plotData.length > PLOT_MAX) plotData.shift();
     }
-    if (d.i === window.hmkProbe.pin && typeof d.v === 'number')
-      window.hmkProbe.lat.push(performance.timeOrigin + performance.now() - d.v);
+    if (d.i === window.hmkProbe.pin) {
+      const now = performance.timeOrigin + performance.now();
+      if (typeof d.v === 'number') window.hmkProbe.lat.push(now - d.v);
+      window.hmkProbe.chg.push({ c: d.c, v: d.v, bt: d.bt, dom: now });
+    }
   }
 
   function applyFilter() {
