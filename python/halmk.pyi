@@ -5,7 +5,9 @@
 # every public name here exists in the module and the other way round.
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Literal, NamedTuple, TypeVar, overload
+from typing import Any, Final, Literal, TypeVar, final, overload
+
+from _typeshed import structseq
 
 __version__: str
 DEFAULT_REGION: str
@@ -29,18 +31,31 @@ class PermissionDenied(Error, PermissionError): ...
 class Timeout(Error, TimeoutError): ...
 class NotFound(Error, FileNotFoundError): ...
 
-# PinInfo and Event are structseqs: tuples with named fields
-class PinInfo(NamedTuple):
-    name: str
-    type: Literal["bit", "float", "s32", "u32"]
-    dir: Literal["in", "out", "io"]
-    index: int
-    slot: bool
+# PinInfo and Event are structseqs: tuples with named fields (as typeshed
+# writes os.stat_result)
+@final
+class PinInfo(structseq[Any], tuple[str, str, str, int, bool]):
+    __match_args__: Final = ("name", "type", "dir", "index", "slot")
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> Literal["bit", "float", "s32", "u32"]: ...
+    @property
+    def dir(self) -> Literal["in", "out", "io"]: ...
+    @property
+    def index(self) -> int: ...  # type: ignore[override]  # the field hides tuple.index
+    @property
+    def slot(self) -> bool: ...
 
-class Event(NamedTuple):
-    cycle: int
-    pin: str
-    value: _Value
+@final
+class Event(structseq[Any], tuple[int, str, _Value]):
+    __match_args__: Final = ("cycle", "pin", "value")
+    @property
+    def cycle(self) -> int: ...
+    @property
+    def pin(self) -> str: ...
+    @property
+    def value(self) -> _Value: ...
 
 def open(name: str | None = None, readonly: bool = False, wait: _Seconds | None = 0) -> Region: ...
 def ready() -> None: ...
@@ -48,6 +63,7 @@ def strerror(errno: int, /) -> str: ...
 def queue_create(name: str, depth: int, msg_size: int, mode: int = 0o600) -> None: ...
 def queue_unlink(name: str, /) -> None: ...
 
+@final
 class Region:
     @property
     def name(self) -> str: ...
@@ -87,6 +103,7 @@ class Region:
     def stats(self) -> dict[str, int]: ...
     def check(self) -> None: ...
 
+@final
 class Transaction:
     def __setitem__(self, key: _Key, value: _Value, /) -> None: ...
     def commit(self) -> int: ...
@@ -96,6 +113,7 @@ class Transaction:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None, /) -> None: ...
 
+@final
 class Stream:
     @property
     def lost(self) -> int: ...
@@ -107,6 +125,7 @@ class Stream:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None, /) -> None: ...
 
+@final
 class Queue:
     def __init__(self, name: str) -> None: ...
     def send(self, data: bytes, timeout: _Seconds | None = None) -> None: ...
