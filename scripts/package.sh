@@ -24,8 +24,9 @@
 #     imports halmk from /usr/lib/python3/dist-packages, linked to the
 #     installed libhalmk.so.1 (no copy inside), and reads the seed's
 #     region; the installed halmk.pyi matches the installed module
-#     (tests/python/test_stub.py); with the daemon up it writes a pin
-#     that reaches HAL;
+#     (tests/python/test_stub.py) and mypy finds the installed stubs
+#     (halmk-stubs) and checks a program with them; with the daemon up it
+#     writes a pin that reaches HAL;
 #   - apt purge: no file of the packages, no conffile, no state or log
 #     directory, no systemd enablement state is left; the groups are.
 set -euo pipefail
@@ -208,7 +209,17 @@ with halmk.open(readonly=True) as r:
 (cd / && HMK_STUB=${pymod%/*}/halmk.pyi /usr/bin/python3 -I -m pytest -q -p no:cacheprovider \
     "$clone/tests/python/test_stub.py" >"$tmp/pytest-stub.log" 2>&1) \
     || { tail -n 20 "$tmp/pytest-stub.log"; die "the installed halmk.pyi does not match the installed module"; }
-echo "  python3 -I: $pymod on $(ldd "$pymod" | awk '/libhalmk/ { print $3 }'), $(cut -d' ' -f1 <<<"$v") pins, pin.0 = 2.5; halmk.pyi matches ($(tail -n 1 "$tmp/pytest-stub.log"))"
+# mypy on a program using halmk: the stubs are found (else "missing
+# library stubs") and used (a wrong type is an error)
+printf 'import halmk\nr: halmk.Region = halmk.open()\nc: int = r.cycle\n' >"$tmp/typed_ok.py"
+printf 'import halmk\nname: int = halmk.open().name\n' >"$tmp/typed_bad.py"
+(cd "$tmp" && /usr/bin/python3 -I -m mypy --cache-dir "$tmp/mypy-cache" typed_ok.py >"$tmp/mypy.log" 2>&1) \
+    || { cat "$tmp/mypy.log"; die "mypy does not find or accept the installed halmk stubs"; }
+if (cd "$tmp" && /usr/bin/python3 -I -m mypy --cache-dir "$tmp/mypy-cache" typed_bad.py >"$tmp/mypy-bad.log" 2>&1); then
+    die "mypy accepted 'name: int = halmk.open().name': the stubs are not used"
+fi
+grep -q 'Incompatible types in assignment' "$tmp/mypy-bad.log" || { cat "$tmp/mypy-bad.log"; die "mypy failed for another reason"; }
+echo "  python3 -I: $pymod on $(ldd "$pymod" | awk '/libhalmk/ { print $3 }'), $(cut -d' ' -f1 <<<"$v") pins, pin.0 = 2.5; halmk.pyi matches ($(tail -n 1 "$tmp/pytest-stub.log")); mypy uses halmk-stubs"
 # the installed daemon with the installed configuration, but a control
 # socket of its own (another daemon may own /run/hal-microkernel)
 sock=$work/control
