@@ -13,9 +13,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 DESTDIR=$tmp cmake --install "$build" >"$tmp/install.log" 2>&1 \
     || { cat "$tmp/install.log"; fail "cmake --install failed"; }
-# Python programs find the installed module (python3-halmk's, once packaged)
+# Python programs find the installed module (python3-halmk's), and the
+# module the installed libhalmk.so.1 if it links it (HMK_PYTHON_SHARED)
 PYTHONPATH=$(find "$tmp" -type d \( -name dist-packages -o -name site-packages \) -printf '%p:')
-export PYTHONPATH
+LD_LIBRARY_PATH=$(find "$tmp" -name 'libhalmk.so.*' -printf '%h:')
+export PYTHONPATH LD_LIBRARY_PATH
 n=0
 while IFS= read -r -d '' prog; do
     name=$(basename "$prog")

@@ -180,7 +180,7 @@ static PyObject *mod_ready(PyObject *self, PyObject *unused)
 }
 
 PyDoc_STRVAR(strerror_doc,
-"strerror(errno)\n--\n\nlibhalmk's one-phrase text for an errno value (positive).");
+"strerror(errno, /)\n--\n\nlibhalmk's one-phrase text for an errno value (positive).");
 
 static PyObject *mod_strerror(PyObject *self, PyObject *arg)
 {
@@ -208,7 +208,7 @@ PyDoc_STRVAR(qcreate_doc,
 "Make the message queue /dev/shm/hmkq.<name> (the daemon does this from its\n"
 "[queue] sections). An existing queue of the same geometry is kept.");
 
-PyDoc_STRVAR(qunlink_doc, "queue_unlink(name)\n--\n\nRemove the message queue <name>.");
+PyDoc_STRVAR(qunlink_doc, "queue_unlink(name, /)\n--\n\nRemove the message queue <name>.");
 
 static PyMethodDef mod_methods[] = {
     {"open", (PyCFunction)(void (*)(void))hmkpy_open, METH_VARARGS | METH_KEYWORDS, open_doc},

@@ -192,14 +192,14 @@ static PyObject *queue_exit(QueueObject *o, PyObject *args)
 #define KW (PyCFunction)(void (*)(void))
 static PyMethodDef queue_methods[] = {
     {"send", KW queue_send, METH_VARARGS | METH_KEYWORDS,
-     "send(data, timeout=None)\n--\n\nQueue one message (bytes, at most msg_size). Blocks while the queue\n"
+     "send($self, data, timeout=None)\n--\n\nQueue one message (bytes, at most msg_size). Blocks while the queue\n"
      "is full, up to timeout seconds (0: never blocks, Error EAGAIN; None: for\n"
      "ever; Timeout otherwise)."},
     {"recv", KW queue_recv, METH_VARARGS | METH_KEYWORDS,
-     "recv(timeout=None)\n--\n\nThe next message as bytes; blocks while empty, as send()."},
+     "recv($self, timeout=None)\n--\n\nThe next message as bytes; blocks while empty, as send()."},
     {"stats", (PyCFunction)queue_stats, METH_NOARGS,
-     "stats()\n--\n\ndict: depth, msg_size, queued, sent, received, recoveries."},
-    {"close", (PyCFunction)queue_close, METH_NOARGS, "close()\n--\n\nClose this handle."},
+     "stats($self)\n--\n\ndict: depth, msg_size, queued, sent, received, recoveries."},
+    {"close", (PyCFunction)queue_close, METH_NOARGS, "close($self)\n--\n\nClose this handle."},
     {"__enter__", (PyCFunction)queue_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)queue_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

@@ -659,51 +659,51 @@ static PyObject *region_transaction(RegionObject *o, PyObject *unused)
 #define KW (PyCFunction)(void (*)(void))
 static PyMethodDef region_methods[] = {
     {"close", (PyCFunction)region_close, METH_NOARGS,
-     "close()\n--\n\nDetach from the region (also on leaving a with block). Idempotent."},
+     "close($self)\n--\n\nDetach from the region (also on leaving a with block). Idempotent."},
     {"__enter__", (PyCFunction)region_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)region_exit, METH_VARARGS, NULL},
     {"pins", (PyCFunction)region_pins, METH_NOARGS,
-     "pins()\n--\n\nAll pins as a list of PinInfo(name, type, dir, index, slot)."},
+     "pins($self)\n--\n\nAll pins as a list of PinInfo(name, type, dir, index, slot)."},
     {"pin", (PyCFunction)region_pin, METH_O,
-     "pin(key)\n--\n\nPinInfo of one pin: key is a region name ('spindle.speed'), a HAL\n"
+     "pin($self, key, /)\n--\n\nPinInfo of one pin: key is a region name ('spindle.speed'), a HAL\n"
      "name ('microkernel.pin.1.out') or an index."},
-    {"keys", (PyCFunction)region_keys, METH_NOARGS, "keys()\n--\n\nThe pins' region names."},
+    {"keys", (PyCFunction)region_keys, METH_NOARGS, "keys($self)\n--\n\nThe pins' region names."},
     {"read_in", (PyCFunction)region_read_in, METH_O,
-     "read_in(key)\n--\n\nThe value HAL feeds in (PermissionDenied for out-only pins)."},
+     "read_in($self, key, /)\n--\n\nThe value HAL feeds in (PermissionDenied for out-only pins)."},
     {"read_out", (PyCFunction)region_read_out, METH_O,
-     "read_out(key)\n--\n\nThe value last written towards HAL (PermissionDenied for in pins)."},
+     "read_out($self, key, /)\n--\n\nThe value last written towards HAL (PermissionDenied for in pins)."},
     {"pulse", (PyCFunction)region_pulse, METH_VARARGS,
-     "pulse(key, value)\n--\n\nHAL's out pin takes value for exactly one servo cycle, then its\n"
+     "pulse($self, key, value, /)\n--\n\nHAL's out pin takes value for exactly one servo cycle, then its\n"
      "normal value again. Queued (256), never merged; Error(EAGAIN) when full."},
     {"snapshot", KW region_snapshot, METH_VARARGS | METH_KEYWORDS,
-     "snapshot(with_cycle=False)\n--\n\nAll pins' values from one bridge cycle as a dict\n"
+     "snapshot($self, with_cycle=False)\n--\n\nAll pins' values from one bridge cycle as a dict\n"
      "{name: value} (in values; out-only pins give their out value). with_cycle=True\n"
      "returns (cycle, dict)."},
     {"transaction", (PyCFunction)region_transaction, METH_NOARGS,
-     "transaction()\n--\n\nA Transaction: pins set on it reach HAL in the same servo cycle when\n"
+     "transaction($self)\n--\n\nA Transaction: pins set on it reach HAL in the same servo cycle when\n"
      "it commits (on leaving its with block without an exception)."},
     {"wait", KW region_wait, METH_VARARGS | METH_KEYWORDS,
-     "wait(pins=None, timeout=None)\n--\n\nBlock (in the kernel, GIL released) until HAL changes one\n"
+     "wait($self, pins=None, timeout=None)\n--\n\nBlock (in the kernel, GIL released) until HAL changes one\n"
      "of pins (names or indexes; None: every pin HAL feeds) after the last wait;\n"
      "return the list of the changed pins' names. timeout in seconds (None: for\n"
      "ever) raises Timeout (a TimeoutError); Stale if LinuxCNC unloaded the bridge."},
     {"changed", KW region_changed, METH_VARARGS | METH_KEYWORDS,
-     "changed(pins=None)\n--\n\nLike wait() but never blocks: the pins changed since the last\n"
+     "changed($self, pins=None)\n--\n\nLike wait() but never blocks: the pins changed since the last\n"
      "wait/changed, possibly []. Re-arms fileno(): call it when that fd is readable."},
     {"wait_any", KW region_wait_any, METH_VARARGS | METH_KEYWORDS,
-     "wait_any(timeout=None)\n--\n\nBlock until the bridge publishes any change (an in value, or a\n"
+     "wait_any($self, timeout=None)\n--\n\nBlock until the bridge publishes any change (an in value, or a\n"
      "writer's commit) after this call. Timeout, Stale as wait()."},
     {"fileno", (PyCFunction)region_fileno, METH_NOARGS,
-     "fileno()\n--\n\nA descriptor that becomes readable when something changed, for select,\n"
+     "fileno($self)\n--\n\nA descriptor that becomes readable when something changed, for select,\n"
      "selectors or asyncio's loop.add_reader; then call changed() (which also\n"
      "re-arms it). A helper thread blocks in the kernel for it: no polling."},
     {"stream", (PyCFunction)region_stream, METH_NOARGS,
-     "stream()\n--\n\nA Stream: an iterator of every change of an in value, in order, from now\n"
+     "stream($self)\n--\n\nA Stream: an iterator of every change of an in value, in order, from now\n"
      "on (Event(cycle, pin, value)); its .lost counts changes it missed, exactly."},
     {"stats", (PyCFunction)region_stats, METH_NOARGS,
-     "stats()\n--\n\nThe region's counters as a dict (cycle, cycles, torn_retries, ...)."},
+     "stats($self)\n--\n\nThe region's counters as a dict (cycle, cycles, torn_retries, ...)."},
     {"check", (PyCFunction)region_check, METH_NOARGS,
-     "check()\n--\n\nRaise Stale if the bridge detached the region."},
+     "check($self)\n--\n\nRaise Stale if the bridge detached the region."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -451,14 +451,14 @@ static PyObject *svc_get_running(ServiceObject *o, void *c)
 
 static PyMethodDef svc_methods[] = {
     {"run", (PyCFunction)svc_run, METH_NOARGS,
-     "run()\n--\n\nAttach (waiting for the region without polling), report readiness to the\n"
+     "run($self)\n--\n\nAttach (waiting for the region without polling), report readiness to the\n"
      "daemon, call the handlers until SIGTERM/SIGINT or stop(), re-attach after a\n"
      "LinuxCNC restart. Returns None after a clean stop; raises the exception a\n"
      "handler raised, or halmk.Error naming what failed. Once per process."},
     {"commit", (PyCFunction)svc_commit, METH_NOARGS,
-     "commit()\n--\n\nSend what handlers staged so far now, not at the end of the round."},
+     "commit($self)\n--\n\nSend what handlers staged so far now, not at the end of the round."},
     {"stop", (PyCFunction)svc_stop, METH_NOARGS,
-     "stop()\n--\n\nEnd run() as SIGTERM would (on_stop runs, staged values commit)."},
+     "stop($self)\n--\n\nEnd run() as SIGTERM would (on_stop runs, staged values commit)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -132,11 +132,11 @@ static PyObject *txn_close(TxnObject *t, PyObject *unused)
 
 static PyMethodDef txn_methods[] = {
     {"commit", (PyCFunction)txn_commit, METH_NOARGS,
-     "commit()\n--\n\nSend the staged values; they reach HAL in one servo cycle. Returns the\n"
+     "commit($self)\n--\n\nSend the staged values; they reach HAL in one servo cycle. Returns the\n"
      "number of pins written; the transaction is empty again."},
-    {"clear", (PyCFunction)txn_clear, METH_NOARGS, "clear()\n--\n\nDrop the staged values."},
+    {"clear", (PyCFunction)txn_clear, METH_NOARGS, "clear($self)\n--\n\nDrop the staged values."},
     {"close", (PyCFunction)txn_close, METH_NOARGS,
-     "close()\n--\n\nRelease the transaction without committing."},
+     "close($self)\n--\n\nRelease the transaction without committing."},
     {"__enter__", (PyCFunction)txn_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)txn_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -329,9 +329,9 @@ static PyObject *stream_get_lost(StreamObject *s, void *c)
 
 static PyMethodDef stream_methods[] = {
     {"read", (PyCFunction)(void (*)(void))stream_read, METH_VARARGS | METH_KEYWORDS,
-     "read(timeout=None)\n--\n\nThe next batch of Events (up to 64), blocking up to timeout seconds\n"
+     "read($self, timeout=None)\n--\n\nThe next batch of Events (up to 64), blocking up to timeout seconds\n"
      "(None: for ever; Timeout when none came)."},
-    {"close", (PyCFunction)stream_close, METH_NOARGS, "close()\n--\n\nUnsubscribe."},
+    {"close", (PyCFunction)stream_close, METH_NOARGS, "close($self)\n--\n\nUnsubscribe."},
     {"__enter__", (PyCFunction)stream_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)stream_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

@@ -4,12 +4,14 @@
 # Installs dependencies, builds, installs the bridge into LinuxCNC's module
 # directory, starts configs/demo.hal (siggen driving in pins, an out pin
 # looped back into an in pin) and the daemon with
-# configs/hal-microkernel-demo.ini (pinlog, spindle-hours, filefeed). Then,
-# for DEMO_SECONDS (default 20, 0 = until Ctrl-C), writes out values with
+# configs/hal-microkernel-demo.ini (pinlog, spindle-hours, filefeed, web),
+# the gateways and the Python service coolant-follow. Then, for
+# DEMO_SECONDS (default 20, 0 = until Ctrl-C), writes out values with
 # halpoke, feeds numbers to filefeed through its FIFO, shows what an
-# MTConnect agent and an MQTT subscriber receive, and prints the region,
-# the HAL pins, the services' state and the newest pinlog lines. Everything
-# is stopped on exit.
+# MTConnect agent and an MQTT subscriber receive, how coolant-follow
+# (Python) follows spindle-at-speed, and prints the region, the HAL pins,
+# the services' state and the newest pinlog lines. Everything is stopped on
+# exit.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${HMK_BUILD_DIR:-$src/build}/default
@@ -68,6 +70,20 @@ backoff-initial = 200ms
 env = PATH=$build/services:/usr/bin:/bin
 writes = coolant
 INI
+# the example service in Python (halmk from this build): flood on half a
+# second after spindle-at-speed, off with it; a pin of its own (demo.hal)
+pymod=$(ls "$build"/python/halmk.*.so 2>/dev/null || true)
+[ -n "$pymod" ] || { echo "demo: the halmk module was not built (python3-dev missing?)" >&2; exit 1; }
+cat >> "$work/demo.ini" <<INI
+
+[service coolant-follow]
+exec = /usr/bin/python3 $src/services/coolant-follow/coolant-follow --coolant flood --on-delay 0.5
+ready = fd
+restart = always
+backoff-initial = 200ms
+env = PYTHONPATH=$build/python
+writes = flood
+INI
 hal-microkernel -n -c "$work/demo.ini"
 hal-microkernel -c "$work/demo.ini" 2>"$work/daemon.log" &
 dpid=$!
@@ -82,11 +98,40 @@ echo "a reader (uid 65534, in the region's group) trying to write:"
 setpriv --reuid=65534 --regid=65534 --groups="$(stat -c %g /dev/shm/hal-microkernel)" \
     "$build/halpoke" pin.1 99 2>&1 | sed 's/^/  /' || true
 ctl() { hal-microkernelctl -s /tmp/hmk-demo-control "$@"; }
-for _ in $(seq 1 100); do   # both gateways up (5 s at most)
+for _ in $(seq 1 100); do   # both gateways and coolant-follow up (5 s at most)
     ctl status mtconnect-adapter 2>/dev/null | grep -q running \
-        && ctl status mqtt-gateway 2>/dev/null | grep -q running && break
+        && ctl status mqtt-gateway 2>/dev/null | grep -q running \
+        && ctl status coolant-follow 2>/dev/null | grep -q running && break
     sleep 0.05
 done
+# the Python service reacting, seen from Python too: a read-only halmk
+# watcher sleeps in the kernel until spindle-at-speed (siggen's clock) or
+# flood-fb (coolant-follow's flood, back through HAL) changes, and reports
+# one on and one off edge in servo cycles (1 ms); 20 s deadline
+echo "coolant-follow (Python) following spindle-at-speed, watched from Python:"
+PYTHONPATH=$build/python /usr/bin/python3 - <<'PY' 2>&1 | sed 's/^/  /' || { echo "demo: coolant-follow did not react: see $work/daemon.log" >&2; exit 1; }
+import sys, time, halmk
+with halmk.open(readonly=True) as r:
+    end, edge, seen = time.monotonic() + 20, None, set()
+    while len(seen) < 2:
+        left = end - time.monotonic()
+        if left <= 0:
+            sys.exit("flood did not follow spindle-at-speed within 20 s")
+        try:
+            changed = r.wait(["spindle-at-speed", "flood-fb"], timeout=left)
+        except halmk.Timeout:
+            continue
+        cycle, snap = r.snapshot(with_cycle=True)
+        if "spindle-at-speed" in changed:
+            edge = (snap["spindle-at-speed"], cycle)
+            print("cycle %d: spindle-at-speed -> %s" % (cycle, snap["spindle-at-speed"]))
+        if "flood-fb" in changed and edge and snap["flood-fb"] == edge[0]:
+            print("cycle %d: flood -> %s, %d servo cycles later (%s)"
+                  % (cycle, snap["flood-fb"], cycle - edge[1],
+                     "coolant-follow --on-delay 0.5" if edge[0] else "off at once"))
+            seen.add(snap["flood-fb"])
+            sys.stdout.flush()
+PY
 echo "live pins in a browser on this machine: http://127.0.0.1:8080/ (halweb, read-only)"
 echo "an MTConnect agent's view (SHDR on 127.0.0.1:7878, first lines):"
 timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7878 && head -n 6 <&3' 2>/dev/null | sed 's/^/  /' \
@@ -107,7 +152,8 @@ while [ "$seconds" = 0 ] || [ $(( $(date +%s) - start )) -lt "$seconds" ]; do
     printf '\n--- t=%ss ---------------------------------------------\n' $(( $(date +%s) - start ))
     halpoke --list
     echo "HAL:"
-    halcmd -s show pin microkernel | awk '$5 ~ /(pin\.[0-3]\.|connected|fault$|update-count|coolant)/ { printf "  %-28s %s\n", $5, $4 }'
+    halcmd -s show pin microkernel | awk '$5 ~ /(pin\.[0-3]\.|connected|fault$|update-count|coolant|flood$)/ { printf "  %-28s %s\n", $5, $4 }'
+    echo "coolant-follow (Python): spindle-at-speed $(halcmd -s getp microkernel.spindle-at-speed) -> flood $(halcmd -s getp microkernel.flood)"
     echo "Services:"
     ctl status | sed 's/^/  /'
     echo "pinlog (last 2 lines of /tmp/hmk-demo-pins.jsonl):"

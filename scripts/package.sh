@@ -19,13 +19,21 @@
 #     (microkernel.connected TRUE), the example client writes a pin as root,
 #     a member of both groups writes through the daemon and a member of
 #     hal-microkernel only is refused; HAL is stopped (halrun -U);
+#   - python3-halmk: /usr/bin/python3 -I (no PYTHON* variables, neither
+#     the current nor the script's directory on sys.path), run from /,
+#     imports halmk from /usr/lib/python3/dist-packages, linked to the
+#     installed libhalmk.so.1 (no copy inside), and reads the seed's
+#     region; the installed halmk.pyi matches the installed module
+#     (tests/python/test_stub.py) and mypy finds the installed stubs
+#     (halmk-stubs) and checks a program with them; with the daemon up it
+#     writes a pin that reaches HAL;
 #   - apt purge: no file of the packages, no conffile, no state or log
 #     directory, no systemd enablement state is left; the groups are.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$src/build/deb}
 [ "$(id -u)" = 0 ] || { echo "package.sh: needs root (apt install, HAL)" >&2; exit 1; }
-pkgs=(hal-microkernel libhalmk1 libhalmk-dev)
+pkgs=(hal-microkernel libhalmk1 libhalmk-dev python3-halmk)
 t_start=$(date +%s)
 stage() { echo "==> [$(( $(date +%s) - t_start ))s] $*"; }
 die() { echo "package.sh: FAIL: $*" >&2; exit 1; }
@@ -186,6 +194,32 @@ halpoke 1 12.5 || die "halpoke 1 12.5 failed"
 wait_output 20 12.5 getp stepgen.0.position-cmd || die "stepgen.0.position-cmd is $(getp stepgen.0.position-cmd)"
 [ "$(getp microkernel.connected)" = FALSE ] || die "connected without a daemon"
 echo "  seed .hal: halpoke 0 reads 2.5 from siggen; halpoke 1 12.5 reached stepgen.0.position-cmd; connected FALSE"
+# python3-halmk, from / (no tree near): the module, its stub, its library
+pymod=$(cd / && /usr/bin/python3 -I -c 'import halmk; print(halmk.__file__)') || die "python3 -I cannot import halmk"
+case $pymod in /usr/lib/python3/dist-packages/halmk.cpython-*.so) ;; *) die "halmk imported from $pymod" ;; esac
+grep -qx "$pymod" <<<"$files" || die "$pymod is not a file of the packages"
+grep -q 'libhalmk.so.1 => /lib/.*-linux-gnu/libhalmk.so.1\|libhalmk.so.1 => /usr/lib/' <<<"$(ldd "$pymod")" \
+    || die "$pymod not linked to the installed libhalmk.so.1: $(ldd "$pymod")"
+[ -z "$(nm -D --defined-only "$pymod" | awk '$3 ~ /^hmk_/')" ] || die "$pymod carries its own copy of libhalmk"
+v=$(cd / && /usr/bin/python3 -I -c '
+import halmk
+with halmk.open(readonly=True) as r:
+    print(len(r.pins()), r["pin.0"], r.snapshot()["pin.0"])') || die "python3: halmk could not read the region"
+[ "$(cut -d' ' -f2- <<<"$v")" = "2.5 2.5" ] || die "python3: halmk read '$v', want pin.0 2.5 2.5"
+(cd / && HMK_STUB=${pymod%/*}/halmk.pyi /usr/bin/python3 -I -m pytest -q -p no:cacheprovider \
+    "$clone/tests/python/test_stub.py" >"$tmp/pytest-stub.log" 2>&1) \
+    || { tail -n 20 "$tmp/pytest-stub.log"; die "the installed halmk.pyi does not match the installed module"; }
+# mypy on a program using halmk: the stubs are found (else "missing
+# library stubs") and used (a wrong type is an error)
+printf 'import halmk\nr: halmk.Region = halmk.open()\nc: int = r.cycle\n' >"$tmp/typed_ok.py"
+printf 'import halmk\nname: int = halmk.open().name\n' >"$tmp/typed_bad.py"
+(cd "$tmp" && /usr/bin/python3 -I -m mypy --cache-dir "$tmp/mypy-cache" typed_ok.py >"$tmp/mypy.log" 2>&1) \
+    || { cat "$tmp/mypy.log"; die "mypy does not find or accept the installed halmk stubs"; }
+if (cd "$tmp" && /usr/bin/python3 -I -m mypy --cache-dir "$tmp/mypy-cache" typed_bad.py >"$tmp/mypy-bad.log" 2>&1); then
+    die "mypy accepted 'name: int = halmk.open().name': the stubs are not used"
+fi
+grep -q 'Incompatible types in assignment' "$tmp/mypy-bad.log" || { cat "$tmp/mypy-bad.log"; die "mypy failed for another reason"; }
+echo "  python3 -I: $pymod on $(ldd "$pymod" | awk '/libhalmk/ { print $3 }'), $(cut -d' ' -f1 <<<"$v") pins, pin.0 = 2.5; halmk.pyi matches ($(tail -n 1 "$tmp/pytest-stub.log")); mypy uses halmk-stubs"
 # the installed daemon with the installed configuration, but a control
 # socket of its own (another daemon may own /run/hal-microkernel)
 sock=$work/control
@@ -199,6 +233,10 @@ v=$("$tmp/halmk-example" pin.1 4.5) || die "example client (root) could not writ
 [ "$v" = 4.5 ] || die "example client printed '$v', want 4.5"
 pin_is microkernel.pin.1.out 4.5 || die "pin.1.out is $(getp microkernel.pin.1.out), want 4.5"
 echo "  example client on libhalmk.so.1 (root): pin.1 -> $v, HAL microkernel.pin.1.out $(getp microkernel.pin.1.out)"
+(cd / && /usr/bin/python3 -I -c 'import halmk; r = halmk.open(); r["pin.1"] = 5.5; r.close()') \
+    || die "python3: halmk could not write pin.1"
+wait_output 20 5.5 getp microkernel.pin.1.out || die "python3's pin.1 = 5.5 did not reach HAL: $(getp microkernel.pin.1.out)"
+echo "  python3 -I (root): r['pin.1'] = 5.5 reached HAL microkernel.pin.1.out"
 hmk=$(getent group hal-microkernel | cut -d: -f3) wr=$(getent group hal-microkernel-writers | cut -d: -f3)
 as() { local groups=$1; shift; setpriv --reuid=4242 --regid=4242 --groups="$groups" env HMK_CONTROL_SOCKET="$sock" "$@"; }
 # gid 0 reads the region here (rtapi_app's group with RTAPI_UID); the
