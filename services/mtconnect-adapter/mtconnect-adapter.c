@@ -100,7 +100,8 @@ struct hal {
     double num[MTC_MAX_ITEMS];      /* last sample value sent (deadband) */
     bool connected;
     uint64_t last_ms;               /* latest time stamp sent: never go back */
-    uint64_t t_cycle, t_ns;         /* a (cycle, bridge time) pair: the period */
+    int64_t off_ns;                 /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+    int64_t off_at_ms;              /* when off_ns was measured (monotonic), 0: never */
 };
 
 /*
@@ -123,37 +124,53 @@ static bool hal_connected(const struct hal *a)
            now - st.heartbeat_ns <= (uint64_t)st.heartbeat_timeout_ms * 1000000ull;
 }
 
-/*
- * UTC milliseconds of bridge cycle `cycle`. The bridge stamps only its
- * latest cycle (CLOCK_MONOTONIC); an older cycle is that stamp minus the
- * cycles since, times the period measured between two stamps. Mapped to
- * UTC with the current realtime - monotonic offset. Never earlier than a
- * stamp already sent (SHDR time goes forward).
- */
-static uint64_t cycle_utc_ms(struct hal *a, uint64_t cycle)
+/* How often the realtime - monotonic offset is measured again while lines
+ * are being stamped (never while idle). NTP slews both clocks alike, so the
+ * offset moves only when the realtime clock is stepped; a step shows in
+ * the stamps within this long. */
+#define OFFSET_REFRESH_MS 1000
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic reads and
+ * taken at their midpoint: off by at most half the (sub-microsecond) gap. */
+static int64_t clock_offset_ns(void)
 {
-    uint64_t now_ns = mono_ns(), utc = mtc_utc_ms(), period = 1000000, t;
+    struct timespec m0, r, m1;
+    int64_t mid;
+
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    mid = ((int64_t)m0.tv_sec + (int64_t)m1.tv_sec) * 500000000 +
+          ((int64_t)m0.tv_nsec + (int64_t)m1.tv_nsec) / 2;
+    return (int64_t)r.tv_sec * 1000000000 + r.tv_nsec - mid;
+}
+
+/*
+ * UTC milliseconds of a bridge stamp (CLOCK_MONOTONIC ns, hmk_event.time_ns
+ * or hmk_stats.bridge_time_ns; 0: none, use now). Never earlier than a
+ * stamp already sent: SHDR time goes forward, also across a clock step.
+ */
+static uint64_t stamp_utc_ms(struct hal *a, uint64_t mono)
+{
+    int64_t now = mtc_mono_ms(), t;
+
+    if (!a->off_at_ms || now - a->off_at_ms >= OFFSET_REFRESH_MS) {
+        a->off_ns = clock_offset_ns();
+        a->off_at_ms = now;
+    }
+    t = mono ? ((int64_t)mono + a->off_ns) / 1000000 : (int64_t)mtc_utc_ms();
+    if (t < 0 || (uint64_t)t < a->last_ms)
+        t = (int64_t)a->last_ms;
+    a->last_ms = (uint64_t)t;
+    return (uint64_t)t;
+}
+
+/* The latest cycle's stamp, for lines that no event stamps (attach). */
+static uint64_t latest_stamp(const struct hal *a)
+{
     struct hmk_stats st;
 
-    if (hmk_stats(a->r, &st) < 0 || !st.bridge_time_ns || st.bridge_time_ns > now_ns ||
-        cycle > st.cycle) {
-        t = utc; /* no stamp (a test region) or a torn pair: the time we saw it */
-    } else {
-        if (a->t_cycle && st.cycle > a->t_cycle && st.bridge_time_ns > a->t_ns)
-            period = (st.bridge_time_ns - a->t_ns) / (st.cycle - a->t_cycle);
-        if (period < 10000 || period > 1000000000)
-            period = 1000000;
-        if (st.cycle != a->t_cycle) {
-            a->t_cycle = st.cycle;
-            a->t_ns = st.bridge_time_ns;
-        }
-        t = st.bridge_time_ns - (st.cycle - cycle) * period;
-        t = utc - (now_ns > t ? (now_ns - t) / 1000000 : 0);
-    }
-    if (t < a->last_ms)
-        t = a->last_ms;
-    a->last_ms = t;
-    return t;
+    return hmk_stats(a->r, &st) == 0 ? st.bridge_time_ns : 0;
 }
 
 /* Publish the items in want[] (already set in h->val under the lock by
@@ -214,7 +231,7 @@ static void hal_full(struct hal *a)
         }
     }
     hal_set_avail(a, &av);
-    t = cycle_utc_ms(a, hmk_cycle(a->r));
+    t = stamp_utc_ms(a, latest_stamp(a));
     hal_publish(a, t, want, av);
 }
 
@@ -235,7 +252,8 @@ static void hal_gone(struct hal *a)
     hal_publish(a, a->last_ms, want, true);
 }
 
-/* One line per bridge cycle: events of a cycle are contiguous in the stream. */
+/* One line per bridge cycle (events of a cycle are contiguous in the
+ * stream), stamped with that cycle's stamp, which its events carry. */
 static void hal_events(struct hal *a, const struct hmk_event *ev, int n)
 {
     for (int k = 0; k < n;) {
@@ -249,7 +267,7 @@ static void hal_events(struct hal *a, const struct hmk_event *ev, int n)
                     any = want[i] = true;
         hal_set_avail(a, &av);
         if (any || av)
-            hal_publish(a, cycle_utc_ms(a, cycle), want, av);
+            hal_publish(a, stamp_utc_ms(a, ev[k - 1].time_ns), want, av);
         else
             pthread_mutex_unlock(&a->h->lock);
     }
