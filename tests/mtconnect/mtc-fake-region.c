@@ -10,6 +10,8 @@
  *                                                    "VALUE MONO_NS" per cycle on stdout
  *   mtc-fake-region stamped NAME MS:PIN=VALUE...     one cycle each, stamped MS ms from
  *                                                    now; prints "CYCLE UTC_MS" per cycle
+ *   mtc-fake-region arm NAME                         as a daemon whose relay is armed: readers
+ *                                                    then sleep without time slices
  *   mtc-fake-region beat NAME                        stamp the daemon heartbeat (now)
  *   mtc-fake-region detach NAME                      detach, unlink both objects
  *
@@ -269,6 +271,13 @@ int main(int argc, char **argv)
                 usleep(gap);
             }
         }
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "arm")) {
+        open_fake(&f, argv[2]);
+        atomic_store(&f.shm->hdr.connected, 1);
+        atomic_fetch_or(&f.shm->hdr.change_word, 1u);
+        syscall(SYS_futex, &f.shm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "beat")) {

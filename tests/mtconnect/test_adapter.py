@@ -430,17 +430,25 @@ def test_max_clients():
     check(a.stop() == 0, "clean stop")
 
 
+def threads(a):
+    return len(os.listdir("/proc/%d/task" % a.p.pid))
+
+
 def test_detach_reattach(a):
     c = Client(a.port)
     c.until(snapshot_done)
+    check(threads(a) == 2, "attached: one event loop plus libhalmk's change-fd thread (%d threads)"
+          % threads(a))
     fake("detach", REGION)
     check(c.until(lambda l: has("avail", "UNAVAILABLE")(l) and has("Sspeed", "UNAVAILABLE")(l)
                   and has("spindle", "UNAVAILABLE||||")(l)),
           "region detached: AVAILABILITY and every item UNAVAILABLE")
+    check(within(lambda: threads(a) == 1), "detached: the one event loop alone (inotify on /dev/shm)")
     fake("create", REGION, PINS)
     fake("set", REGION, "speed=99")
     check(c.until(lambda l: has("avail", "AVAILABLE")(l) and has("Sspeed", "99")(l)),
           "region back: AVAILABLE and values again")
+    check(threads(a) == 2, "re-attached: still two threads (the old change-fd thread was joined)")
     c.close()
 
 
