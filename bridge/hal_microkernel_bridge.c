@@ -199,7 +199,7 @@ static void do_read(void)
             last_in[i] = raw;
             changed = true;
             atomic_store_explicit(&shm->in.changed_cycle[i], cycle, memory_order_relaxed);
-            hmk_stream_append(sobj, &stream_head, stream_len, cycle, i, raw);
+            hmk_stream_append(sobj, &stream_head, stream_len, cycle, t0, i, raw);
         }
         atomic_store_explicit(&shm->in.value[i], raw, memory_order_relaxed);
     }

@@ -3,7 +3,7 @@
  * /dev/shm contents.
  *
  * Every input becomes a /dev/shm object named hmk-fuzz-<pid> (the public,
- * read-only region, ABI 2) plus its change stream hmk-fuzz-<pid>.stream,
+ * read-only region, ABI 3) plus its change stream hmk-fuzz-<pid>.stream,
  * and a write channel: a memfd the header names by inode, passed in
  * $HMK_CHANNEL_FD as the daemon passes it (or not, and then root's
  * pidfd_getfd path runs against this very process, as rtapi_app). hmk_open()
@@ -218,6 +218,7 @@ static void exercise(hmk_region *r, const char *query)
 /* what the harness appends at stream position p */
 static uint64_t rec_value(uint64_t p) { return p * 0x9e3779b97f4a7c15ull; }
 static uint32_t rec_pin(uint64_t p, unsigned npins) { return (uint32_t)(p % (npins + 1u)); }
+static uint64_t rec_time(uint64_t p) { return p * 1000003u + 17u; }
 static int rec_damaged(uint64_t p, unsigned salt) { return (p * 7u + salt) % 5u == 0; }
 
 /* Writes the stream companion: header only, records come later. */
@@ -270,6 +271,7 @@ static void exercise_stream(hmk_region *r, const uint8_t *ctl)
         atomic_store_explicit(&rec.seq, rec_damaged(p, ctl[3]) ? p : p + 1, memory_order_relaxed);
         atomic_store_explicit(&rec.cycle, p, memory_order_relaxed);
         atomic_store_explicit(&rec.value, rec_value(p), memory_order_relaxed);
+        atomic_store_explicit(&rec.time_ns, rec_time(p), memory_order_relaxed);
         atomic_store_explicit(&rec.pin, rec_pin(p, npins), memory_order_relaxed);
         if (pwrite(fd, &rec, sizeof(rec), (off_t)(sizeof(struct hmk_stream_hdr) +
                                                   (p % depth) * sizeof(rec))) != sizeof(rec))
@@ -291,7 +293,7 @@ static void exercise_stream(hmk_region *r, const uint8_t *ctl)
             int bad;
             if (p < h0 || p >= h1 || (have_last && p <= last) || rec_damaged(p, ctl[3]))
                 abort(); /* out of order, made up, or a damaged record */
-            if (ev[i].pin >= npins || ev[i].pin != rec_pin(p, npins))
+            if (ev[i].pin >= npins || ev[i].pin != rec_pin(p, npins) || ev[i].time_ns != rec_time(p))
                 abort();
             if (hmk_pin_info(r, ev[i].pin, &info) != 0 || ev[i].value.type != info.type)
                 abort();

@@ -207,11 +207,38 @@ struct hmk_event {
     uint64_t cycle;     /* bridge cycle in which HAL's value changed */
     unsigned pin;       /* region pin index */
     hmk_value value;    /* the new value */
+    /* that cycle's stamp: CLOCK_MONOTONIC ns, the same clock and value as
+     * hmk_stats.bridge_time_ns had for it (equal for every event of a
+     * cycle, never decreasing along the stream). To UTC: add
+     * CLOCK_REALTIME - CLOCK_MONOTONIC, measured by the reader. */
+    uint64_t time_ns;
 };
 int hmk_stream_open(hmk_region *r, hmk_stream **out);
 int hmk_stream_read(hmk_stream *s, struct hmk_event *ev, unsigned max, int timeout_ms,
                     uint64_t *lost);
 void hmk_stream_close(hmk_stream *s);                /* NULL is fine */
+
+/* A pollable change notification, for an event loop (poll/epoll) instead of
+ * a thread blocked in hmk_wait_change or hmk_stream_read. hmk_change_fd()
+ * returns a descriptor (O_CLOEXEC, O_NONBLOCK; the same one on every call
+ * for a handle) that becomes readable when the bridge publishes a change
+ * (what ends hmk_wait_change) after the first call, and when the region is
+ * detached. It is level-triggered: it stays readable until
+ * hmk_change_fd_ack(), which clears it and returns 0, or -ESTALE once the
+ * region is detached (the descriptor then stays readable: close the handle
+ * and open again). The loop: on readable, ack first, then take everything
+ * there is (hmk_stream_read with timeout 0, hmk_snapshot ...): a change
+ * after the ack makes it readable again, so none falls between.
+ * The descriptor belongs to the handle: never close it; hmk_close() does.
+ * Costs one library thread per handle, started by the first call, blocked
+ * in the same futex as hmk_wait_change (no polling beyond what that does:
+ * none while the daemon's relay is armed; 10 ms slices without a daemon),
+ * with every signal blocked, joined by hmk_close(). (The kernel offers no
+ * descriptor for a futex wait on Debian 12's Linux 6.1: FUTEX_FD is gone,
+ * io_uring's futex wait needs 6.7.) Errors: -ESTALE, -ENOMEM, -EMFILE,
+ * -EAGAIN (no thread could be created). */
+int hmk_change_fd(hmk_region *r);
+int hmk_change_fd_ack(hmk_region *r);
 
 /* Message queues between services: named, bounded, fixed-size messages in
  * shared memory (/dev/shm/hmkq.<name>), many senders, one receiver at a

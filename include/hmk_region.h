@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #define HMK_REGION_MAGIC    0x4b4d4c48u /* "HLMK" in little-endian memory */
-#define HMK_ABI_VERSION     2u
+#define HMK_ABI_VERSION     3u  /* 3: stream records carry the cycle stamp */
 #define HMK_MAX_PINS        1024u       /* fixed capacity: layout never depends on config */
 #define HMK_NAME_MAX        48u         /* HAL_NAME_LEN (47) + NUL */
 #define HMK_LATCH_RETRIES   4u          /* bridge's bound on out-value read retries */
@@ -371,6 +371,12 @@ _Static_assert(offsetof(struct hmk_chan, out) % 64 == 0, "latch cache-aligned");
  * seq, before or after copying, knows the slot was overwritten: it counts
  * the records it missed instead of returning wrong ones. The bridge never
  * waits for a reader. A pin contributes at most one record per cycle.
+ * Each record carries its cycle's stamp (time_ns, the bridge_time_ns that
+ * cycle publishes): in the record rather than in a per-cycle side ring, so
+ * the stamp is covered by the record's own seq check and lives exactly as
+ * long as the record (a ring indexed by cycle % N could be overwritten while
+ * an old record survives, in a slow-changing machine). Cost: one more
+ * relaxed 8-byte store per change, still constant per cycle.
  */
 #define HMK_STREAM_MAGIC   0x534d4c48u /* "HLMS" */
 #define HMK_STREAM_SUFFIX  ".stream"
@@ -381,6 +387,7 @@ struct hmk_stream_rec {
     _Atomic uint64_t seq;        /* position + 1 when complete, 0 while written */
     _Atomic uint64_t cycle;
     _Atomic uint64_t value;      /* encoded as in the region */
+    _Atomic uint64_t time_ns;    /* the cycle's stamp: CLOCK_MONOTONIC, = bridge_time_ns */
     _Atomic uint32_t pin;
     uint32_t reserved;
 };
@@ -393,14 +400,15 @@ struct hmk_stream_hdr {
     uint8_t reserved[40];
     struct hmk_stream_rec rec[];
 };
-_Static_assert(sizeof(struct hmk_stream_rec) == 32, "stream record is 32 bytes");
+_Static_assert(sizeof(struct hmk_stream_rec) == 40, "stream record is 40 bytes");
 _Static_assert(sizeof(struct hmk_stream_hdr) == 64, "stream header is 64 bytes");
 
 /* RT-safe. Bridge only. The position and the depth are the bridge's own
  * copies: what the shared header says is for readers, and nothing a reader
  * writes there could change where the bridge stores. */
 static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t *head, uint32_t depth,
-                                     uint64_t cycle, uint32_t pin, uint64_t value)
+                                     uint64_t cycle, uint64_t time_ns, uint32_t pin,
+                                     uint64_t value)
 {
     uint64_t pos = *head;
     struct hmk_stream_rec *r = &st->rec[pos % depth];
@@ -410,6 +418,7 @@ static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t *head, 
     atomic_store_explicit(&r->cycle, cycle, memory_order_relaxed);
     atomic_store_explicit(&r->pin, pin, memory_order_relaxed);
     atomic_store_explicit(&r->value, value, memory_order_relaxed);
+    atomic_store_explicit(&r->time_ns, time_ns, memory_order_relaxed);
     atomic_store_explicit(&r->seq, pos + 1, memory_order_release);
     *head = pos + 1;
     atomic_store_explicit(&st->head, pos + 1, memory_order_release);

@@ -209,6 +209,7 @@ void hmk_close(hmk_region *r)
 {
     if (!r)
         return;
+    hmk_notify_stop(r); /* its thread waits on the mapping: first */
     hmk_cap_release(r);
     munmap((void *)r->shm, r->size);
     free(r);
@@ -726,6 +727,14 @@ static int64_t hmk_mono_ms(void)
 
 int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
 {
+    return hmk_wait_change_or(r, seq, timeout_ms, NULL);
+}
+
+/* hmk_wait_change that also returns (-ECANCELED) once *stop is set and the
+ * change word's futex is woken: hmk_change_fd's thread, stopped by hmk_close. */
+int hmk_wait_change_or(const hmk_region *r, uint32_t *seq, int timeout_ms,
+                       const atomic_bool *stop)
+{
     const struct hmk_region_header *h = &r->shm->hdr;
     int64_t deadline = timeout_ms >= 0 ? hmk_mono_ms() + timeout_ms : 0;
     int ret;
@@ -736,6 +745,8 @@ int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
         uint32_t w;
         bool armed, connected;
 
+        if (stop && atomic_load(stop))
+            return -ECANCELED;
         ret = hmk_check(r);
         if (ret < 0)
             return ret;

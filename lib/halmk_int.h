@@ -7,6 +7,7 @@
 #define HMK_HALMK_INT_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct hmk_region {
     struct hmk_ctl *ctl;                /* daemon only (hmk_cap_attach) */
     struct hmk_shm *wshm;               /* daemon only: the region, writable (change word) */
     int poke_fd;                        /* datagram socket to the daemon's relay, or -1 */
+    struct hmk_notify *notify;          /* hmk_change_fd's thread and eventfd, or NULL */
     size_t size;
     unsigned flags;
     uint64_t generation;
@@ -41,5 +43,10 @@ uint64_t hmk_cycle_time(const hmk_region *r, uint64_t cycle);
 int hmk_chan_get(hmk_region *r);        /* maps r->chan; -EACCES etc. */
 void hmk_cap_release(hmk_region *r);    /* unmaps whatever hmk_cap.c mapped */
 void hmk_relay_poke(hmk_region *r);     /* asks the daemon's relay to arm; best effort */
+/* lib/halmk.c */
+int hmk_wait_change_or(const hmk_region *r, uint32_t *seq, int timeout_ms,
+                       const atomic_bool *stop);
+/* lib/hmk_stream.c */
+void hmk_notify_stop(hmk_region *r);    /* joins hmk_change_fd's thread, closes its fd */
 
 #endif

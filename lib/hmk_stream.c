@@ -4,11 +4,17 @@
  * and never returns a record that was overwritten while it read it.
  */
 #include "halmk.h"
+#include "halmk_int.h"
 #include "hmk_region.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -116,11 +122,12 @@ static int stream_take(hmk_stream *s, struct hmk_event *ev, unsigned max, uint64
     }
     while (n < max && s->pos < head) {
         const struct hmk_stream_rec *rec = &st->rec[s->pos % st->depth];
-        uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_acquire), cycle, value;
+        uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_acquire), cycle, value, t;
         uint32_t pin;
 
         cycle = atomic_load_explicit(&rec->cycle, memory_order_relaxed);
         value = atomic_load_explicit(&rec->value, memory_order_relaxed);
+        t = atomic_load_explicit(&rec->time_ns, memory_order_relaxed);
         pin = atomic_load_explicit(&rec->pin, memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
         if (seq != s->pos + 1 || atomic_load_explicit(&rec->seq, memory_order_relaxed) != seq ||
@@ -132,6 +139,7 @@ static int stream_take(hmk_stream *s, struct hmk_event *ev, unsigned max, uint64
         }
         ev[n].cycle = cycle;
         ev[n].pin = pin;
+        ev[n].time_ns = t;
         stream_decode(s, pin, value, &ev[n].value);
         n++;
         s->pos++;
@@ -176,4 +184,135 @@ int hmk_stream_read(hmk_stream *s, struct hmk_event *ev, unsigned max, int timeo
         if (ret < 0)
             return ret;
     }
+}
+
+/* ---- hmk_change_fd: the change word as a pollable descriptor ----------- */
+
+struct hmk_notify {
+    pthread_t th;
+    int efd;                      /* eventfd: readable = a change not acked */
+    atomic_bool stop;             /* hmk_close: return */
+    atomic_int end;               /* 0 while following; then why it returned */
+};
+
+/* First calls of hmk_change_fd on one handle from two threads: one thread */
+static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The thread: hmk_wait_change for ever, one eventfd post per change. Its
+ * last post (detach, or an error) comes after `end` is set, so an ack that
+ * sees the post also sees why. */
+static void *notify_main(void *arg)
+{
+    hmk_region *r = arg;
+    struct hmk_notify *n = r->notify;
+    uint32_t seq = hmk_change_seq(r);
+    uint64_t one = 1;
+
+    while (!atomic_load(&n->stop)) {
+        int ret = hmk_wait_change_or(r, &seq, -1, &n->stop);
+
+        if (ret == -ECANCELED || atomic_load(&n->stop))
+            break;
+        if (ret == -EINTR) /* every signal is blocked here; stay safe anyway */
+            continue;
+        if (ret < 0)
+            atomic_store(&n->end, ret);
+        /* EAGAIN: the counter is full of unacked posts, readable already */
+        if (write(n->efd, &one, sizeof(one)) < 0 && errno != EAGAIN && ret == 0)
+            atomic_store(&n->end, -errno);
+        if (atomic_load(&n->end))
+            break;
+    }
+    return NULL;
+}
+
+static int notify_start(hmk_region *r)
+{
+    struct hmk_notify *n = calloc(1, sizeof(*n));
+    sigset_t all, old;
+    int ret;
+
+    if (!n)
+        return -ENOMEM;
+    n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (n->efd < 0) {
+        ret = -errno;
+        free(n);
+        return ret;
+    }
+    r->notify = n;
+    /* no signal of the program's lands on a thread it does not know */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    ret = -pthread_create(&n->th, NULL, notify_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret < 0) {
+        r->notify = NULL;
+        close(n->efd);
+        free(n);
+    }
+    return ret;
+}
+
+int hmk_change_fd(hmk_region *r)
+{
+    int ret;
+
+    if (!r)
+        return -EINVAL;
+    pthread_mutex_lock(&notify_lock);
+    ret = r->notify ? 0 : hmk_check(r);
+    if (ret == 0 && !r->notify)
+        ret = notify_start(r);
+    if (ret == 0)
+        ret = r->notify->efd;
+    pthread_mutex_unlock(&notify_lock);
+    return ret;
+}
+
+int hmk_change_fd_ack(hmk_region *r)
+{
+    struct hmk_notify *n = r ? r->notify : NULL;
+    uint64_t v;
+    int end;
+
+    if (!n)
+        return -EINVAL;
+    end = atomic_load(&n->end);
+    if (end < 0)
+        return end; /* not drained: readable for good */
+    if (read(n->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return -errno;
+    return hmk_check(r);
+}
+
+/* Stops and joins the thread. It sleeps in FUTEX_WAIT on the region's
+ * change word, which this process cannot write (read-only mapping) but may
+ * wake: the wake reaches every waiter on the word, which all re-check it
+ * and sleep again (one spurious wake-up per close). A wake that lands just
+ * before the thread goes to sleep is lost, hence the loop; each round
+ * waits 10 ms for the join. */
+void hmk_notify_stop(hmk_region *r)
+{
+    struct hmk_notify *n = r->notify;
+
+    if (!n)
+        return;
+    atomic_store(&n->stop, true);
+    for (;;) {
+        struct timespec ts;
+
+        syscall(SYS_futex, &r->shm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        if (pthread_timedjoin_np(n->th, NULL, &ts) == 0)
+            break;
+    }
+    close(n->efd);
+    free(n);
+    r->notify = NULL;
 }

@@ -1,6 +1,6 @@
 /*
- * The network thread: one epoll loop over the listening socket, the hub's
- * eventfd and every agent connection. Sockets are non-blocking; each client
+ * The adapter's one event loop: epoll over the listening socket, every
+ * agent connection and the HAL half's descriptor (adapter.h). Sockets are non-blocking; each client
  * has a bounded output buffer (client-buffer bytes, and SO_SNDBUF set to the
  * same so the kernel does not queue megabytes more behind it). A client
  * whose buffer would overflow, that sends something other than SHDR
@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +44,10 @@ struct net {
     struct client *clients;
     struct client *dead;    /* dropped during this epoll batch, freed after it */
     unsigned nclients;
+    struct hal *hal;
+    int hal_fd;             /* registered HAL descriptor, or -1 */
+    unsigned hal_gen;       /* hal_watch_fd's generation of it */
+    bool hal_fd_set;
 };
 
 static int split_listen(const char *spec, char *host, size_t hlen, const char **port)
@@ -198,14 +201,13 @@ static bool client_send(struct net *n, struct client *cl, const char *p, size_t 
 }
 
 /* Pending lines to everyone connected; a snapshot for everyone after an
- * overflow. Taken under the hub lock, sent outside it. */
+ * overflow. */
 static void fan_out(struct net *n)
 {
     struct mtc_buf lines = { 0 };
     struct client *cl, *next;
     bool resync;
 
-    hub_lock(n->h);
     resync = n->h->resync;
     n->h->resync = false;
     if (resync)
@@ -215,7 +217,6 @@ static void fan_out(struct net *n)
         memset(&n->h->pending, 0, sizeof(n->h->pending));
     }
     n->h->pending.len = 0;
-    pthread_mutex_unlock(&n->h->lock);
     for (cl = n->clients; lines.len && cl; cl = next) {
         next = cl->next;
         client_send(n, cl, lines.p, lines.len);
@@ -264,9 +265,7 @@ static void client_new(struct net *n, int fd, const struct sockaddr_storage *ss,
     /* lines published before this snapshot go to the others first, so the
      * new client sees the snapshot and then exactly what follows it */
     fan_out(n);
-    hub_lock(n->h);
     hub_snapshot(n->h, mtc_utc_ms(), &snap);
-    pthread_mutex_unlock(&n->h->lock);
     client_send(n, cl, snap.p, snap.len);
     mtc_buf_free(&snap);
 }
@@ -373,23 +372,60 @@ static int check_silent(struct net *n)
     return (int)next;
 }
 
-static int net_loop(struct net *n)
+/* The HAL descriptor, (re)registered whenever the HAL half changed it. */
+static int watch_hal(struct net *n)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    unsigned gen;
+    int fd = hal_watch_fd(n->hal, &gen);
+
+    if (gen == n->hal_gen && n->hal_fd_set)
+        return 0;
+    if (n->hal_fd >= 0)
+        epoll_ctl(n->ep, EPOLL_CTL_DEL, n->hal_fd, NULL); /* ENOENT if it was closed */
+    n->hal_fd = fd;
+    n->hal_gen = gen;
+    n->hal_fd_set = true;
+    if (fd >= 0 && epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    return 0;
+}
+
+/* epoll_pwait's timeout: the nearer of the silent-client and HAL deadlines. */
+static int loop_timeout(struct net *n, int64_t *hal_due)
+{
+    int t = check_silent(n), h = hal_timeout_ms(n->hal);
+    int64_t now = mtc_mono_ms();
+
+    if (h < 0)
+        *hal_due = -1;
+    else if (*hal_due < 0 || *hal_due - now > h)
+        *hal_due = now + h;
+    if (*hal_due >= 0) {
+        int left = *hal_due > now ? (int)(*hal_due - now) : 0;
+        if (t < 0 || left < t)
+            t = left;
+    }
+    return t;
+}
+
+static int net_loop(struct net *n, volatile sig_atomic_t *stop, const sigset_t *waitmask)
 {
     struct epoll_event evs[32];
+    int64_t hal_due = -1;
+    int ret = 0;
 
-    while (!atomic_load(&n->h->stop)) {
-        int k = epoll_wait(n->ep, evs, 32, check_silent(n));
+    while (!*stop && ret == 0 && (ret = watch_hal(n)) == 0) {
+        int k = epoll_pwait(n->ep, evs, 32, loop_timeout(n, &hal_due), waitmask);
         if (k < 0 && errno != EINTR)
             return -errno;
-        for (int i = 0; i < k; i++) {
+        for (int i = 0; i < k && ret == 0; i++) {
             struct client *cl = evs[i].data.ptr;
             if (cl && (void *)cl != (void *)n && cl->fd < 0)
                 continue; /* dropped earlier in this batch */
             if (cl == NULL) {
-                uint64_t v;
-                if (read(n->h->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                    return -errno;
-                fan_out(n);
+                ret = hal_ready(n->hal);
+                hal_due = -1; /* it just looked: the next tick from now */
             } else if ((void *)cl == (void *)n) {
                 accept_all(n);
             } else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -398,34 +434,33 @@ static int net_loop(struct net *n)
                 client_flush(n, cl);
             }
         }
+        if (ret == 0 && hal_due >= 0 && mtc_mono_ms() >= hal_due) {
+            ret = hal_tick(n->hal);
+            hal_due = -1;
+        }
+        fan_out(n);
         reap(n);
     }
-    return 0;
+    return ret;
 }
 
-void *net_thread(void *arg)
+int net_run(struct hub *h, int listen_fd, struct hal *a, volatile sig_atomic_t *stop,
+            const sigset_t *waitmask)
 {
-    struct net_args *a = arg;
-    struct net n = { .h = a->hub, .c = a->hub->c, .lfd = a->listen_fd };
+    struct net n = { .h = h, .c = h->c, .lfd = listen_fd, .hal = a, .hal_fd = -1 };
     struct epoll_event ev = { .events = EPOLLIN };
-    sigset_t all;
+    int ret;
 
-    /* signals go to the HAL thread, whose waits they must interrupt */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     n.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (n.ep < 0) {
-        a->ret = -errno;
-        return NULL;
-    }
-    ev.data.ptr = NULL;
-    epoll_ctl(n.ep, EPOLL_CTL_ADD, n.h->wake_fd, &ev);
+    if (n.ep < 0)
+        return -errno;
     ev.data.ptr = &n;
     epoll_ctl(n.ep, EPOLL_CTL_ADD, n.lfd, &ev);
-    a->ret = net_loop(&n);
+    fan_out(&n); /* what attaching published */
+    ret = net_loop(&n, stop, waitmask);
     while (n.clients)
         client_drop(&n, n.clients, NULL);
     reap(&n);
     close(n.ep);
-    return NULL;
+    return ret;
 }

@@ -3,8 +3,9 @@
  * (the protocol an MTConnect agent such as cppagent connects to).
  * See mtconnect-adapter(1).
  *
- * The main thread follows HAL (the hal_* functions below: region attach, change
- * stream, availability); the network thread (mtc_net.c) serves agents.
+ * One thread, one event loop (mtc_net.c, see adapter.h): the hal_*
+ * functions below follow HAL (region attach, change stream, availability)
+ * when the loop finds their descriptor readable; the loop serves agents.
  * It only reads HAL: it maps the region read-only.
  */
 #include "adapter.h"
@@ -16,7 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,20 +65,6 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void hub_lock(struct hub *h)
-{
-    pthread_mutex_lock(&h->lock);
-}
-
-void hub_unlock_wake(struct hub *h)
-{
-    uint64_t one = 1;
-
-    pthread_mutex_unlock(&h->lock);
-    if (write(h->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        mtc_log("wake: %s", strerror(errno));
-}
-
 int hub_snapshot(struct hub *h, uint64_t utc_ms, struct mtc_buf *out)
 {
     bool all[MTC_MAX_ITEMS];
@@ -96,11 +83,18 @@ struct hal {
     const struct mtc_config *c;
     struct hub *h;
     hmk_region *r;
+    hmk_stream *st;                 /* the change stream, while attached */
+    int change_fd;                  /* hmk_change_fd(r), while attached */
+    int shm_watch;                  /* inotify on /dev/shm while waiting for it, or -1 */
+    unsigned fd_gen;                /* +1 whenever hal_watch_fd's descriptor changes */
+    uint64_t lost, reported;        /* stream records missed, and logged */
+    char err[512];                  /* why hal_ready/hal_tick failed */
     int pin[MTC_MAX_ITEMS];         /* region index of each item's pin */
     double num[MTC_MAX_ITEMS];      /* last sample value sent (deadband) */
     bool connected;
     uint64_t last_ms;               /* latest time stamp sent: never go back */
-    uint64_t t_cycle, t_ns;         /* a (cycle, bridge time) pair: the period */
+    int64_t off_ns;                 /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+    int64_t off_at_ms;              /* when off_ns was measured (monotonic), 0: never */
 };
 
 /*
@@ -123,41 +117,57 @@ static bool hal_connected(const struct hal *a)
            now - st.heartbeat_ns <= (uint64_t)st.heartbeat_timeout_ms * 1000000ull;
 }
 
-/*
- * UTC milliseconds of bridge cycle `cycle`. The bridge stamps only its
- * latest cycle (CLOCK_MONOTONIC); an older cycle is that stamp minus the
- * cycles since, times the period measured between two stamps. Mapped to
- * UTC with the current realtime - monotonic offset. Never earlier than a
- * stamp already sent (SHDR time goes forward).
- */
-static uint64_t cycle_utc_ms(struct hal *a, uint64_t cycle)
-{
-    uint64_t now_ns = mono_ns(), utc = mtc_utc_ms(), period = 1000000, t;
-    struct hmk_stats st;
+/* How often the realtime - monotonic offset is measured again while lines
+ * are being stamped (never while idle). NTP slews both clocks alike, so the
+ * offset moves only when the realtime clock is stepped; a step shows in
+ * the stamps within this long. */
+#define OFFSET_REFRESH_MS 1000
 
-    if (hmk_stats(a->r, &st) < 0 || !st.bridge_time_ns || st.bridge_time_ns > now_ns ||
-        cycle > st.cycle) {
-        t = utc; /* no stamp (a test region) or a torn pair: the time we saw it */
-    } else {
-        if (a->t_cycle && st.cycle > a->t_cycle && st.bridge_time_ns > a->t_ns)
-            period = (st.bridge_time_ns - a->t_ns) / (st.cycle - a->t_cycle);
-        if (period < 10000 || period > 1000000000)
-            period = 1000000;
-        if (st.cycle != a->t_cycle) {
-            a->t_cycle = st.cycle;
-            a->t_ns = st.bridge_time_ns;
-        }
-        t = st.bridge_time_ns - (st.cycle - cycle) * period;
-        t = utc - (now_ns > t ? (now_ns - t) / 1000000 : 0);
-    }
-    if (t < a->last_ms)
-        t = a->last_ms;
-    a->last_ms = t;
-    return t;
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic reads and
+ * taken at their midpoint: off by at most half the (sub-microsecond) gap. */
+static int64_t clock_offset_ns(void)
+{
+    struct timespec m0, r, m1;
+    int64_t mid;
+
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    mid = ((int64_t)m0.tv_sec + (int64_t)m1.tv_sec) * 500000000 +
+          ((int64_t)m0.tv_nsec + (int64_t)m1.tv_nsec) / 2;
+    return (int64_t)r.tv_sec * 1000000000 + r.tv_nsec - mid;
 }
 
-/* Publish the items in want[] (already set in h->val under the lock by
- * the caller), with availability if it changed. */
+/*
+ * UTC milliseconds of a bridge stamp (CLOCK_MONOTONIC ns, hmk_event.time_ns
+ * or hmk_stats.bridge_time_ns; 0: none, use now). Never earlier than a
+ * stamp already sent: SHDR time goes forward, also across a clock step.
+ */
+static uint64_t stamp_utc_ms(struct hal *a, uint64_t mono)
+{
+    int64_t now = mtc_mono_ms(), t;
+
+    if (!a->off_at_ms || now - a->off_at_ms >= OFFSET_REFRESH_MS) {
+        a->off_ns = clock_offset_ns();
+        a->off_at_ms = now;
+    }
+    t = mono ? ((int64_t)mono + a->off_ns) / 1000000 : (int64_t)mtc_utc_ms();
+    if (t < 0 || (uint64_t)t < a->last_ms)
+        t = (int64_t)a->last_ms;
+    a->last_ms = (uint64_t)t;
+    return (uint64_t)t;
+}
+
+/* The latest cycle's stamp, for lines that no event stamps (attach). */
+static uint64_t latest_stamp(const struct hal *a)
+{
+    struct hmk_stats st;
+
+    return hmk_stats(a->r, &st) == 0 ? st.bridge_time_ns : 0;
+}
+
+/* Publish the items in want[] (already set in h->val by the caller), with
+ * availability if it changed. */
 static void hal_publish(struct hal *a, uint64_t utc_ms, const bool *want, bool avail_changed)
 {
     struct hub *h = a->h;
@@ -171,10 +181,9 @@ static void hal_publish(struct hal *a, uint64_t utc_ms, const bool *want, bool a
         h->pending.len = 0;
         h->resync = true;
     }
-    hub_unlock_wake(h);
 }
 
-/* Under the lock: set item i from HAL value v; true if it changed. */
+/* Set item i from HAL value v; true if it changed. */
 static bool hal_set(struct hal *a, unsigned i, const hmk_value *v)
 {
     const struct mtc_item *it = &a->c->item[i];
@@ -205,7 +214,6 @@ static void hal_full(struct hal *a)
     bool want[MTC_MAX_ITEMS] = { false }, av;
     uint64_t t;
 
-    hub_lock(a->h);
     for (unsigned i = 0; i < a->c->nitems; i++) {
         hmk_value v;
         if (hmk_read_in(a->r, (unsigned)a->pin[i], &v) == 0) {
@@ -214,7 +222,7 @@ static void hal_full(struct hal *a)
         }
     }
     hal_set_avail(a, &av);
-    t = cycle_utc_ms(a, hmk_cycle(a->r));
+    t = stamp_utc_ms(a, latest_stamp(a));
     hal_publish(a, t, want, av);
 }
 
@@ -223,7 +231,6 @@ static void hal_gone(struct hal *a)
 {
     bool want[MTC_MAX_ITEMS];
 
-    hub_lock(a->h);
     for (unsigned i = 0; i < a->c->nitems; i++) {
         want[i] = strcmp(a->h->val[i], mtc_item_unavailable(&a->c->item[i])) != 0;
         strcpy(a->h->val[i], mtc_item_unavailable(&a->c->item[i]));
@@ -235,23 +242,21 @@ static void hal_gone(struct hal *a)
     hal_publish(a, a->last_ms, want, true);
 }
 
-/* One line per bridge cycle: events of a cycle are contiguous in the stream. */
+/* One line per bridge cycle (events of a cycle are contiguous in the
+ * stream), stamped with that cycle's stamp, which its events carry. */
 static void hal_events(struct hal *a, const struct hmk_event *ev, int n)
 {
     for (int k = 0; k < n;) {
         uint64_t cycle = ev[k].cycle;
         bool want[MTC_MAX_ITEMS] = { false }, any = false, av;
 
-        hub_lock(a->h);
         for (; k < n && ev[k].cycle == cycle; k++)
             for (unsigned i = 0; i < a->c->nitems; i++)
                 if (a->pin[i] == (int)ev[k].pin && hal_set(a, i, &ev[k].value))
                     any = want[i] = true;
         hal_set_avail(a, &av);
         if (any || av)
-            hal_publish(a, cycle_utc_ms(a, cycle), want, av);
-        else
-            pthread_mutex_unlock(&a->h->lock);
+            hal_publish(a, stamp_utc_ms(a, ev[k - 1].time_ns), want, av);
     }
 }
 
@@ -282,91 +287,158 @@ static int hal_resolve(struct hal *a, char *err, size_t errlen)
     return 0;
 }
 
-/* How often to look at the heartbeat while nothing changes. */
-static int hal_tick_ms(const struct hal *a)
+/* How often to look at the heartbeat while nothing changes (-1: never). */
+int hal_timeout_ms(const struct hal *a)
 {
     struct hmk_stats st;
 
-    if (!a->c->avail_needs_daemon)
-        return 1000; /* only to notice a signal that raced the wait */
+    if (!a->r || !a->c->avail_needs_daemon)
+        return -1;
     if (hmk_stats(a->r, &st) < 0 || st.heartbeat_timeout_ms < 200)
         return 100;
     return st.heartbeat_timeout_ms / 2 < 1000 ? (int)st.heartbeat_timeout_ms / 2 : 1000;
 }
 
-/* One attachment: until the region goes (-ESTALE), a signal, or an error. */
-static int hal_follow(struct hal *a, char *err, size_t errlen)
+const char *hal_error(const struct hal *a)
 {
-    struct hmk_event ev[256];
-    hmk_stream *st = NULL;
-    uint64_t lost = 0, reported = 0;
-    int ret = hal_resolve(a, err, errlen);
-
-    /* subscribe before reading current values: nothing falls between */
-    if (ret == 0 && (ret = hmk_stream_open(a->r, &st)) < 0 && ret != -ESTALE)
-        snprintf(err, errlen, "change stream of region '%s': %s", hmk_region_name(a->r),
-                 hmk_strerror(ret));
-    if (ret < 0)
-        return ret;
-    hal_full(a);
-    mtc_log("attached to region '%s'", hmk_region_name(a->r));
-    while (!got_signal) {
-        int n = hmk_stream_read(st, ev, 256, hal_tick_ms(a), &lost);
-        if (n == -ESTALE || n == -EBADMSG || hmk_check(a->r) < 0) {
-            ret = -ESTALE;
-            break;
-        }
-        if (n < 0 && n != -ETIMEDOUT && n != -EINTR) {
-            snprintf(err, errlen, "change stream: %s", hmk_strerror(n));
-            ret = n;
-            break;
-        }
-        if (n > 0)
-            hal_events(a, ev, n);
-        if (lost != reported) {
-            mtc_log("fell %llu changes behind the change stream; current values resent",
-                    (unsigned long long)(lost - reported));
-            reported = lost;
-            hal_full(a);
-        } else if (n <= 0) {
-            bool av;
-            hub_lock(a->h);
-            hal_set_avail(a, &av);
-            if (av)
-                hal_publish(a, mtc_utc_ms() > a->last_ms ? mtc_utc_ms() : a->last_ms,
-                            (bool[MTC_MAX_ITEMS]){ false }, true);
-            else
-                pthread_mutex_unlock(&a->h->lock);
-        }
-    }
-    hmk_stream_close(st);
-    return got_signal ? 0 : ret;
+    return a->err;
 }
 
-static int hal_run(struct hal *a, char *err, size_t errlen)
+int hal_watch_fd(const struct hal *a, unsigned *gen)
 {
-    const char *region = a->c->region[0] ? a->c->region : NULL;
-    int ret = 0;
+    *gen = a->fd_gen;
+    return a->r ? a->change_fd : a->shm_watch;
+}
 
-    while (!got_signal) {
-        ret = hmk_open_wait(region, HMK_OPEN_RDONLY, 1000, &a->r);
-        if (ret == -ETIMEDOUT || ret == -EINTR)
-            continue;
-        if (ret < 0) {
-            snprintf(err, errlen, "region '%s': %s", region ? region : "(default)",
-                     hmk_strerror(ret));
-            return ret;
-        }
-        ret = hal_follow(a, err, errlen);
+/* Leaves the region: everything UNAVAILABLE. */
+static void hal_detach(struct hal *a)
+{
+    hmk_stream_close(a->st);
+    a->st = NULL;
+    hmk_close(a->r); /* also closes change_fd (and so takes it off the epoll set) */
+    a->r = NULL;
+    a->change_fd = -1;
+    a->fd_gen++;
+    mtc_log("region detached: everything UNAVAILABLE until HAL is back");
+    hal_gone(a);
+}
+
+/* Follows the region just opened: pins, stream, change fd, current values.
+ * -ESTALE: it went away meanwhile (wait again); other errors are fatal. */
+static int hal_follow(struct hal *a)
+{
+    int ret = hal_resolve(a, a->err, sizeof(a->err));
+
+    /* subscribe before reading current values: nothing falls between */
+    if (ret == 0 && (ret = hmk_stream_open(a->r, &a->st)) < 0 && ret != -ESTALE)
+        snprintf(a->err, sizeof(a->err), "change stream of region '%s': %s",
+                 hmk_region_name(a->r), hmk_strerror(ret));
+    if (ret == 0 && (ret = hmk_change_fd(a->r)) < 0 && ret != -ESTALE)
+        snprintf(a->err, sizeof(a->err), "change notification: %s", hmk_strerror(ret));
+    if (ret < 0) {
+        hmk_stream_close(a->st);
+        a->st = NULL;
         hmk_close(a->r);
         a->r = NULL;
-        if (ret != -ESTALE)
-            break;
-        mtc_log("region detached: everything UNAVAILABLE until HAL is back");
-        hal_gone(a);
-        ret = 0;
+        return ret;
     }
-    return ret;
+    a->change_fd = ret;
+    a->fd_gen++;
+    a->lost = a->reported = 0;
+    hal_full(a);
+    mtc_log("attached to region '%s'", hmk_region_name(a->r));
+    return 0;
+}
+
+/* Not attached: try to open the region; if it is not there yet, wait for
+ * /dev/shm to change (watch first, then try: none is missed). */
+static int hal_attach(struct hal *a)
+{
+    const char *region = a->c->region[0] ? a->c->region : NULL;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int ret;
+
+    if (a->shm_watch < 0) {
+        a->shm_watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (a->shm_watch < 0 ||
+            inotify_add_watch(a->shm_watch, "/dev/shm", IN_CREATE | IN_MOVED_TO) < 0) {
+            snprintf(a->err, sizeof(a->err), "inotify on /dev/shm: %s", strerror(errno));
+            return -errno;
+        }
+        a->fd_gen++;
+    }
+    while (read(a->shm_watch, buf, sizeof(buf)) > 0)
+        ; /* drain: any event means "look again" */
+    ret = hmk_open(region, HMK_OPEN_RDONLY, &a->r);
+    /* -ESTALE: the old region is being replaced; its rename is an event too */
+    if (ret == -ENOENT || ret == -ESTALE || ret == -EAGAIN)
+        return 0;
+    if (ret == 0)
+        ret = hal_follow(a);
+    if (ret == -ESTALE)
+        return 0;
+    if (ret < 0) {
+        if (!a->err[0])
+            snprintf(a->err, sizeof(a->err), "region '%s': %s", region ? region : "(default)",
+                     hmk_strerror(ret));
+        return ret;
+    }
+    close(a->shm_watch);
+    a->shm_watch = -1;
+    return 0;
+}
+
+/* The change fd was readable: ack it, then take everything there is (a
+ * change after the ack makes it readable again: none falls between). */
+static int hal_changes(struct hal *a)
+{
+    struct hmk_event ev[256];
+    int ret = hmk_change_fd_ack(a->r), n;
+
+    if (ret == 0) {
+        do {
+            n = hmk_stream_read(a->st, ev, 256, 0, &a->lost);
+            if (n > 0)
+                hal_events(a, ev, n);
+        } while (n == 256);
+        ret = n == -ETIMEDOUT || n >= 0 ? 0 : n;
+    }
+    if (ret == -ESTALE || ret == -EBADMSG || hmk_check(a->r) < 0) {
+        hal_detach(a);
+        return hal_attach(a);
+    }
+    if (ret < 0) {
+        snprintf(a->err, sizeof(a->err), "change stream: %s", hmk_strerror(ret));
+        return ret;
+    }
+    if (a->lost != a->reported) {
+        mtc_log("fell %llu changes behind the change stream; current values resent",
+                (unsigned long long)(a->lost - a->reported));
+        a->reported = a->lost;
+        hal_full(a);
+    }
+    return 0;
+}
+
+int hal_ready(struct hal *a)
+{
+    return a->r ? hal_changes(a) : hal_attach(a);
+}
+
+/* Nothing changed for hal_timeout_ms: the daemon's heartbeat may have. */
+int hal_tick(struct hal *a)
+{
+    bool av;
+
+    if (!a->r)
+        return 0;
+    if (hmk_check(a->r) < 0)
+        return hal_changes(a); /* finds it stale, and detaches */
+    hal_set_avail(a, &av);
+    if (av)
+        hal_publish(a, mtc_utc_ms() > a->last_ms ? mtc_utc_ms() : a->last_ms,
+                    (bool[MTC_MAX_ITEMS]){ false }, true);
+    return 0;
 }
 
 /* ---- command line ---------------------------------------------------------- */
@@ -466,15 +538,13 @@ static int check_config(const struct mtc_config *c, bool quiet)
     return ret;
 }
 
-static int serve(const struct mtc_config *c, struct hub *h)
+static int serve(const struct mtc_config *c, struct hub *h, const sigset_t *waitmask)
 {
-    struct hal a = { .c = c, .h = h };
-    struct net_args na = { .hub = h, .listen_fd = -1 };
+    struct hal a = { .c = c, .h = h, .change_fd = -1, .shm_watch = -1 };
     char err[512] = "", bound[96];
-    pthread_t th;
-    int ret;
+    int ret, lfd = -1;
 
-    ret = net_listen(c, &na.listen_fd, bound, sizeof(bound), err, sizeof(err));
+    ret = net_listen(c, &lfd, bound, sizeof(bound), err, sizeof(err));
     if (ret < 0) {
         fprintf(stderr, "mtconnect-adapter: %s\n", err);
         return ret;
@@ -483,26 +553,19 @@ static int serve(const struct mtc_config *c, struct hub *h)
         a.num[i] = NAN;
     hal_gone(&a); /* nothing known until the first attach */
     h->pending.len = 0;
-    if ((ret = -pthread_create(&th, NULL, net_thread, &na)) < 0) {
-        fprintf(stderr, "mtconnect-adapter: thread: %s\n", strerror(-ret));
-        close(na.listen_fd);
-        return ret;
-    }
     mtc_log("listening on %s (%u data items)", bound, c->nitems);
     ret = hmk_ready();
     if (ret < 0)
         snprintf(err, sizeof(err), "cannot report readiness: %s", strerror(-ret));
-    else
-        ret = hal_run(&a, err, sizeof(err));
-    atomic_store(&h->stop, true);
-    hub_lock(h);
-    hub_unlock_wake(h);
-    pthread_join(th, NULL);
-    close(na.listen_fd);
-    if (ret == 0 && na.ret < 0) {
-        ret = na.ret;
-        snprintf(err, sizeof(err), "network: %s", strerror(-ret));
-    }
+    else if ((ret = hal_attach(&a)) < 0)
+        snprintf(err, sizeof(err), "%s", a.err);
+    else if ((ret = net_run(h, lfd, &a, &got_signal, waitmask)) < 0)
+        snprintf(err, sizeof(err), "%s", a.err[0] ? a.err : strerror(-ret));
+    hmk_stream_close(a.st);
+    hmk_close(a.r);
+    if (a.shm_watch >= 0)
+        close(a.shm_watch);
+    close(lfd);
     if (ret < 0)
         fprintf(stderr, "mtconnect-adapter: %s\n", err);
     return ret;
@@ -511,8 +574,9 @@ static int serve(const struct mtc_config *c, struct hub *h)
 int main(int argc, char **argv)
 {
     static struct mtc_config c; /* large: not on the stack */
-    struct hub h = { .lock = PTHREAD_MUTEX_INITIALIZER, .c = &c };
+    struct hub h = { .c = &c };
     struct sigaction sa = { .sa_handler = on_signal };
+    sigset_t term, waitmask;
     struct opts o = { 0 };
     char err[512];
     int ret;
@@ -532,20 +596,25 @@ int main(int argc, char **argv)
         return check_config(&c, false) < 0 ? 1 : 0;
     if (check_config(&c, true) < 0)
         return 1;
-    sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: waits must return */
+    /* SIGTERM and SIGINT only inside epoll_pwait (no SA_RESTART: it returns) */
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    sigprocmask(SIG_BLOCK, &term, &waitmask);
+    sigdelset(&waitmask, SIGTERM);
+    sigdelset(&waitmask, SIGINT);
+    sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     h.val = calloc(MTC_MAX_ITEMS, sizeof(*h.val));
-    h.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!h.val || h.wake_fd < 0) {
-        fprintf(stderr, "mtconnect-adapter: %s\n", strerror(errno ? errno : ENOMEM));
+    if (!h.val) {
+        fprintf(stderr, "mtconnect-adapter: %s\n", strerror(ENOMEM));
         return 1;
     }
-    ret = serve(&c, &h);
+    ret = serve(&c, &h, &waitmask);
     if (ret == 0)
         mtc_log("stopped");
     mtc_buf_free(&h.pending);
     free(h.val);
-    close(h.wake_fd);
     return ret < 0 ? 1 : 0;
 }

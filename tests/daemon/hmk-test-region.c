@@ -222,7 +222,8 @@ static void sim_cycle(struct sim *s)
             s->in_last[i] = s->in_next[i];
             changed = true;
             atomic_store_explicit(&s->shm->in.changed_cycle[i], s->cycle, memory_order_relaxed);
-            hmk_stream_append(s->st, &s->st_head, SIM_STREAM_DEPTH, s->cycle, i, s->in_last[i]);
+            hmk_stream_append(s->st, &s->st_head, SIM_STREAM_DEPTH, s->cycle, now, i,
+                              s->in_last[i]);
         }
         atomic_store_explicit(&s->shm->in.value[i], s->in_last[i], memory_order_relaxed);
         atomic_store_explicit(&s->shm->in.out_value[i], mg.latched[i], memory_order_relaxed);

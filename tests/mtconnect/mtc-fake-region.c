@@ -8,6 +8,10 @@
  *   mtc-fake-region set NAME PIN=VALUE...            all in one bridge cycle
  *   mtc-fake-region ramp NAME PIN COUNT [GAP_US]     PIN = 1..COUNT, one cycle each; prints
  *                                                    "VALUE MONO_NS" per cycle on stdout
+ *   mtc-fake-region stamped NAME MS:PIN=VALUE...     one cycle each, stamped MS ms from
+ *                                                    now; prints "CYCLE UTC_MS" per cycle
+ *   mtc-fake-region arm NAME                         as a daemon whose relay is armed: readers
+ *                                                    then sleep without time slices
  *   mtc-fake-region beat NAME                        stamp the daemon heartbeat (now)
  *   mtc-fake-region detach NAME                      detach, unlink both objects
  *
@@ -158,8 +162,9 @@ static uint64_t encode(const struct fake *f, int i, const char *v)
     }
 }
 
-/* One bridge cycle that changes pins idx[0..n) to raw[0..n). */
-static void cycle(struct fake *f, const int *idx, const uint64_t *raw, int n)
+/* One bridge cycle, stamped t (CLOCK_MONOTONIC ns, as the bridge stamps),
+ * that changes pins idx[0..n) to raw[0..n). Returns the cycle number. */
+static uint64_t cycle_at(struct fake *f, const int *idx, const uint64_t *raw, int n, uint64_t t)
 {
     struct hmk_shm *shm = f->shm;
     uint64_t c = atomic_load(&shm->in.cycle) + 1, s = hmk_in_write_begin(&shm->in);
@@ -172,12 +177,39 @@ static void cycle(struct fake *f, const int *idx, const uint64_t *raw, int n)
     hmk_in_write_end(&shm->in, s);
     for (int k = 0; k < n; k++) {
         uint64_t head = atomic_load(&f->st->head); /* this process is the only writer */
-        hmk_stream_append(f->st, &head, DEPTH, c, (uint32_t)idx[k], raw[k]);
+        hmk_stream_append(f->st, &head, DEPTH, c, t, (uint32_t)idx[k], raw[k]);
     }
-    atomic_store_explicit(&shm->hdr.bridge_time_ns, now_ns(CLOCK_MONOTONIC), memory_order_relaxed);
+    atomic_store_explicit(&shm->hdr.bridge_time_ns, t, memory_order_relaxed);
     atomic_store_explicit(&shm->hdr.bridge_cycle, c, memory_order_release);
     atomic_fetch_add(&shm->hdr.cycles, 1);
     publish(shm);
+    return c;
+}
+
+static void cycle(struct fake *f, const int *idx, const uint64_t *raw, int n)
+{
+    cycle_at(f, idx, raw, n, now_ns(CLOCK_MONOTONIC));
+}
+
+/* "MS:PIN=VALUE": one cycle stamped MS ms from now; prints "CYCLE UTC_MS",
+ * the stamp in UTC as this process converts it (the test's reference). */
+static int stamped(struct fake *f, char *arg)
+{
+    char *colon = strchr(arg, ':'), *eq = colon ? strchr(colon, '=') : NULL;
+    int64_t off, mono = (int64_t)now_ns(CLOCK_MONOTONIC), t;
+    uint64_t raw, c;
+    int idx;
+
+    if (!eq)
+        return 2;
+    *colon = *eq = '\0';
+    off = (int64_t)now_ns(CLOCK_REALTIME) - mono;
+    t = mono + (int64_t)strtol(arg, NULL, 10) * 1000000;
+    idx = find(f, colon + 1);
+    raw = encode(f, idx, eq + 1);
+    c = cycle_at(f, &idx, &raw, 1, (uint64_t)t);
+    printf("%llu %lld\n", (unsigned long long)c, (long long)((t + off) / 1000000));
+    return 0;
 }
 
 static void unlink_all(const char *name)
@@ -214,6 +246,13 @@ int main(int argc, char **argv)
         cycle(&f, idx, raw, n);
         return 0;
     }
+    if (argc >= 4 && !strcmp(argv[1], "stamped")) {
+        open_fake(&f, argv[2]);
+        for (int k = 3; k < argc; k++)
+            if (stamped(&f, argv[k]))
+                return 2;
+        return 0;
+    }
     if ((argc == 5 || argc == 6) && !strcmp(argv[1], "ramp")) {
         unsigned count = (unsigned)atoi(argv[4]), gap = argc == 6 ? (unsigned)atoi(argv[5]) : 0;
         int idx;
@@ -232,6 +271,13 @@ int main(int argc, char **argv)
                 usleep(gap);
             }
         }
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "arm")) {
+        open_fake(&f, argv[2]);
+        atomic_store(&f.shm->hdr.connected, 1);
+        atomic_fetch_or(&f.shm->hdr.change_word, 1u);
+        syscall(SYS_futex, &f.shm->hdr.change_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "beat")) {

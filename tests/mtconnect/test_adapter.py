@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import calendar
 
 BIN = os.environ["HMK_BIN"]
 ADAPTER = os.path.join(BIN, "services", "mtconnect-adapter")
@@ -304,6 +305,38 @@ def test_snapshot_and_changes(a, early):
         cl.close()
 
 
+def utc_ms(stamp):
+    """SHDR time stamp -> UTC milliseconds."""
+    secs = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    return secs * 1000 + int(stamp[20:23])
+
+
+def test_event_stamps(a):
+    """Each line carries the UTC time of the bridge cycle in which HAL's value
+    changed (the stamp its events carry), not the time of sending nor one
+    estimated from the latest cycle: cycles stamped 1.5, 2.5 and 3.5 s ahead
+    of now (so no earlier line's time clamps them), published back to back."""
+    c = Client(a.port)
+    c.until(snapshot_done)
+    n0 = len(c.lines)
+    out = subprocess.run([FAKE, "stamped", REGION, "1500:count=101", "2500:count=102",
+                          "3500:count=103"], check=True, capture_output=True, text=True).stdout
+    ref = {int(v): int(ms) for v, ms in zip((101, 102, 103), [ln.split()[1] for ln in out.split("\n") if ln])}
+    check(c.until(has("parts", "103")), "stamped changes arrive")
+    got = {}
+    for ln in c.lines[n0:]:
+        f = ln.split("|")
+        if not ln.startswith("*") and len(f) == 3 and f[1] == "parts":
+            got[int(f[2])] = utc_ms(f[0])
+    print("     cycle UTC ms (bridge) vs line (adapter):",
+          [(v, ref[v], got.get(v)) for v in sorted(ref)], flush=True)
+    check(sorted(got) == [101, 102, 103], "one line per cycle: %s" % sorted(got))
+    check(all(v in got and abs(got[v] - ref[v]) <= 1 for v in ref),
+          "each line's time is its cycle's bridge stamp in UTC, to the ms")
+    check([got.get(v) for v in sorted(got)] == sorted(got.values()), "line times in cycle order")
+    c.close()
+
+
 def test_slow_client(a):
     fast = Client(a.port)
     slow = Client(a.port, rcvbuf=4096)
@@ -397,17 +430,25 @@ def test_max_clients():
     check(a.stop() == 0, "clean stop")
 
 
+def threads(a):
+    return len(os.listdir("/proc/%d/task" % a.p.pid))
+
+
 def test_detach_reattach(a):
     c = Client(a.port)
     c.until(snapshot_done)
+    check(threads(a) == 2, "attached: one event loop plus libhalmk's change-fd thread (%d threads)"
+          % threads(a))
     fake("detach", REGION)
     check(c.until(lambda l: has("avail", "UNAVAILABLE")(l) and has("Sspeed", "UNAVAILABLE")(l)
                   and has("spindle", "UNAVAILABLE||||")(l)),
           "region detached: AVAILABILITY and every item UNAVAILABLE")
+    check(within(lambda: threads(a) == 1), "detached: the one event loop alone (inotify on /dev/shm)")
     fake("create", REGION, PINS)
     fake("set", REGION, "speed=99")
     check(c.until(lambda l: has("avail", "AVAILABLE")(l) and has("Sspeed", "99")(l)),
           "region back: AVAILABLE and values again")
+    check(threads(a) == 2, "re-attached: still two threads (the old change-fd thread was joined)")
     c.close()
 
 
@@ -434,6 +475,7 @@ def main():
         adapters.append(a)
         early = test_unavailable_before_hal(a)
         test_snapshot_and_changes(a, early)
+        test_event_stamps(a)
         test_bad_config()
         test_check_and_devices()
         test_slow_client(a)

@@ -63,12 +63,30 @@ static int teardown(void **state)
     return 0;
 }
 
-/* One bridge cycle in which slot 0 took value v. */
+/* The bridge's stamp for cycle c: distinct and increasing, so a stamp taken
+ * from the wrong record or the wrong cycle shows. */
+static uint64_t stamp_of(uint64_t c)
+{
+    return 1000000000ull + c * 1000003ull;
+}
+
+/* One bridge cycle in which slot 0 took value v, and, when b >= 0, pin
+ * "b" took b: stamped once, as the bridge's read function does. */
+static void append2(struct fx *x, double v, int b)
+{
+    uint64_t t = stamp_of(++x->cycle);
+
+    hmk_stream_append(x->st, &x->head, DEPTH, x->cycle, t, 0, hmk_enc_float(v));
+    if (b >= 0)
+        hmk_stream_append(x->st, &x->head, DEPTH, x->cycle, t, 1, (uint64_t)b);
+    atomic_store(&x->f.shm->hdr.bridge_time_ns, t);
+    atomic_store(&x->f.shm->hdr.bridge_cycle, x->cycle);
+    fake_bridge_publish(&x->f);
+}
+
 static void append(struct fx *x, double v)
 {
-    x->cycle++;
-    hmk_stream_append(x->st, &x->head, DEPTH, x->cycle, 0, hmk_enc_float(v));
-    fake_bridge_publish(&x->f);
+    append2(x, v, -1);
 }
 
 static void test_stream_order_and_wrap(void **state)
@@ -90,6 +108,7 @@ static void test_stream_order_and_wrap(void **state)
                 assert_int_equal(ev[k].pin, 0);
                 assert_int_equal(ev[k].value.type, HMK_TYPE_FLOAT);
                 assert_true(ev[k].value.f == (double)(next - 1));
+                assert_int_equal(ev[k].time_ns, stamp_of(next));
                 next++;
             }
             got += n;
@@ -115,6 +134,55 @@ static void test_stream_overrun_counted_exactly(void **state)
     assert_int_equal(ev[0].cycle, 100 - DEPTH + 1);
     assert_true(ev[0].value.f == (double)(100 - DEPTH));
     assert_int_equal(ev[n - 1].cycle, 100);
+    /* the survivors carry their own cycles' stamps, not the overwritten ones' */
+    for (int k = 0; k < n; k++)
+        assert_int_equal(ev[k].time_ns, stamp_of(ev[k].cycle));
+}
+
+/* Every event carries its cycle's stamp: the bridge_time_ns that cycle
+ * published, the same for all events of a cycle, increasing with cycles. */
+static void test_stream_events_carry_cycle_stamp(void **state)
+{
+    struct fx *x = *state;
+    struct hmk_event ev[8];
+    struct hmk_stats st;
+    uint64_t pub[4], lost = 0;
+    int n;
+
+    for (int c = 0; c < 3; c++) {
+        append2(x, (double)c, c & 1);
+        assert_int_equal(hmk_stats(x->r, &st), 0);
+        pub[c] = st.bridge_time_ns;
+    }
+    n = hmk_stream_read(x->s, ev, 8, 0, &lost);
+    assert_int_equal(n, 6);
+    assert_int_equal(lost, 0);
+    for (int k = 0; k < n; k++) {
+        assert_int_equal(ev[k].cycle, (uint64_t)(k / 2 + 1));
+        assert_int_equal(ev[k].time_ns, pub[k / 2]);
+        if (k > 0)
+            assert_true(ev[k].time_ns >= ev[k - 1].time_ns);
+    }
+    assert_int_equal(ev[0].time_ns, ev[1].time_ns);
+    assert_true(ev[2].time_ns > ev[1].time_ns);
+}
+
+/* A record whose slot the bridge is rewriting (seq 0: its stamp may be
+ * half the new one) is counted lost; it never lends its stamp to another. */
+static void test_stream_rewritten_stamp_is_lost_not_wrong(void **state)
+{
+    struct fx *x = *state;
+    struct hmk_event ev[4];
+    uint64_t lost = 0;
+
+    append(x, 1.0);
+    append(x, 2.0);
+    atomic_store(&x->st->rec[1].seq, 0);
+    atomic_store(&x->st->rec[1].time_ns, 7);
+    assert_int_equal(hmk_stream_read(x->s, ev, 4, 0, &lost), 1);
+    assert_int_equal(lost, 1);
+    assert_int_equal(ev[0].cycle, 1);
+    assert_int_equal(ev[0].time_ns, stamp_of(1));
 }
 
 static void test_stream_overwritten_record_is_lost_not_wrong(void **state)
@@ -231,6 +299,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stream_overwritten_record_is_lost_not_wrong, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_read_blocks_until_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_events_carry_cycle_stamp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_rewritten_stamp_is_lost_not_wrong, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stream_read_returns_estale_on_detach, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_open_checks_generation, setup, teardown),

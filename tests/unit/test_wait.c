@@ -3,6 +3,8 @@
  * timeouts, wakes by the bridge's publish, by a commit the bridge applied,
  * by a detach; bit 0 (the daemon's relay flag) is not a change; the poke to
  * the daemon's relay; the bound on a sleep while the relay is armed.
+ * hmk_change_fd: readable after a change and not before, cleared by the
+ * ack, readable for good on detach, joined and closed by hmk_close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <poll.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -261,6 +264,80 @@ static void test_lib_wait_change_armed_without_relay_is_bounded(void **state)
     hmk_close(r);
 }
 
+/* ---- hmk_change_fd ------------------------------------------------------ */
+
+/* Readable within ms? */
+static bool fd_readable(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+static void test_lib_change_fd_readable_after_change_only(void **state)
+{
+    hmk_region *r = open_ok(HMK_OPEN_RDONLY);
+    int fd = hmk_change_fd(r), fl;
+    (void)state;
+
+    assert_true(fd >= 0);
+    assert_int_equal(hmk_change_fd(r), fd); /* one per handle */
+    fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0 && (fl & O_NONBLOCK));
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    /* nothing changed: not readable (the thread looks every 10 ms here) */
+    assert_false(fd_readable(fd, 200));
+    for (int k = 0; k < 3; k++) {
+        fake_bridge_publish(&fx);
+        assert_true(fd_readable(fd, 20000));
+        assert_true(fd_readable(fd, 0)); /* level-triggered until acked */
+        assert_int_equal(hmk_change_fd_ack(r), 0);
+        assert_false(fd_readable(fd, 100));
+    }
+    hmk_close(r);
+    /* hmk_close joined the thread and closed the descriptor */
+    assert_int_equal(fcntl(fd, F_GETFD), -1);
+    assert_int_equal(errno, EBADF);
+}
+
+static void test_lib_change_fd_detach_stays_readable(void **state)
+{
+    hmk_region *r = open_ok(0);
+    int fd = hmk_change_fd(r);
+    (void)state;
+
+    assert_true(fd >= 0);
+    assert_false(fd_readable(fd, 50));
+    fake_bridge_detach(&fx);
+    assert_true(fd_readable(fd, 20000));
+    assert_int_equal(hmk_change_fd_ack(r), -ESTALE);
+    assert_true(fd_readable(fd, 0)); /* for good: the loop must not miss it */
+    assert_int_equal(hmk_change_fd_ack(r), -ESTALE);
+    hmk_close(r);
+}
+
+/* hmk_close with the thread asleep in the futex (the relay armed: it would
+ * sleep 5 s without the close's wake), many times: each close is prompt. */
+static void test_lib_change_fd_close_is_prompt(void **state)
+{
+    uint64_t t0 = fake_now_ns();
+    (void)state;
+
+    atomic_fetch_or(&fx.shm->hdr.change_word, 1u);
+    atomic_store(&fx.shm->hdr.connected, 1);
+    for (int k = 0; k < 20; k++) {
+        hmk_region *r = open_ok(HMK_OPEN_RDONLY);
+        assert_true(hmk_change_fd(r) >= 0);
+        if (k & 1)
+            usleep(2000); /* sometimes asleep already, sometimes not yet */
+        hmk_close(r);
+    }
+    print_message("20 open/change_fd/close: %llu ms\n",
+                  (unsigned long long)((fake_now_ns() - t0) / 1000000));
+    assert_true(fake_now_ns() - t0 < 20000000000ull);
+    assert_int_equal(hmk_change_fd(NULL), -EINVAL);
+    assert_int_equal(hmk_change_fd_ack(NULL), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +350,9 @@ int main(void)
         T(test_lib_wait_change_relay_bit_is_not_a_change),
         T(test_lib_wait_change_pokes_relay),
         T(test_lib_wait_change_armed_without_relay_is_bounded),
+        T(test_lib_change_fd_readable_after_change_only),
+        T(test_lib_change_fd_detach_stays_readable),
+        T(test_lib_change_fd_close_is_prompt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
