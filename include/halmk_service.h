@@ -92,10 +92,12 @@ int hmk_ready(void);
 
 /* Reaction-time telemetry (the daemon's `deadline =`, shown by
  * hal-microkernelctl stats): records that a change the bridge stamped at
- * stamp_ns (CLOCK_MONOTONIC: struct hmk_stats.bridge_time_ns of the cycle
- * that carried it) has now been acted on. The framework records every
- * change it hands to on_change, after the round's commit; other clients
- * opt in by calling this. Returns 1 when the reaction missed the deadline,
+ * stamp_ns (CLOCK_MONOTONIC: struct hmk_event.time_ns, or
+ * hmk_stats.bridge_time_ns when woken by it) has now been acted on. The
+ * framework records every change it hands to on_change, after the round's
+ * commit: in stream mode from the change's own cycle stamp, in state mode
+ * from the latest stamp at the wake (a lower bound when the service woke
+ * cycles after the change). Other clients opt in by calling this. Returns 1 when the reaction missed the deadline,
  * else 0 (also outside the daemon, or for stamp_ns 0). No lock, no system
  * call but clock_gettime (and one mmap on the first call). */
 int hmk_reaction(uint64_t stamp_ns);

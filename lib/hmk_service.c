@@ -244,7 +244,6 @@ static int svc_stream_loop(hmk_svc *s, hmk_stream *st)
 
     while (ret >= 0 && !s->stop && !svc_signalled) {
         int n = hmk_stream_read(st, ev, 64, s->period_ms > 0 ? s->period_ms : -1, &lost);
-        uint64_t stamp = hmk_cycle_time(s->r, hmk_cycle(s->r));
 
         ret = 0;
         if (lost != reported && d->on_lost) {
@@ -267,7 +266,7 @@ static int svc_stream_loop(hmk_svc *s, hmk_stream *st)
             ret = hmk_svc_commit(s);
         for (int k = 0; ret >= 0 && k < n; k++)
             if (handled[k])
-                hmk_reaction(stamp);
+                hmk_reaction(ev[k].time_ns); /* the change's own cycle stamp */
     }
     return ret;
 }
