@@ -285,6 +285,8 @@ t_slow() {
     echo "slow: 100 changes during a broker stall, final exact, RSS +$((rss1 - rss0)) kB"
 }
 
+# the newer tests live one per file beside this one (t_NAME.sh), with the helpers above
+[ -f "$(dirname "$0")/t_$TEST.sh" ] && . "$(dirname "$0")/t_$TEST.sh"
 "t_$TEST"
 # an ASan build's gateway would otherwise crash, be restarted and pass unnoticed
 ! grep -q Sanitizer "$T/daemon.log" 2>/dev/null || fail "sanitizer report: $(grep -A5 Sanitizer "$T/daemon.log")"
