@@ -34,7 +34,12 @@ cleanup() {
     local p
     [ -n "$SUBPID" ] && kill -TERM "$SUBPID" 2>/dev/null
     for p in "${GPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${GPIDS[@]}"; do wait "$p" 2>/dev/null; done
+    # a gateway gets 5 s to say offline; then it goes (the daemon would do the same)
+    local end=$(( $(date +%s) + 5 ))
+    for p in "${GPIDS[@]}"; do
+        while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -le "$end" ]; do sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
+    done
     for i in $(seq 1 "$N"); do "$rtool" detach "$PFX-$i" >/dev/null 2>&1 || true; done
     broker_stop
     rm -f /dev/shm/"$PFX"-* /dev/shm/."$PFX"-*

@@ -64,6 +64,7 @@ PY
     # HA restarted: "online" on its status topic brings every config again
     mosquitto_sub -h 127.0.0.1 -p "$PORT" -t 'homeassistant/+/+/+/config' -v >"$T/ha.log" 2>&1 &
     local hpid=$!
+    XPIDS+=" $hpid"
     within 10 eval '[ "$(grep -c /config "$T/ha.log")" -ge $want ]' || { kill $hpid; fail "retained configs not delivered"; }
     pub -t homeassistant/status -m online
     within 10 eval '[ "$(grep -c /config "$T/ha.log")" -ge $((2 * want)) ]' || { kill $hpid; fail "configs not republished on HA online: $(cat "$T/ha.log")"; }

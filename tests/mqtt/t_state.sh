@@ -39,6 +39,7 @@ t_state() {
     start_typed "--state-interval $INTERVAL --set lamp" lamp
     mosquitto_sub -h 127.0.0.1 -p "$PORT" -t "$BASE/state" -F '%U %p' >"$T/state.log" 2>&1 &
     local spid=$!
+    XPIDS+=" $spid"
     wait_for 10 "a first state" grep -q '{' "$T/state.log"
     # one change of each type, and an out pin written by command
     "$RTOOL" set "$REGION" 0 1.5 && "$RTOOL" set "$REGION" 3 1 && "$RTOOL" set "$REGION" 4 -5 || fail "set"
