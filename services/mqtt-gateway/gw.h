@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "halmk_service.h"
@@ -42,6 +43,9 @@ struct gw_pin {
 struct gw_opts {
     const char *host, *region, *prefix, *machine, *client_id;
     const char *password_file, *cafile, *certfile, *keyfile;
+    const char *ha_prefix;   /* --ha-discovery: HA's discovery prefix, NULL off */
+    bool ha_remove;          /* --ha-remove: clear the configs on a clean stop */
+    int state_interval_ms;   /* --state-interval: BASE/state at most this often, 0 off */
     int port, qos, keepalive, mqtt_version;
     int min_interval_ms, refresh_s, inflight_max;
     int backoff_min_ms, backoff_max_ms;
@@ -59,6 +63,9 @@ struct gw {
     unsigned *read_pin;      /* read slot -> pins[] index */
     pthread_mutex_t lock;
     int wake_fd;             /* eventfd: the HAL thread has dirty pins, or stop */
+    /* under lock */
+    uint64_t cycle;          /* bridge cycle of the latest change seen */
+    bool state_dirty;        /* a value changed since BASE/state was built */
     atomic_bool stop;
     atomic_uint_fast64_t lost;
 };
@@ -74,5 +81,14 @@ void *gw_net_main(void *arg);
 /* Wakes the network thread (from either thread). */
 void gw_wake(struct gw *gw);
 int64_t gw_now_ms(void);
+
+/* gw_ha.c: Home Assistant discovery and the bulk state object (text only;
+ * return 0 or -errno, the buffer's sticky error). */
+struct gw_buf;
+const char *gw_ha_component(const struct gw_pin *p);
+int gw_ha_topic(char *buf, size_t len, const struct gw *gw, const struct gw_pin *p);
+int gw_ha_config(struct gw_buf *b, const struct gw *gw, const struct gw_pin *p);
+int gw_ha_check(const struct gw *gw);  /* prints one error line */
+int gw_state_json(struct gw_buf *b, struct gw *gw, uint64_t cycle_now);
 
 #endif

@@ -23,6 +23,7 @@
 #include <mosquitto.h>
 
 #include "gw.h"
+#include "gw_json.h"
 #include "gw_topic.h"
 
 #define NET_HAL_CHECK_MS 200      /* how often liveness is judged */
@@ -43,6 +44,11 @@ struct net {
     hmk_region *r;           /* writes, liveness, out pins' values */
     bool hal_ok;
     const char *status;      /* last status published on this connection */
+    bool ha_due;             /* discovery configs to (re)publish */
+    bool ha_removed;         /* --ha-remove done at shutdown */
+    bool state_force;        /* BASE/state now, whatever the interval */
+    int64_t state_at;        /* when BASE/state was last published */
+    struct gw_buf buf;       /* discovery and state text */
 };
 
 static void net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -80,7 +86,7 @@ static void net_reindex(struct net *n)
         }
         if (out) {
             p->value = v;
-            p->have = p->dirty = true;
+            p->have = p->dirty = gw->state_dirty = true;
         }
         pthread_mutex_unlock(&gw->lock);
     }
@@ -231,6 +237,67 @@ static void net_mark_all(struct net *n, bool reconnect)
     pthread_mutex_unlock(&gw->lock);
 }
 
+/* ---- Home Assistant discovery and the bulk state ------------------------- */
+
+/* Every pin's discovery config, retained, so HA finds the entities
+ * whenever it starts; empty payloads (remove) remove them. Bounded by the
+ * pin count, so it goes out in one go regardless of the in-flight window. */
+static void net_ha_publish(struct net *n, bool remove)
+{
+    struct gw *gw = n->gw;
+    char topic[512];
+
+    for (unsigned k = 0; k < gw->npins; k++) {
+        if (gw_ha_topic(topic, sizeof(topic), gw, &gw->pins[k]) < 0 ||
+            (!remove && gw_ha_config(&n->buf, gw, &gw->pins[k]) < 0))
+            continue; /* gw_ha_check refused such names at start */
+        if (mosquitto_publish(n->mosq, NULL, topic, remove ? 0 : (int)n->buf.len,
+                              remove ? NULL : n->buf.p, gw->o.qos, true) == MOSQ_ERR_SUCCESS)
+            n->inflight++;
+    }
+}
+
+static bool net_ha_status(const struct net *n, const struct mosquitto_message *m)
+{
+    char topic[300];
+
+    return n->gw->o.ha_prefix && gw_topic(topic, sizeof(topic), n->gw->o.ha_prefix, "status") >= 0 &&
+           !strcmp(m->topic, topic);
+}
+
+/* BASE/state: latest wins. A change marks it dirty; it goes out when the
+ * interval since the last one has passed (a timer otherwise), so a flood
+ * of changes costs one message per interval, never a queue. A full
+ * refresh (connect, --refresh) sends it at once. */
+static void net_state(struct net *n, int64_t now)
+{
+    struct gw *gw = n->gw;
+    int64_t due = n->state_at + gw->o.state_interval_ms;
+    struct hmk_stats st = { 0 };
+    char topic[300];
+    bool dirty;
+
+    if (!gw->o.state_interval_ms)
+        return;
+    pthread_mutex_lock(&gw->lock);
+    dirty = gw->state_dirty;
+    pthread_mutex_unlock(&gw->lock);
+    if (!n->state_force && (!dirty || n->inflight >= gw->o.inflight_max))
+        return;
+    if (!n->state_force && now < due) {
+        if (!n->due_at || due < n->due_at)
+            n->due_at = due;
+        return;
+    }
+    if (n->r)
+        hmk_stats(n->r, &st);
+    if (gw_state_json(&n->buf, gw, st.cycle) < 0 || gw_topic(topic, sizeof(topic), gw->base, "state") < 0 ||
+        net_publish(n, topic, n->buf.p, true, NULL) != MOSQ_ERR_SUCCESS)
+        return;
+    n->state_force = false;
+    n->state_at = now;
+}
+
 /* ---- commands ------------------------------------------------------------ */
 
 static struct gw_pin *net_find(struct gw *gw, const char *name)
@@ -280,7 +347,7 @@ static void net_command(struct net *n, const struct mosquitto_message *m)
         /* no stream reports out values: publish the new one from here */
         pthread_mutex_lock(&gw->lock);
         p->value = v;
-        p->have = p->dirty = true;
+        p->have = p->dirty = gw->state_dirty = true;
         pthread_mutex_unlock(&gw->lock);
     }
 }
@@ -304,8 +371,8 @@ static void net_retry_later(struct net *n, int64_t now, const char *why)
 static void net_on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
     struct net *n = obj;
-    char sub[2][300];
-    char *subs[2] = { sub[0], sub[1] };
+    char sub[3][300];
+    char *subs[3] = { sub[0], sub[1], sub[2] };
 
     if (rc != 0) {
         net_retry_later(n, gw_now_ms(), mosquitto_connack_string(rc));
@@ -320,8 +387,13 @@ static void net_on_connect(struct mosquitto *mosq, void *obj, int rc)
     n->status = NULL;
     gw_topic(sub[0], sizeof(sub[0]), n->gw->base, "pin/+/set");
     gw_topic(sub[1], sizeof(sub[1]), n->gw->base, "pin/+/pulse");
-    mosquitto_subscribe_multiple(mosq, NULL, 2, subs, n->gw->o.qos, 0, NULL);
+    /* HA says "online" here when it (re)starts: our configs go out again */
+    if (n->gw->o.ha_prefix)
+        gw_topic(sub[2], sizeof(sub[2]), n->gw->o.ha_prefix, "status");
+    mosquitto_subscribe_multiple(mosq, NULL, n->gw->o.ha_prefix ? 3 : 2, subs, n->gw->o.qos, 0, NULL);
     net_mark_all(n, true);
+    n->ha_due = n->gw->o.ha_prefix != NULL;
+    n->state_force = true;
 }
 
 static void net_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -348,8 +420,14 @@ static void net_on_publish(struct mosquitto *mosq, void *obj, int mid)
 
 static void net_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m)
 {
+    struct net *n = obj;
+
     (void)mosq;
-    net_command(obj, m);
+    if (net_ha_status(n, m)) {
+        n->ha_due |= m->payloadlen == 6 && !memcmp(m->payload, "online", 6);
+        return;
+    }
+    net_command(n, m);
 }
 
 static void net_connect(struct net *n, int64_t now)
@@ -407,6 +485,10 @@ static bool net_shutdown_step(struct net *n, int64_t now)
         n->stop_at = now + NET_OFFLINE_DEADLINE_MS;
     if (n->state != NET_UP || now >= n->stop_at)
         return true;
+    if (n->gw->o.ha_remove && !n->ha_removed) {
+        net_ha_publish(n, true); /* before offline: its ack then covers these */
+        n->ha_removed = true;
+    }
     if (!n->offline_queued) {
         gw_topic(topic, sizeof(topic), n->gw->base, "status");
         n->offline_queued =
@@ -439,11 +521,17 @@ static bool net_step(struct net *n, int64_t now)
     if (n->state != NET_UP)
         return true;
     net_status(n);
+    if (n->ha_due) {
+        net_ha_publish(n, false);
+        n->ha_due = false;
+    }
     if (gw->o.refresh_s && now >= n->refresh_at) {
         net_mark_all(n, false);
+        n->state_force = true;
         n->refresh_at = now + gw->o.refresh_s * 1000;
     }
     net_flush(n, now);
+    net_state(n, now);
     return true;
 }
 
@@ -504,6 +592,7 @@ void gw_net_free(struct net *n)
         return;
     mosquitto_destroy(n->mosq);
     hmk_close(n->r);
+    gw_buf_free(&n->buf);
     free(n);
 }
 

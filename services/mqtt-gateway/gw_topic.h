@@ -9,6 +9,8 @@
  *   BASE/pin/<name>/set      command: the new value        (from clients)
  *   BASE/pin/<name>/pulse    command: the value for one servo cycle
  *   BASE/error               one line per refused command  (not retained)
+ *   BASE/state               every value as one JSON object (retained; --state-interval)
+ *   <ha>/<component>/<machine>/<pin>/config   Home Assistant discovery (--ha-discovery)
  */
 #ifndef GW_TOPIC_H
 #define GW_TOPIC_H

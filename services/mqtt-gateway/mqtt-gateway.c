@@ -41,18 +41,21 @@ void gw_wake(struct gw *gw)
 
 /* ---- HAL thread: record values, wake the network thread ---------------- */
 
-static void gw_record(struct gw *gw, unsigned slot, const hmk_value *v)
+static void gw_record(struct gw *gw, unsigned slot, const hmk_value *v, uint64_t cycle)
 {
     struct gw_pin *p = &gw->pins[gw->read_pin[slot]];
     bool wake;
 
     pthread_mutex_lock(&gw->lock);
+    if (cycle > gw->cycle)
+        gw->cycle = cycle;
     /* stream mode: an edge not yet published is about to be overwritten
      * (a short pulse): the network thread publishes the other level first */
     if (gw->o.stream && p->dirty && v->type == HMK_TYPE_BIT && p->value.b != v->b)
         p->bounce = true;
     p->value = *v;
     p->have = true;
+    gw->state_dirty = true;
     wake = !p->dirty; /* one wake per pin until it is published: no flood */
     p->dirty = true;
     pthread_mutex_unlock(&gw->lock);
@@ -63,8 +66,7 @@ static void gw_record(struct gw *gw, unsigned slot, const hmk_value *v)
 static int gw_on_change(hmk_svc *s, unsigned slot, const hmk_value *v, uint64_t cycle, void *user)
 {
     (void)s;
-    (void)cycle;
-    gw_record(user, slot, v);
+    gw_record(user, slot, v, cycle);
     return 0;
 }
 
@@ -79,7 +81,7 @@ static int gw_on_lost(hmk_svc *s, uint64_t count, void *user)
     atomic_fetch_add(&gw->lost, count);
     for (unsigned k = 0; gw->reads[k]; k++)
         if (hmk_svc_get(s, k, &v) == 0)
-            gw_record(gw, k, &v);
+            gw_record(gw, k, &v, 0);
     return 0;
 }
 
@@ -105,6 +107,11 @@ static void gw_usage(FILE *f)
             "  -r, --refresh S          republish every value every S s (0: never; 0)\n"
             "  -P, --password-file F    user name on line 1, password on line 2\n"
             "      --cafile F, --cert F, --key F   TLS\n"
+            "      --ha-discovery[=PREFIX]  Home Assistant MQTT discovery under PREFIX\n"
+            "                           (default homeassistant): one entity per pin\n"
+            "      --ha-remove          with --ha-discovery: clear the entities on a clean stop\n"
+            "      --state-interval MS  also BASE/state, every value as one JSON object,\n"
+            "                           at most every MS ms (default: no state topic)\n"
             "  -S, --stream             read the change stream: every edge of a bit reaches\n"
             "                           the broker, even a one-cycle pulse\n"
             "  -R, --region NAME        region (default $HAL_MICROKERNEL_REGION or hal-microkernel)\n"
@@ -182,6 +189,9 @@ static int gw_option(struct gw_opts *o, struct gw_names *set, int c, char *arg)
     case 1: o->cafile = arg; return 0;
     case 2: o->certfile = arg; return 0;
     case 3: o->keyfile = arg; return 0;
+    case 5: o->ha_prefix = arg ? arg : "homeassistant"; return 0;
+    case 6: o->ha_remove = true; return 0;
+    case 7: return gw_int("--state-interval", arg, 1, 3600000, &o->state_interval_ms);
     case 'R': o->region = arg; return 0;
     case 'n': o->check_only = true; return 0;
     case 'S': o->stream = true; return 0;
@@ -203,6 +213,8 @@ static int gw_args(int argc, char **argv, struct gw_opts *o, struct gw_names *se
         { "region", required_argument, NULL, 'R' },   { "check", no_argument, NULL, 'n' },
         { "stream", no_argument, NULL, 'S' },         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 4 },
+        { "ha-discovery", optional_argument, NULL, 5 }, { "ha-remove", no_argument, NULL, 6 },
+        { "state-interval", required_argument, NULL, 7 },
         { NULL, 0, NULL, 0 }
     };
     int c;
@@ -293,6 +305,15 @@ static int gw_check_opts(struct gw *gw)
             fprintf(stderr, "mqtt-gateway: %s: %s\n", files[i], strerror(errno));
             return -errno;
         }
+    if (o->ha_prefix && !gw_name_ok(o->ha_prefix, true)) {
+        fprintf(stderr, "mqtt-gateway: --ha-discovery '%s' cannot be a topic prefix (no spaces, "
+                        "'+', '#', empty levels)\n", o->ha_prefix);
+        return -EINVAL;
+    }
+    if (o->ha_remove && !o->ha_prefix) {
+        fprintf(stderr, "mqtt-gateway: --ha-remove needs --ha-discovery\n");
+        return -EINVAL;
+    }
     if ((o->certfile == NULL) != (o->keyfile == NULL)) {
         fprintf(stderr, "mqtt-gateway: --cert and --key go together\n");
         return -EINVAL;
@@ -391,6 +412,14 @@ static int gw_table(struct gw *gw, hmk_region *r, char **pins, const struct gw_n
             gw->read_pin[nread] = k;
             gw->reads[nread++] = gw->pins[k].name;
         }
+    for (unsigned k = 0; ret == 0 && gw->o.state_interval_ms && k < gw->npins; k++)
+        if (!strcmp(gw->pins[k].name, "cycle")) {
+            fprintf(stderr, "mqtt-gateway: --state-interval: pin 'cycle' would collide with the "
+                            "state object's \"cycle\" key\n");
+            ret = -EEXIST;
+        }
+    if (ret == 0 && gw->o.ha_prefix)
+        ret = gw_ha_check(gw);
     if (ret == 0 && gw->npins == 0) {
         fprintf(stderr, "mqtt-gateway: region '%s' has no pin to publish\n", hmk_region_name(r));
         ret = -ENOENT;

@@ -13,12 +13,13 @@ chmod 755 "$T"
 REGION=hmk-mqtt-$$-$RANDOM
 SOCK=$T/ctl.sock
 BASE=hal/m1
-DPID= SPID=
+DPID= SPID= XPIDS=
 . "$(dirname "$0")/lib.sh"
 
 cleanup() {
     [ -n "$DPID" ] && kill -CONT "$DPID" 2>/dev/null && kill -TERM "$DPID" && wait "$DPID" 2>/dev/null
     [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null
+    for p in $XPIDS; do kill -TERM "$p" 2>/dev/null; done # the tests' own subscribers
     # the gateway runs in its own session: end ours by the region it uses
     for p in $(pgrep -x mqtt-gateway 2>/dev/null); do
         grep -qs "HAL_MICROKERNEL_REGION=$REGION" "/proc/$p/environ" && kill -KILL "$p"
@@ -285,6 +286,8 @@ t_slow() {
     echo "slow: 100 changes during a broker stall, final exact, RSS +$((rss1 - rss0)) kB"
 }
 
+# the newer tests live one per file beside this one (t_NAME.sh), with the helpers above
+[ -f "$(dirname "$0")/t_$TEST.sh" ] && . "$(dirname "$0")/t_$TEST.sh"
 "t_$TEST"
 # an ASan build's gateway would otherwise crash, be restarted and pass unnoticed
 ! grep -q Sanitizer "$T/daemon.log" 2>/dev/null || fail "sanitizer report: $(grep -A5 Sanitizer "$T/daemon.log")"

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "gw_json.h"
 #include "gw_topic.h"
 
 static void names(void **state)
@@ -179,6 +180,34 @@ static void quoting(void **state)
     assert_string_equal(buf, "");
 }
 
+/* JSON text: strings escaped, values typed, what JSON cannot carry is null */
+static void json(void **state)
+{
+    struct gw_buf b = { 0 };
+    hmk_value v;
+    char id[16];
+    (void)state;
+    gw_buf_str(&b, "a\"b\\c\n\x01");
+    assert_int_equal(b.err, 0);
+    assert_string_equal(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\"");
+    gw_buf_reset(&b);
+    v = (hmk_value){ .type = HMK_TYPE_BIT, .b = true };
+    gw_buf_value(&b, &v);
+    v = (hmk_value){ .type = HMK_TYPE_FLOAT, .f = NAN };
+    gw_buf_value(&b, &v);
+    v = (hmk_value){ .type = HMK_TYPE_FLOAT, .f = -INFINITY };
+    gw_buf_value(&b, &v);
+    v = (hmk_value){ .type = HMK_TYPE_FLOAT, .f = 1e300 };
+    gw_buf_value(&b, &v);
+    v = (hmk_value){ .type = HMK_TYPE_S32, .s = -5 };
+    gw_buf_value(&b, &v);
+    assert_string_equal(b.p, "truenullnull1e+300-5");
+    assert_int_equal(gw_ha_id(id, sizeof(id), "spindle.0.x-y_z"), 15);
+    assert_string_equal(id, "spindle_0_x-y_z");
+    assert_int_equal(gw_ha_id(id, sizeof(id), "spindle.0.x-y_z1"), -ENAMETOOLONG);
+    gw_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +215,7 @@ int main(void)
         cmocka_unit_test(commands),      cmocka_unit_test(malformed_payloads),
         cmocka_unit_test(good_payloads), cmocka_unit_test(policy),
         cmocka_unit_test(backoff),       cmocka_unit_test(quoting),
+        cmocka_unit_test(json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
