@@ -403,6 +403,7 @@ static void svc_do_spawn(struct svc *s)
 {
     int ret;
     struct svc_pass pass;
+    char what[96];
 
     if (s->next_cfg) {
         struct cfg_service *c = s->next_cfg;
@@ -413,17 +414,21 @@ static void svc_do_spawn(struct svc *s)
     s->have_report = false;
     s->ready_len = 0;
     s->revoke_due = false; /* granted again, from this start's configuration */
+    snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
     pass.chan_fd = svc_channel(s);
     ret = telem_open(&s->tm, s->cfg->deadline_ns);
-    if (ret < 0 && !fds_lacking(-ret)) /* then a start without telemetry, said once per start */
+    if (fds_lacking(-ret)) {
+        /* the block is made once per service: the reserve pays for it */
+        fds_short_begin(-ret, what);
+        ret = telem_open(&s->tm, s->cfg->deadline_ns);
+    }
+    if (ret < 0) /* then a start without telemetry, said once per start */
         svc_log(s, &s->rl_spawn, LOG_WARNING, "Service %s: no telemetry block: %s", s->cfg->name,
                 strerror(-ret));
     pass.telem_fd = s->tm.fd;
     ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, &pass, &s->proc);
     if (fds_lacking(-ret)) {
         /* what the reserve is kept for */
-        char what[96];
-        snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
         fds_short_begin(-ret, what);
         ret = svc_spawn(s->cfg, d.region.name, d.cfg->daemon.control_socket, &pass, &s->proc);
     }

@@ -7,6 +7,10 @@
  *     SLEEP_MS in the handler (a reaction that misses its deadline); with
  *     LOGFILE, appends "VALUE REACTION_NS" per change, measured from the
  *     event's bridge stamp to the handler's return (the bench's samples)
+ *   hmk-test-react clock LOGFILE
+ *     pin.0 carries the wall clock in ms at the moment it was set
+ *     (hmk-web-region clock, bench/sched.sh): appends "now - value" in us
+ *     per change, the whole path from the setter to this handler
  *   hmk-test-react scribble
  *     plays a hostile service: fills its own telemetry block with 0xff,
  *     tries to shrink and grow it (both must fail: sealed), then runs
@@ -30,6 +34,7 @@
 
 static long sleep_ms, every = 1;
 static FILE *samples;
+static int clock_mode;
 
 static uint64_t now_ns(void)
 {
@@ -42,6 +47,13 @@ static int on_change(hmk_svc *s, unsigned slot, const hmk_value *v, uint64_t cyc
 {
     long val = (long)v->f;
     (void)s, (void)slot, (void)cycle, (void)user;
+    if (clock_mode) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        fprintf(samples, "%.0f\n", ((double)ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 - v->f) * 1e3);
+        fflush(samples);
+        return 0;
+    }
     if (sleep_ms && val && val % every == 0) {
         struct timespec ts = { sleep_ms / 1000, sleep_ms % 1000 * 1000000L };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -87,7 +99,13 @@ int main(int argc, char **argv)
     char err[256] = "";
     int ret;
 
-    if (argc >= 2 && !strcmp(argv[1], "scribble")) {
+    if (argc == 3 && !strcmp(argv[1], "clock")) {
+        clock_mode = 1;
+        if (!(samples = fopen(argv[2], "ae"))) {
+            fprintf(stderr, "hmk-test-react: %s: %s\n", argv[2], strerror(errno));
+            return 1;
+        }
+    } else if (argc >= 2 && !strcmp(argv[1], "scribble")) {
         if (scribble() < 0)
             return 1;
     } else if (argc >= 3) {
@@ -98,7 +116,7 @@ int main(int argc, char **argv)
             return 1;
         }
     } else {
-        fprintf(stderr, "usage: hmk-test-react SLEEP_MS EVERY [LOGFILE] | scribble\n");
+        fprintf(stderr, "usage: hmk-test-react SLEEP_MS EVERY [LOGFILE] | clock LOGFILE | scribble\n");
         return 2;
     }
     ret = hmk_svc_run(&def, err, sizeof(err));

@@ -68,11 +68,11 @@ echo "fits: the region takes $used bytes, a 16-record stream $sused"
 fill $((16 * 4096))
 try_load "count=4" "region='hal-microkernel': cannot size 91200 bytes in /dev/shm: No space left on device"
 rm -f /dev/shm/filler
-# 2. the region fits, the change stream asked for (32 MiB) does not
-try_load "count=4 stream_depth=1048576" "region='hal-microkernel': cannot size 33554496 bytes in /dev/shm for the change stream (a smaller stream_depth= needs less): No space left on device"
+# 2. the region fits, the change stream asked for (40 MiB) does not
+try_load "count=4 stream_depth=1048576" "region='hal-microkernel': cannot size 41943104 bytes in /dev/shm for the change stream (a smaller stream_depth= needs less): No space left on device"
 # 3. the region fits, not a page more: it is taken back
 fill "$used"
-try_load "count=4 stream_depth=16" "region='hal-microkernel': cannot size 576 bytes in /dev/shm for the change stream (a smaller stream_depth= needs less): No space left on device"
+try_load "count=4 stream_depth=16" "region='hal-microkernel': cannot size 704 bytes in /dev/shm for the change stream (a smaller stream_depth= needs less): No space left on device"
 rm -f /dev/shm/filler
 # 4. both made, but the stream cannot be put in place (a stale one of
 #    root's, and rtapi_app runs as RTAPI_UID in the sticky /dev/shm):
