@@ -35,9 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (ret != 0)
             abort();
-        if (req.verb < HMK_CTL_STATUS || req.verb > HMK_CTL_CHANNEL)
+        if (req.verb < HMK_CTL_STATUS || req.verb > HMK_CTL_STATS)
             abort();
-        if (req.verb != HMK_CTL_STATUS && req.verb != HMK_CTL_CHANNEL && !req.has_name)
+        /* status and stats take an optional NAME, channel none */
+        if (req.verb != HMK_CTL_STATUS && req.verb != HMK_CTL_STATS && req.verb != HMK_CTL_CHANNEL &&
+            !req.has_name)
             abort();
         if (req.verb == HMK_CTL_CHANNEL && req.has_name)
             abort();
