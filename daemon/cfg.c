@@ -31,7 +31,7 @@ enum {
     K_BMAX = 1u << 4, K_CRASH = 1u << 5, K_USER = 1u << 6, K_GROUP = 1u << 7,
     K_NICE = 1u << 8, K_AFF = 1u << 9, K_LAS = 1u << 10, K_LCPU = 1u << 11,
     K_LNOFILE = 1u << 12, K_STOPTO = 1u << 13, K_READY = 1u << 14, K_WRITES = 1u << 15,
-    K_SCHED = 1u << 16, K_LRTTIME = 1u << 17, K_DEADLINE = 1u << 18,
+    K_SCHED = 1u << 16, K_LRTTIME = 1u << 17, K_DEADLINE = 1u << 18, K_READYTO = 1u << 19,
 };
 enum {
     D_REGION = 1u << 0, D_HB = 1u << 1, D_LOG = 1u << 2, D_SOCK = 1u << 3, D_MODE = 1u << 4,
@@ -399,6 +399,7 @@ bool cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b)
            sched_equal(&a->sched, &b->sched) && a->limit_rttime == b->limit_rttime &&
            a->deadline_ns == b->deadline_ns &&
            a->stop_timeout_ms == b->stop_timeout_ms && strv_equal(a->env, b->env) && a->ready == b->ready &&
+           a->ready_timeout_ms == b->ready_timeout_ms &&
            a->has_writes == b->has_writes && strv_equal(a->writes, b->writes) &&
            a->has_writer_gid == b->has_writer_gid &&
            (!a->has_writer_gid || a->writer_gid == b->writer_gid) &&
@@ -427,6 +428,7 @@ static struct cfg_service *service_new(const char *name, int line)
     s->limit_as = s->limit_cpu = s->limit_nofile = s->limit_rttime = CFG_RLIM_UNSET;
     s->stop_timeout_ms = 10000;
     s->ready = CFG_READY_NONE;
+    s->ready_timeout_ms = 30000;
     return s;
 }
 
@@ -915,6 +917,12 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
             s->ready = CFG_READY_NONE;
         else
             perr(ps, ps->line, "invalid ready '%s' (expected fd or none)", val);
+    } else if (!strcmp(key, "ready-timeout")) {
+        DUP_CHECK(s->seen, K_READYTO);
+        if (!strcmp(val, "none"))
+            s->ready_timeout_ms = 0;
+        else
+            parse_duration_key(ps, key, val, &s->ready_timeout_ms, 1, 3600000);
     } else {
         perr(ps, ps->line, "unknown key '%s' in [service %s]", key, s->name);
     }

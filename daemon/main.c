@@ -3,8 +3,9 @@
  *
  * One thread, one epoll loop over: a signalfd (SIGTERM, SIGINT, SIGHUP,
  * SIGCHLD), the heartbeat and watchdog timerfds, per service a pidfd, the
- * exec-status pipe, the ready pipe and a timerfd (backoff or stop-timeout),
- * the control socket and its clients, and inotify on /dev/shm plus a retry
+ * exec-status pipe, the ready pipe and a timerfd (backoff, ready-timeout or
+ * stop-timeout), one timerfd for what outlived a service's main process in
+ * its group, the control socket and its clients, and inotify on /dev/shm plus a retry
  * timer for the region. Nothing is polled: with no region attached and no
  * service changing state the daemon sleeps in epoll_wait indefinitely.
  *
@@ -59,7 +60,7 @@
 
 enum wkind {
     W_SIGNAL = 1, W_HEARTBEAT, W_WATCHDOG, W_INOTIFY, W_REGION_RETRY, W_REGION_CHANGE, W_LISTEN,
-    W_CLIENT, W_FDS_TICK,
+    W_CLIENT, W_FDS_TICK, W_LINGER,
     W_SVC_PID, W_SVC_STATUS, W_SVC_READY, W_SVC_TIMER,
 };
 
@@ -91,6 +92,13 @@ struct svc {
     struct telem tm;              /* its reaction-time block, kept across restarts */
     bool revoke_due;              /* exited: take its grant back once the */
     uint64_t revoke_cycle;        /* bridge has run past this cycle */
+    bool not_ready;               /* ready-timeout passed: its exit is a failed start */
+    bool group_termed;            /* a stop sent its group SIGTERM */
+    struct {                      /* what outlived its main process in its group: */
+        int pidfd;                /* the main process's (-1: nothing left) */
+        pid_t pgid;
+        uint64_t kill_ms;         /* SIGKILL then */
+    } linger;
     struct svc *next;
 };
 
@@ -115,9 +123,10 @@ static struct {
     int reserve[FD_RESERVE];      /* see reserve_take() */
     unsigned n_reserve;
     int fds_tick_fd;              /* periodic while short of descriptors */
+    int linger_fd;                /* the earliest service linger.kill_ms */
     bool fds_short;               /* in such an episode (logged once) */
     uint64_t fds_short_ms;        /* when last found short */
-    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_change, w_listen, w_fds_tick;
+    struct watch w_sig, w_hb, w_wd, w_ino, w_retry, w_change, w_listen, w_fds_tick, w_linger;
     char listen_path[108];
     struct region region;
     struct svc *svcs;             /* start order */
@@ -127,6 +136,7 @@ static struct {
     bool shutting_down;
     struct status_notifier status;
 } d = { .epfd = -1, .sigfd = -1, .hb_fd = -1, .wd_fd = -1, .listen_fd = -1, .fds_tick_fd = -1,
+        .linger_fd = -1,
         .region = { .inotify_fd = -1, .retry_fd = -1, .change_fd = -1, .inotify_wd = -1 } };
 
 static uint64_t now_ms(void)
@@ -283,6 +293,7 @@ static struct svc *svc_new(struct cfg_service *c)
     s->w_ready = (struct watch){ W_SVC_READY, s };
     s->w_timer = (struct watch){ W_SVC_TIMER, s };
     s->proc.pidfd = s->proc.status_fd = s->proc.ready_fd = -1;
+    s->linger.pidfd = -1;
     s->tm = (struct telem)TELEM_INIT;
     s->state = SVC_STOPPED;
     snprintf(s->last_exit, sizeof(s->last_exit), "-");
@@ -296,8 +307,11 @@ static struct svc *svc_new(struct cfg_service *c)
     return s;
 }
 
+static void linger_end(struct svc *s, int sig);
+
 static void svc_free(struct svc *s)
 {
+    linger_end(s, SIGKILL); /* the daemon is going or forgets it: no waiting */
     close_fd(&s->timer_fd);
     close_fd(&s->proc.pidfd);
     close_fd(&s->proc.status_fd);
@@ -399,6 +413,82 @@ static void revoke_due(void)
         }
 }
 
+/* ---------------------------------------------- what outlives a service */
+
+static void linger_arm(void)
+{
+    uint64_t first = 0, now = now_ms();
+
+    for (struct svc *s = d.svcs; s; s = s->next)
+        if (s->linger.pgid > 0 && (!first || s->linger.kill_ms < first))
+            first = s->linger.kill_ms;
+    if (!first)
+        timer_disarm(d.linger_fd);
+    else
+        timer_arm(d.linger_fd, first > now ? first - now : 1, false);
+}
+
+/* sig: SIGKILL to whatever is still in the group, 0 to forget it */
+static void linger_end(struct svc *s, int sig)
+{
+    if (s->linger.pgid <= 0)
+        return;
+    if (sig && svc_signal_group(s->linger.pidfd, s->linger.pgid, sig, false) == 0)
+        log_warn("Service %s: processes left in its group after its main process ended "
+                 "(stop-timeout %llu ms); sending SIGKILL", s->cfg->name,
+                 (unsigned long long)s->cfg->stop_timeout_ms);
+    close_fd(&s->linger.pidfd);
+    s->linger.pgid = 0;
+}
+
+/* Its main process is reaped: the rest of its group (a shell's children, a
+ * forked helper) goes with it, SIGTERM now (unless a stop sent it already)
+ * and SIGKILL after stop-timeout, so that a restart never runs beside what
+ * is left of the last run. Takes the pidfd over while anything is left. */
+static void linger_begin(struct svc *s, pid_t pgid)
+{
+    int fd = s->proc.pidfd;
+
+    if (svc_signal_group(fd, pgid, s->group_termed ? 0 : SIGTERM, false) < 0)
+        return; /* nobody left */
+    svc_signal_group(fd, pgid, SIGCONT, false); /* a stopped one must see its SIGTERM */
+    linger_end(s, SIGKILL); /* what an earlier run left and still has not ended */
+    s->linger.pidfd = fd;
+    s->proc.pidfd = -1;
+    s->linger.pgid = pgid;
+    s->linger.kill_ms = now_ms() + s->cfg->stop_timeout_ms;
+    linger_arm();
+    log_debug("Service %s: ending what is left in its process group %d", s->cfg->name, (int)pgid);
+}
+
+static void linger_tick(void)
+{
+    uint64_t x, now = now_ms();
+
+    if (read(d.linger_fd, &x, sizeof(x)) < 0) {
+        /* EAGAIN: disarmed in between */
+    }
+    for (struct svc *s = d.svcs; s; s = s->next)
+        if (s->linger.pgid > 0 && s->linger.kill_ms <= now)
+            linger_end(s, SIGKILL);
+    linger_arm();
+}
+
+/* A stop's signal: to its whole group, which is the service, and to the main
+ * process itself only if that left the group. While the main process is
+ * unreaped (every state that can stop). */
+static int svc_signal_all(struct svc *s, int sig)
+{
+    pid_t pg = s->proc.pid;
+
+    if (svc_signal_group(s->proc.pidfd, pg, sig, true) == 0 && getpgid(s->proc.pid) == pg) {
+        if (sig == SIGTERM)
+            s->group_termed = true;
+        return 0;
+    }
+    return svc_signal(&s->proc, sig);
+}
+
 static void svc_do_spawn(struct svc *s)
 {
     int ret;
@@ -414,6 +504,7 @@ static void svc_do_spawn(struct svc *s)
     s->have_report = false;
     s->ready_len = 0;
     s->revoke_due = false; /* granted again, from this start's configuration */
+    s->not_ready = s->group_termed = false;
     snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
     pass.chan_fd = svc_channel(s);
     ret = telem_open(&s->tm, s->cfg->deadline_ns);
@@ -452,6 +543,8 @@ static void svc_do_spawn(struct svc *s)
         (s->proc.ready_fd >= 0 && ep_add(s->proc.ready_fd, &s->w_ready, EPOLLIN) < 0))
         log_err("Failed to watch service %s: %m", s->cfg->name);
     svc_log(s, &s->rl, LOG_INFO, "Started service %s (pid %d)", s->cfg->name, (int)s->proc.pid);
+    if (s->cfg->ready == CFG_READY_FD && s->cfg->ready_timeout_ms)
+        timer_arm(s->timer_fd, s->cfg->ready_timeout_ms, false);
 }
 
 static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_info *x)
@@ -470,8 +563,13 @@ static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_inf
     }
     if (st.actions & SVC_ACT_COUNT_RESTART)
         s->restarts++;
+    if (st.actions & SVC_ACT_NOT_READY) {
+        s->not_ready = true;
+        svc_log(s, &s->rl, LOG_WARNING, "Service %s did not report ready within %llu ms; stopping it",
+                s->cfg->name, (unsigned long long)s->cfg->ready_timeout_ms);
+    }
     if (st.actions & SVC_ACT_TERM) {
-        int r = svc_signal(&s->proc, SIGTERM);
+        int r = svc_signal_all(s, SIGTERM);
         if (r < 0 && r != -ESRCH) {
             errno = -r;
             log_err("Failed to signal service %s: %m", s->cfg->name);
@@ -482,7 +580,7 @@ static void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_inf
     if (st.actions & SVC_ACT_KILL) {
         log_warn("Service %s did not stop within %llu ms; sending SIGKILL", s->cfg->name,
                  (unsigned long long)s->cfg->stop_timeout_ms);
-        svc_signal(&s->proc, SIGKILL);
+        svc_signal_all(s, SIGKILL);
     }
     if (st.actions & SVC_ACT_ARM_BACKOFF) {
         uint64_t ms = svc_backoff_ms(s->cfg->backoff_initial_ms, s->cfg->backoff_factor,
@@ -611,24 +709,34 @@ static void svc_exited(struct svc *s, const siginfo_t *si, const struct rusage *
     svc_read_status(s); /* the exec report, if any, is in the pipe by now */
     close_fd(&s->proc.status_fd);
     close_fd(&s->proc.ready_fd);
+    linger_begin(s, s->proc.pid);
     close_fd(&s->proc.pidfd);
     s->proc.pid = 0;
     describe_exit(s, si, &clean);
-    x.exec_failed = s->have_report;
+    x.not_ready = s->not_ready;
+    if (s->not_ready) { /* stopped for it: a failed start, however it ended */
+        clean = false;
+        snprintf(s->last_exit, sizeof(s->last_exit), "not ready within %llu ms",
+                 (unsigned long long)s->cfg->ready_timeout_ms);
+    }
+    /* a child short of descriptors or memory before exec is retried like a
+     * crash; any other report stays wrong until the configuration changes */
+    x.exec_failed = s->have_report && !svc_report_transient(&s->report);
     x.clean = clean;
-    if (s->state == SVC_STARTING || s->state == SVC_RUNNING) {
+    if (s->state == SVC_STARTING || s->state == SVC_RUNNING ||
+        (s->state == SVC_STOPPING && s->not_ready && s->goal_up)) {
         bool restarts = !x.exec_failed && (s->cfg->restart == CFG_RESTART_ALWAYS ||
                                            (s->cfg->restart == CFG_RESTART_ON_FAILURE && !clean));
         /* a limit-as death is an abort, a segfault or a failure exit like
          * any other: say how close to its limit the service came */
-        if (!clean && !x.exec_failed && ru && s->cfg->limit_as != CFG_RLIM_UNSET &&
+        if (!clean && !s->have_report && ru && s->cfg->limit_as != CFG_RLIM_UNSET &&
             s->cfg->limit_as != (uint64_t)RLIM_INFINITY) {
             char lim[32], peak[32];
             fmt_size(s->cfg->limit_as, lim, sizeof(lim));
             fmt_size((uint64_t)ru->ru_maxrss * 1024u, peak, sizeof(peak));
             snprintf(mem, sizeof(mem), " (limit-as %s; peak resident %s)", lim, peak);
         }
-        if (x.exec_failed)
+        if (s->have_report)
             svc_log(s, &s->rl, LOG_ERR, "Service %s: %s", s->cfg->name, s->last_exit);
         else
             svc_log(s, &s->rl, clean ? LOG_INFO : LOG_WARNING, "Service %s %s%s", s->cfg->name,
@@ -1546,6 +1654,9 @@ static void dispatch(struct watch *w, uint32_t events)
     case W_FDS_TICK:
         fds_tick();
         break;
+    case W_LINGER:
+        linger_tick();
+        break;
     case W_CLIENT:
         client_io(w->obj);
         break;
@@ -1641,15 +1752,17 @@ int main(int argc, char **argv)
         (d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         (d.hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
-        (d.fds_tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+        (d.fds_tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
+        (d.linger_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
         log_err("Failed to set up the event loop: %m");
         goto out;
     }
     d.w_sig = (struct watch){ W_SIGNAL, NULL };
     d.w_hb = (struct watch){ W_HEARTBEAT, NULL };
     d.w_fds_tick = (struct watch){ W_FDS_TICK, NULL };
+    d.w_linger = (struct watch){ W_LINGER, NULL };
     if (ep_add(d.sigfd, &d.w_sig, EPOLLIN) < 0 || ep_add(d.hb_fd, &d.w_hb, EPOLLIN) < 0 ||
-        ep_add(d.fds_tick_fd, &d.w_fds_tick, EPOLLIN) < 0) {
+        ep_add(d.fds_tick_fd, &d.w_fds_tick, EPOLLIN) < 0 || ep_add(d.linger_fd, &d.w_linger, EPOLLIN) < 0) {
         log_err("Failed to set up the event loop: %m");
         goto out;
     }
@@ -1738,6 +1851,7 @@ out:
     region_fini(&d.region);
     reserve_release();
     close_fd(&d.fds_tick_fd);
+    close_fd(&d.linger_fd);
     close_fd(&d.hb_fd);
     close_fd(&d.wd_fd);
     close_fd(&d.sigfd);

@@ -1,6 +1,7 @@
 /* svc.c - see svc.h */
 #include "svc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
@@ -15,6 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1U << 2) /* Linux 6.9 */
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -35,6 +39,11 @@ const char *svc_step_name(int step)
     return "?";
 }
 
+bool svc_report_transient(const struct svc_exec_report *rep)
+{
+    return rep->err == EMFILE || rep->err == ENFILE || rep->err == ENOMEM || rep->err == EAGAIN;
+}
+
 int svc_signal(const struct svc_proc *p, int sig)
 {
     if (p->pidfd >= 0) {
@@ -47,6 +56,62 @@ int svc_signal(const struct svc_proc *p, int sig)
     if (p->pid <= 0)
         return -ESRCH;
     if (kill(p->pid, sig) < 0)
+        return -errno;
+    return 0;
+}
+
+bool svc_group_pinned(pid_t pgid)
+{
+    char path[64], buf[4096];
+    struct dirent *de;
+    bool found = false;
+    DIR *dir;
+
+    /* the subreaper inherits whatever outlived its parent: our own children,
+     * listed per thread that forked or adopted them */
+    dir = opendir("/proc/self/task");
+    if (!dir)
+        return false;
+    while (!found && (de = readdir(dir))) {
+        ssize_t n;
+        int fd;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%.16s/children", de->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        for (char *p = buf, *end; !found && *p; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            found = pid > 0 && getpgid((pid_t)pid) == pgid;
+        }
+    }
+    closedir(dir);
+    return found;
+}
+
+int svc_signal_group(int pidfd, pid_t pgid, int sig, bool leader_unreaped)
+{
+    if (pgid <= 0)
+        return -ESRCH;
+    if (pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+            return 0;
+        if (errno != EINVAL) /* EINVAL: a kernel without the flag (< 6.9) */
+            return -errno;
+    }
+    /* by number: exact only while the number cannot name another group,
+     * i.e. while a member of it is still our unreaped child */
+    if (!leader_unreaped && !svc_group_pinned(pgid))
+        return -ESRCH;
+    if (kill(-pgid, sig) < 0)
         return -errno;
     return 0;
 }

@@ -11,6 +11,7 @@
 #ifndef HMK_SVC_H
 #define HMK_SVC_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "cfg.h"
@@ -52,11 +53,30 @@ int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl
               const struct svc_pass *pass, struct svc_proc *out);
 /* "exec", "setuid", ... */
 const char *svc_step_name(int step);
+/* Whether the child gave up for want of something the machine may have again
+ * shortly (descriptors, memory, processes: EMFILE, ENFILE, ENOMEM, EAGAIN), at
+ * any step: then retrying is the cure, with the backoff and crash limit of a
+ * crash. Any other report (a missing program, a refused uid or sched class)
+ * stays wrong until the configuration changes. */
+bool svc_report_transient(const struct svc_exec_report *rep);
 /* Signal through the pidfd. Only where the kernel has no pidfds (ENOSYS,
  * also under valgrind) pidfd is -1 and the pid is used: still race-free,
  * because the daemon reaps its children itself and clears pid when it does,
  * so an unreaped child's pid cannot have been reused. */
 int svc_signal(const struct svc_proc *p, int sig);
+/* A service is its process group: it starts in a session of its own, so
+ * the group's id is its main process's pid. Signals the whole group: through
+ * the main process's pidfd where the kernel can (Linux >= 6.9; exact even
+ * after the main process was reaped, while the pidfd stays open), else by
+ * number, and then only while leader_unreaped (the main process is still our
+ * unreaped child) or svc_group_pinned(): otherwise -ESRCH, as a number whose
+ * members are all gone may already name someone else's group. sig 0 asks
+ * whether anyone is left. 0, -ESRCH (nobody left) or -errno. */
+int svc_signal_group(int pidfd, pid_t pgid, int sig, bool leader_unreaped);
+/* Whether one of the caller's own children (unreaped, so its group's number
+ * cannot be reused) is in process group pgid. A child subreaper inherits what
+ * outlived a service's main process, so that is where the rest of it is. */
+bool svc_group_pinned(pid_t pgid);
 /* Build "K=V" environment: config env, HAL_MICROKERNEL_REGION, HMK_READY_FD
  * when ready = fd, HMK_WRITE_PINS when writes = is given. Caller frees with
  * cfg_strv_free. */

@@ -62,9 +62,10 @@ struct svc_step svc_fsm_step(enum svc_state s, enum svc_event e, const struct sv
         switch (e) {
         case SVC_EV_START: return same;
         case SVC_EV_STOP: return (struct svc_step){ SVC_STOPPING, SVC_ACT_TERM | SVC_ACT_ARM_STOP };
-        case SVC_EV_READY: return (struct svc_step){ SVC_RUNNING, 0 };
+        case SVC_EV_READY: return (struct svc_step){ SVC_RUNNING, SVC_ACT_CANCEL_TIMER };
         case SVC_EV_EXIT: return exited_unexpectedly(x);
-        case SVC_EV_TIMER: return same;
+        case SVC_EV_TIMER: /* ready-timeout: stop it, then the restart policy */
+            return (struct svc_step){ SVC_STOPPING, SVC_ACT_NOT_READY | SVC_ACT_TERM | SVC_ACT_ARM_STOP };
         default: break;
         }
         break;
@@ -84,9 +85,14 @@ struct svc_step svc_fsm_step(enum svc_state s, enum svc_event e, const struct sv
         case SVC_EV_STOP: return same;
         case SVC_EV_READY: return same;
         case SVC_EV_EXIT:
-            if (x->goal_up)
-                return (struct svc_step){ SVC_STARTING, SVC_ACT_CANCEL_TIMER | SVC_ACT_SPAWN };
-            return (struct svc_step){ SVC_STOPPED, SVC_ACT_CANCEL_TIMER };
+            if (!x->goal_up)
+                return (struct svc_step){ SVC_STOPPED, SVC_ACT_CANCEL_TIMER };
+            if (x->not_ready) { /* a failed start, not a stop by hand */
+                struct svc_step st = exited_unexpectedly(x);
+                st.actions |= SVC_ACT_CANCEL_TIMER;
+                return st;
+            }
+            return (struct svc_step){ SVC_STARTING, SVC_ACT_CANCEL_TIMER | SVC_ACT_SPAWN };
         case SVC_EV_TIMER: return (struct svc_step){ SVC_STOPPING, SVC_ACT_KILL }; /* escalate */
         default: break;
         }

@@ -28,7 +28,7 @@ enum svc_event {
     SVC_EV_STOP,      /* goal set to down (ctl stop, shutdown, removed by reload) */
     SVC_EV_READY,     /* ready reported (or exec succeeded for ready = none) */
     SVC_EV_EXIT,      /* the main process was reaped */
-    SVC_EV_TIMER,     /* the service's timer fired (backoff or stop-timeout) */
+    SVC_EV_TIMER,     /* the service's timer fired (backoff, ready-timeout or stop-timeout) */
     SVC_EV_COUNT
 };
 
@@ -39,6 +39,7 @@ struct svc_exit_info {
     bool clean;         /* exit status 0 */
     int restart;        /* enum cfg_restart */
     bool crash_limit_hit; /* svc_crash_record() said so for this crash */
+    bool not_ready;     /* stopped because ready-timeout passed first */
 };
 
 enum svc_action {
@@ -51,6 +52,7 @@ enum svc_action {
     SVC_ACT_COUNT_RESTART = 1u << 6,/* restart counter++ (automatic restarts only) */
     SVC_ACT_GOAL_DOWN = 1u << 7,    /* the service stays down until started by hand */
     SVC_ACT_RESET_CRASHES = 1u << 8,/* manual start: forget the crash history */
+    SVC_ACT_NOT_READY = 1u << 9,    /* ready-timeout passed: say so; its exit is a failed start */
 };
 
 struct svc_step {

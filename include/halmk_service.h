@@ -26,8 +26,11 @@
  *    $HMK_WRITE_PINS (comma-separated region names). When it is set, pins
  *    outside it cannot be declared in `writes` (-EPERM), and a service with
  *    no writes maps the region read-only, so the kernel refuses writes too.
- *  - Readiness: after the first attach the framework calls hmk_ready(),
- *    which tells the daemon the service is up (see hal-microkernel(8)).
+ *  - Readiness: after the first attach, once it is subscribed to changes
+ *    (stream mode) and has handled the pins' first values (on_attach and
+ *    the first round), the framework calls hmk_ready(), which tells the
+ *    daemon the service is up (see hal-microkernel(8)): a change after that
+ *    is never missed.
  */
 #ifndef HALMK_SERVICE_H
 #define HALMK_SERVICE_H

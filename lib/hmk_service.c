@@ -271,28 +271,31 @@ static int svc_stream_loop(hmk_svc *s, hmk_stream *st)
     return ret;
 }
 
-static int svc_loop(hmk_svc *s)
+/* Subscribe (stream mode), then the first round over the pins as they are:
+ * a change right after it is then in the stream or seen by the next wait,
+ * never lost between the two. Readiness is reported only after this. */
+static int svc_begin(hmk_svc *s, hmk_stream **st)
+{
+    const struct hmk_svc_def *d = s->def;
+    int ret;
+
+    *st = NULL;
+    if (d->stream && (ret = hmk_stream_open(s->r, st)) < 0)
+        return ret;
+    s->since = hmk_cycle(s->r);
+    ret = d->on_attach ? d->on_attach(s, d->user) : 0;
+    if (ret >= 0)
+        ret = svc_round(s, true);
+    return ret;
+}
+
+static int svc_loop(hmk_svc *s, hmk_stream *st)
 {
     const struct hmk_svc_def *d = s->def;
     int ret = 0;
 
-    hmk_stream *st = NULL;
-
-    /* subscribe before the first round: a change right after it is then in
-     * the stream, not lost between the two */
-    if (d->stream && (ret = hmk_stream_open(s->r, &st)) < 0)
-        return ret;
-    s->since = hmk_cycle(s->r);
-    if (d->on_attach)
-        ret = d->on_attach(s, d->user);
-    if (ret >= 0)
-        ret = svc_round(s, true);
-    if (d->stream) {
-        if (ret >= 0)
-            ret = svc_stream_loop(s, st);
-        hmk_stream_close(st);
-        return ret;
-    }
+    if (st)
+        return svc_stream_loop(s, st);
     while (ret >= 0 && !s->stop && !svc_signalled) {
         ret = hmk_wait(s->r, s->read_idx, s->nreads, &s->since,
                        s->period_ms > 0 ? s->period_ms : -1, s->changed);
@@ -329,18 +332,25 @@ int hmk_svc_run(const struct hmk_svc_def *def, char *err, size_t errlen)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGALRM, &sa, NULL);
     for (;;) {
+        hmk_stream *st = NULL;
         ret = svc_attach(s, err, errlen);
         if (ret < 0)
             break;
-        if (first) {
+        ret = svc_begin(s, &st);
+        /* ready: subscribed and the pins' first values handled, so what
+         * starts after this service (after =) cannot change a pin unseen */
+        if (ret >= 0 && first) {
             ret = hmk_ready();
             if (ret < 0) {
                 svc_fail(ret, err, errlen, "cannot report readiness: %s", strerror(-ret));
+                hmk_stream_close(st);
                 break;
             }
             first = false;
         }
-        ret = svc_loop(s);
+        if (ret >= 0)
+            ret = svc_loop(s, st);
+        hmk_stream_close(st);
         /* -ESTALE from a region that is still attached (its change stream
          * missing, say) is not a restart of LinuxCNC: re-attaching would
          * only find the same region again, at full speed */

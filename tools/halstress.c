@@ -712,24 +712,27 @@ static int stress_commit_record(struct stress_run *run, uint64_t tag)
     return ret < 0 ? ret : 0;
 }
 
-/* With --loopback: waits until the in side shows record `tag` whole. */
-static int stress_await_in(struct stress_run *run, uint64_t tag)
+/* Waits until a side shows record `tag` whole: the out side once the bridge
+ * applied it (readers of out pins see what HAL got, not what was committed),
+ * the in side (in = true, --loopback) once HAL's nets carried it over. */
+static int stress_await(struct stress_run *run, uint64_t tag, bool in)
 {
     const struct stress_cfg *cfg = run->cfg;
     uint64_t end = stress_now() + STRESS_SETTLE_MS * 1000000ull, got;
-    hmk_value *snap = calloc(cfg->snap_n, sizeof(*snap));
+    hmk_value *snap = calloc(cfg->snap_n > cfg->k ? cfg->snap_n : cfg->k, sizeof(*snap));
     double *v = calloc(cfg->k, sizeof(*v));
     int ret = snap && v ? -ETIMEDOUT : -ENOMEM;
     unsigned bad;
 
     while (ret == -ETIMEDOUT && stress_now() < end) {
-        int e = hmk_snapshot(run->r, snap, cfg->snap_n, NULL);
+        int e = in ? hmk_snapshot(run->r, snap, cfg->snap_n, NULL)
+                   : hmk_read_outs(run->r, cfg->pin, cfg->k, snap);
         if (e < 0 && e != -EAGAIN) {
             ret = e;
             break;
         }
         for (unsigned j = 0; e >= 0 && j < cfg->k; j++)
-            v[j] = snap[cfg->pin[j]].f;
+            v[j] = in ? snap[cfg->pin[j]].f : snap[j].f;
         if (e >= 0 && stress_check(v, cfg->k, &got, &bad) == 0 && got == tag)
             ret = 0;
         else
@@ -740,6 +743,9 @@ static int stress_await_in(struct stress_run *run, uint64_t tag)
     return ret;
 }
 
+/* The record readers start from: committed, and applied by the bridge before
+ * any reader runs (a reader that saw the pins' values from before it would
+ * take them for a torn record). */
 static int stress_start_record(struct stress_run *run)
 {
     int ret = stress_commit_record(run, 0);
@@ -749,9 +755,14 @@ static int stress_start_record(struct stress_run *run)
                 hmk_region_name(run->r), hmk_strerror(ret));
         return ret;
     }
-    if (!run->cfg->loopback)
-        return 0;
-    ret = stress_await_in(run, 0);
+    ret = stress_await(run, 0, false);
+    if (ret == -ETIMEDOUT) {
+        fprintf(stderr, "halstress: the bridge did not apply a write within %d ms; start the thread "
+                "that runs its functions (see halstress(1))\n", STRESS_SETTLE_MS);
+        return ret;
+    }
+    if (ret >= 0 && run->cfg->loopback)
+        ret = stress_await(run, 0, true);
     if (ret == -ETIMEDOUT)
         fprintf(stderr, "halstress: --loopback: HAL's in pins did not follow the out pins within "
                 "%d ms; net each slot's .out to its .in and start the thread "
@@ -1040,7 +1051,7 @@ static uint64_t stress_check_final(struct stress_run *run)
                 "writer's last commit\n", w, (unsigned long long)stress_tag_seq(tag));
         return 1;
     }
-    if (cfg->loopback && stress_await_in(run, tag) < 0) {
+    if (cfg->loopback && stress_await(run, tag, true) < 0) {
         fprintf(stderr, "halstress: lost update: HAL's in pins never showed the last record "
                 "(writer %u seq %llu)\n", w, (unsigned long long)stress_tag_seq(tag));
         return 1;

@@ -10,6 +10,12 @@
  *                                     $HMK_READY_FD (log ready), then as run
  *   hmk-test-svc NAME double-fork     log start, leave an orphaned grandchild
  *                                     that exits after 100 ms, then as run
+ *   hmk-test-svc NAME group MS        log start; fork a member (log member,
+ *                                     then as run) and, double-forked, a
+ *                                     stubborn one that ignores SIGTERM (log
+ *                                     stubborn); both stay in the service's
+ *                                     process group. Then MS = 0: as run;
+ *                                     else after MS ms log crash, exit 1
  *   hmk-test-svc NAME hog             log start, allocate and touch 1 MiB at a
  *                                     time until allocation fails (log oom MIB),
  *                                     then abort() as a program whose malloc
@@ -137,6 +143,26 @@ int main(int argc, char **argv)
         close(atoi(fds));
         ev("ready", NULL);
         run();
+    } else if (!strcmp(mode, "group") && argc == 4) {
+        long ms = atol(argv[3]);
+        if (fork() == 0) {
+            ev("member", NULL);
+            run();
+        }
+        if (fork() == 0) {
+            if (fork() == 0) {
+                signal(SIGTERM, SIG_IGN);
+                ev("stubborn", NULL);
+                for (;;)
+                    pause();
+            }
+            _exit(0);
+        }
+        if (!ms)
+            run();
+        msleep(ms);
+        ev("crash", NULL);
+        _exit(1);
     } else if (!strcmp(mode, "hog")) {
         unsigned mib = 0;
         for (char *p; (p = malloc(1 << 20)); mib++) {

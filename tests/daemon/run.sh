@@ -1111,13 +1111,17 @@ sched = deadline:1ms/5s/5s"
 # neither the daemon nor the other service's numbers
 t_deadline() {
     [ "$(id -u)" = 0 ] || { echo "needs root for user = nobody"; exit 77; }
+    # ready = fd: running means subscribed, so no change below can come
+    # before the service follows the stream
     conf "[service r]
 exec = $REACT 10000 10
 deadline = 8s
+ready = fd
 [service bad]
 exec = $REACT scribble
 user = nobody
-deadline = 5ms"
+deadline = 5ms
+ready = fd"
     "$RTOOL" create "$REGION" 1 || fail "create"
     start_daemon
     wait_for 5 "r running" state_is r running
@@ -1152,9 +1156,12 @@ deadline = 5ms"
     [ "$(stat r count)" = 20 ] && [ "$(stat r misses)" = 2 ] ||
         fail "r: the numbers did not survive the restart: $(ctl --json stats r)"
     "$RTOOL" set-in "$REGION" 0 21 >/dev/null || fail "set-in 21"
-    # the new process adds to them (how long its first reaction takes is not
-    # judged: one was seen to take seconds, see the stop note of 2026-12-02)
+    # the new process adds to them, within its deadline: a restarted service
+    # that reported ready misses no change (before the framework reported
+    # ready only after subscribing, a change in between was seen seconds
+    # late or never)
     wait_for 20 "reaction after restart" reactions_ge r 21
+    [ "$(stat r misses)" = 2 ] || fail "r: the first reaction after the restart missed: $(ctl --json stats r)"
     # the hostile one: its numbers are its own garbage, nothing else moved
     log_has "scribbled over the telemetry block; resizing refused" || fail "bad did not scribble"
     [ "$(stat bad count)" = 18446744073709551615 ] || fail "bad: scribble not seen: $(stat bad count)"
@@ -1164,6 +1171,76 @@ deadline = 5ms"
     [ "$(stat r count)" = 21 ] || fail "r disturbed: $(stat r count)"
     stop_daemon
     echo "deadline: 21 reactions, 2 misses of 8 s; '$(grep -o '\[DEADLINE\].*' "$DLOG" | head -n 1)'"
+}
+
+# A service is its process group: a stop ends all of it (a member that
+# handles SIGTERM at once; a double-forked one that ignores SIGTERM, after
+# stop-timeout), and so does its main process's crash, before it restarts:
+# no run of a service ever runs beside what is left of the last one.
+t_stop_group() {
+    conf "[service g]
+exec = $SVC g group 0
+stop-timeout = 500ms
+
+[service c]
+exec = $SVC c group 1000
+restart = always
+backoff-initial = 100ms
+stop-timeout = 500ms"
+    start_daemon
+    pid_of() { awk -v e="$1" -v n="$2" '$1 == e && $2 == n { print $3 }' "$LOG" | sed -n "${3:-1}p"; }
+    # gone: no such process, or a zombie (reaped by whoever its parent is now)
+    gone() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != S ] &&
+             [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != R ]; }
+    wait_for 5 "members up" eval 'count_ge member g 1 && count_ge stubborn g 1 && count_ge stubborn c 1'
+    local m st c1 cm1 t0 t1
+    m=$(pid_of member g) st=$(pid_of stubborn g)
+    ! gone "$m" && ! gone "$st" || fail "members not running"
+    t0=$(date +%s%N)
+    ctl stop g >/dev/null || fail "ctl stop"
+    wait_for 5 "g stopped" state_is g stopped
+    wait_for 5 "member gone" gone "$m"
+    grep -q "^stop g $m " "$LOG" || fail "the member did not get SIGTERM"
+    wait_for 5 "stubborn member gone" gone "$st"
+    t1=$(date +%s%N)
+    [ $(( (t1 - t0) / 1000000 )) -ge 450 ] || fail "the stubborn one went before stop-timeout"
+    log_has "Service g: processes left in its group after its main process ended" ||
+        fail "no SIGKILL for what was left logged"
+    # the crash: what the first run left is gone, the member by SIGTERM
+    wait_for 10 "c restarted" count_ge start c 2
+    c1=$(pid_of stubborn c) cm1=$(pid_of member c)
+    wait_for 5 "first run's member gone" gone "$cm1"
+    grep -q "^stop c $cm1 " "$LOG" || fail "c's member did not get SIGTERM when c crashed"
+    wait_for 5 "first run's stubborn one gone" gone "$c1"
+    no_zombies || fail "zombies"
+    wait_for 5 "second run's stubborn one up" eval '[ -n "$(pid_of stubborn c 2)" ]'
+    c1=$(pid_of stubborn c 2)
+    stop_daemon
+    # the daemon gone, nothing of its services stays
+    wait_for 5 "nothing left after the daemon" gone "$c1"
+    echo "stop_group: stop ended the member on SIGTERM and the stubborn one after $(( (t1 - t0) / 1000000 )) ms;" \
+         "a crash ended the rest of its group before the restart"
+}
+
+# ready = fd and a service that never says so: after ready-timeout it is
+# stopped and counts as a failed start, so its crash limit ends the loop.
+t_ready_timeout() {
+    conf "[service r]
+exec = $SVC r ready 600000
+ready = fd
+ready-timeout = 300ms
+stop-timeout = 300ms
+restart = on-failure
+backoff-initial = 100ms
+backoff-max = 100ms
+crash-limit = 2 in 1min"
+    start_daemon
+    wait_for 10 "r failed by its crash limit" state_is r failed
+    [ "$(count start r)" = 3 ] || fail "started $(count start r) times, want 3 (crash-limit 2)"
+    log_has "Service r did not report ready within 300 ms; stopping it" || fail "no line about the timeout"
+    [ "$(field r last_exit)" = "not ready within 300 ms" ] || fail "last exit: $(field r last_exit)"
+    [ "$(count ready r)" = 0 ] || fail "r reported ready?"
+    stop_daemon
 }
 
 "t_$TEST"

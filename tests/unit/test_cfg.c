@@ -77,6 +77,7 @@ static void test_golden(void **state)
     assert_string_equal(w->env[1], "B=x y");
     assert_null(w->env[2]);
     assert_int_equal(w->ready, CFG_READY_FD);
+    assert_int_equal(w->ready_timeout_ms, 45000);
     assert_true(w->has_writes);
     assert_string_equal(w->writes[0], "pin.0");
     assert_string_equal(w->writes[1], "spindle.speed");
@@ -113,6 +114,7 @@ static void test_defaults(void **state)
     assert_int_equal(s->crash_limit, 5);
     assert_int_equal(s->stop_timeout_ms, 10000);
     assert_int_equal(s->ready, CFG_READY_NONE);
+    assert_int_equal(s->ready_timeout_ms, 30000);
     assert_false(s->has_user || s->has_group || s->has_nice || s->has_affinity);
     assert_null(s->env);
     assert_false(s->has_writes);
@@ -173,6 +175,9 @@ static const struct bad bads[] = {
     { "[service a]\nexec = a\nenv = A=1\nenv = A=2\n", 4, "duplicate env 'A'" },
     { "[service a]\nexec = a\nenv = HMK_READY_FD=4\n", 3, "set by the daemon" },
     { "[service a]\nexec = a\nready = sd_notify\n", 3, "invalid ready" },
+    { "[service a]\nexec = a\nready-timeout = 0\n", 3, "invalid ready-timeout" },
+    { "[service a]\nexec = a\nready-timeout = soon\n", 3, "invalid ready-timeout" },
+    { "[service a]\nexec = a\nready-timeout = none\nready-timeout = 1s\n", 4, "duplicate" },
     { "[service a]\nexec = a\nwrites = pin.0 ../x\n", 3, "invalid pin name '../x' in writes" },
     { "[service a]\nexec = a\nwrites = a\nwrites = b\n", 4, "duplicate key 'writes'" },
     { "[service a]\nexec = a\nenv = HMK_WRITE_PINS=x\n", 3, "set by the daemon" },

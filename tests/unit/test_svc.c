@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,6 +210,85 @@ static void test_setup_fails(void **state)
     assert_int_equal(status, 127);
 }
 
+/* The child needs descriptors of its own above the three it hands over
+ * before exec: at a limit that leaves the daemon just enough, the child
+ * reports EMFILE, which the daemon retries (transient) instead of giving up
+ * as for a missing program. */
+static void test_child_short_of_fds(void **state)
+{
+    struct rlimit old, rl;
+    int step, err, status, lowest;
+    (void)state;
+
+    lowest = fcntl(0, F_DUPFD, 0);
+    assert_true(lowest >= 0);
+    close(lowest);
+    for (int fd = lowest; fd < lowest + 6; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            skip(); /* a harness holds descriptors among ours: no clean count */
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    /* the daemon side: the status and ready pipes, then its pidfd (4 + 1);
+     * the child holds the four pipe ends and must copy two of them above
+     * the hand-over numbers: one fits, the second does not */
+    rl = old;
+    rl.rlim_cur = (rlim_t)(lowest + 5 > SVC_TELEMETRY_FD + 2 ? lowest + 5 : SVC_TELEMETRY_FD + 2);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    run("[service a]\nexec = /bin/true\nready = fd\n", &step, &err, &status);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(step, SVC_STEP_SETUP);
+    assert_int_equal(err, EMFILE);
+    assert_int_equal(status, 127);
+    assert_true(svc_report_transient(&(struct svc_exec_report){ step, err }));
+    /* what retrying cannot cure */
+    assert_false(svc_report_transient(&(struct svc_exec_report){ SVC_STEP_EXEC, ENOENT }));
+    assert_false(svc_report_transient(&(struct svc_exec_report){ SVC_STEP_SETUID, EPERM }));
+    assert_false(svc_report_transient(&(struct svc_exec_report){ SVC_STEP_SCHED, EBUSY }));
+    assert_true(svc_report_transient(&(struct svc_exec_report){ SVC_STEP_EXEC, ENOMEM }));
+    assert_true(svc_report_transient(&(struct svc_exec_report){ SVC_STEP_SETUID, EAGAIN }));
+}
+
+/* The group by number (a kernel without PIDFD_SIGNAL_PROCESS_GROUP): only
+ * while one of ours pins it. A leader that left a member behind and was
+ * reaped: the member, adopted by us as subreaper, pins the group; once it is
+ * reaped too, the number is free and nothing may be signalled by it. */
+static void test_group_by_number(void **state)
+{
+    int p[2], status;
+    pid_t leader, member;
+    (void)state;
+
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    assert_int_equal(pipe(p), 0);
+    leader = fork();
+    assert_true(leader >= 0);
+    if (leader == 0) {
+        pid_t m;
+        setpgid(0, 0);
+        m = fork();
+        if (m == 0) {
+            for (;;)
+                pause();
+        }
+        if (write(p[1], &m, sizeof(m)) != (ssize_t)sizeof(m))
+            _exit(1);
+        _exit(0);
+    }
+    close(p[1]);
+    assert_int_equal(read(p[0], &member, sizeof(member)), (ssize_t)sizeof(member));
+    close(p[0]);
+    assert_int_equal(waitpid(leader, &status, 0), leader);
+    /* the member is ours now and keeps the group's number */
+    assert_true(svc_group_pinned(leader));
+    assert_int_equal(svc_signal_group(-1, leader, 0, false), 0);
+    assert_int_equal(svc_signal_group(-1, leader, SIGKILL, false), 0);
+    assert_int_equal(waitpid(member, &status, 0), member);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_false(svc_group_pinned(leader));
+    assert_int_equal(svc_signal_group(-1, leader, SIGKILL, false), -ESRCH);
+    assert_int_equal(svc_signal_group(-1, 0, SIGKILL, true), -ESRCH);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 static void test_fds_and_env(void **state)
 {
     char tmp[] = "/tmp/hmk-test-svc-XXXXXX", text[512], buf[512];
@@ -245,6 +326,8 @@ int main(void)
         cmocka_unit_test_setup(test_exec_ok, setup),
         cmocka_unit_test_setup(test_exec_missing, setup),
         cmocka_unit_test_setup(test_setup_fails, setup),
+        cmocka_unit_test_setup(test_child_short_of_fds, setup),
+        cmocka_unit_test_setup(test_group_by_number, setup),
         cmocka_unit_test_setup(test_fds_and_env, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,8 +27,8 @@ static const struct {
     { S(STOPPED), S(EV_EXIT), S(STOPPED), 0 },
     { S(STARTING), S(EV_START), S(STARTING), 0 },
     { S(STARTING), S(EV_STOP), S(STOPPING), A(TERM) | A(ARM_STOP) },
-    { S(STARTING), S(EV_READY), S(RUNNING), 0 },
-    { S(STARTING), S(EV_TIMER), S(STARTING), 0 },
+    { S(STARTING), S(EV_READY), S(RUNNING), A(CANCEL_TIMER) }, /* the ready-timeout */
+    { S(STARTING), S(EV_TIMER), S(STOPPING), A(NOT_READY) | A(TERM) | A(ARM_STOP) },
     { S(RUNNING), S(EV_START), S(RUNNING), 0 },
     { S(RUNNING), S(EV_STOP), S(STOPPING), A(TERM) | A(ARM_STOP) },
     { S(RUNNING), S(EV_READY), S(RUNNING), 0 },
@@ -64,7 +64,7 @@ static void test_table(void **state)
 
 static struct svc_step ex(enum svc_state s, bool goal_up, bool exec_failed, bool clean, int restart, bool limit)
 {
-    struct svc_exit_info x = { goal_up, exec_failed, clean, restart, limit };
+    struct svc_exit_info x = { goal_up, exec_failed, clean, restart, limit, false };
     return svc_fsm_step(s, SVC_EV_EXIT, &x);
 }
 
@@ -105,6 +105,26 @@ static void test_exit(void **state)
     st = ex(S(STOPPING), true, false, false, CFG_RESTART_NO, true);
     assert_int_equal(st.next, S(STARTING));
     assert_int_equal(st.actions, A(CANCEL_TIMER) | A(SPAWN));
+    /* stopped for its ready-timeout: a failed start, under its policy */
+    {
+        struct svc_exit_info x = { .goal_up = true, .restart = CFG_RESTART_ALWAYS, .not_ready = true };
+        st = svc_fsm_step(S(STOPPING), SVC_EV_EXIT, &x);
+        assert_int_equal(st.next, S(BACKOFF));
+        assert_int_equal(st.actions, A(CANCEL_TIMER) | A(ARM_BACKOFF));
+        x.restart = CFG_RESTART_NO;
+        st = svc_fsm_step(S(STOPPING), SVC_EV_EXIT, &x);
+        assert_int_equal(st.next, S(STOPPED));
+        assert_int_equal(st.actions, A(CANCEL_TIMER) | A(GOAL_DOWN));
+        x.restart = CFG_RESTART_ON_FAILURE;
+        x.crash_limit_hit = true;
+        st = svc_fsm_step(S(STOPPING), SVC_EV_EXIT, &x);
+        assert_int_equal(st.next, S(FAILED));
+        /* stopped by hand meanwhile: stays down */
+        x.goal_up = false;
+        st = svc_fsm_step(S(STOPPING), SVC_EV_EXIT, &x);
+        assert_int_equal(st.next, S(STOPPED));
+        assert_int_equal(st.actions, A(CANCEL_TIMER));
+    }
 }
 
 static void test_names(void **state)
