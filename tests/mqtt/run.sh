@@ -25,7 +25,7 @@ cleanup() {
         grep -qs "HAL_MICROKERNEL_REGION=$REGION" "/proc/$p/environ" && kill -KILL "$p"
     done
     broker_stop
-    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.waiters"
+    rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION".* "/dev/shm/$REGION".*
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT

@@ -181,7 +181,7 @@ def test_open_waits_for_the_region(fake):
             assert len(r) == 2
     finally:
         t.join()
-        for s in ("", ".waiters"):
+        for s in ("", ".waiters", ".stream", ".cmd"):
             try:
                 os.unlink("/dev/shm/" + name + s)
             except FileNotFoundError:
