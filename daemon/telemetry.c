@@ -67,24 +67,6 @@ void telem_read(const struct telem *t, struct telem_snap *s)
         s->hist[k] = atomic_load_explicit(&t->m->hist[k], memory_order_relaxed);
 }
 
-uint64_t telem_quantile(const struct telem_snap *s, double q)
-{
-    long double total = 0, want, acc = 0;
-
-    /* long double sums: a service's made-up counts cannot overflow them */
-    for (unsigned k = 0; k < HMK_TELEMETRY_BUCKETS; k++)
-        total += s->hist[k];
-    if (total == 0)
-        return 0;
-    want = total * (q < 0 ? 0 : q > 1 ? 1 : q);
-    for (unsigned k = 0; k < HMK_TELEMETRY_BUCKETS; k++) {
-        acc += s->hist[k];
-        if (acc >= want && s->hist[k])
-            return k + 1 < 64 ? (2ull << k) - 1 : UINT64_MAX;
-    }
-    return UINT64_MAX;
-}
-
 uint64_t telem_misses_due(struct telem *t, const struct telem_snap *s, uint64_t now_ms)
 {
     uint64_t due;

@@ -37,9 +37,6 @@ struct telem_snap {
 int telem_open(struct telem *t, uint64_t deadline_ns);
 void telem_close(struct telem *t);
 void telem_read(const struct telem *t, struct telem_snap *s);
-/* Upper bound (ns) of the histogram bucket holding quantile q (0..1) of the
- * recorded reactions; 0 when none were recorded. */
-uint64_t telem_quantile(const struct telem_snap *s, double q);
 /* Misses to report in a [DEADLINE] line now (0: none due): the first miss at
  * once, later ones gathered, at most every TELEM_LINE_INTERVAL_MS. */
 uint64_t telem_misses_due(struct telem *t, const struct telem_snap *s, uint64_t now_ms);

@@ -20,7 +20,7 @@ case $secs in
 esac
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${HMK_FUZZ_BUILD:-$src/build/fuzz}
-fuzzers=${HMK_FUZZERS:-pinspec value region cfg ctl}
+fuzzers=${HMK_FUZZERS:-pinspec value region cfg ctl stats}
 cc=${HMK_FUZZ_CC:-clang}
 
 if ! command -v "$cc" >/dev/null 2>&1; then

@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "hmk_ctl.h"
+#include "hmk_ctl_client.h"
 #include "hmk_version.h"
 
-/* "service", name, state, pid, uptime_ms, restarts, last_exit; or
- * "stats", name, deadline_ns, count, misses, max_ns, sum_ns, hist */
-#define REC_FIELDS 8
+/* "service", name, state, pid, uptime_ms, restarts, last_exit */
+#define REC_FIELDS 7
 struct rec {
     char *f[REC_FIELDS];
 };
@@ -80,70 +80,40 @@ static void fmt_ns(unsigned long long ns, char *buf, size_t len)
         snprintf(buf, len, "%lluns", ns);
 }
 
-/* Upper bound of the histogram bucket holding quantile q: what a log2
- * histogram can say ("p99 <= 2.1ms"). 0 when empty. */
-static unsigned long long quantile(const unsigned long long *h, unsigned n, double q)
+static void print_stats(const struct hmk_ctl_stats *st, size_t n, bool json)
 {
-    long double total = 0, acc = 0;
+    char b[5][24], obj[HMK_CTL_STATS_JSON_MAX];
 
-    for (unsigned k = 0; k < n; k++)
-        total += h[k];
-    for (unsigned k = 0; k < n && total > 0; k++) {
-        acc += h[k];
-        if (h[k] && acc >= total * q)
-            return (2ull << k) - 1;
-    }
-    return 0;
-}
-
-static unsigned parse_hist(const char *s, unsigned long long *h, unsigned max)
-{
-    unsigned n = 0;
-    char *end;
-
-    while (n < max && *s) {
-        h[n++] = strtoull(s, &end, 10);
-        s = *end == ',' ? end + 1 : end + strlen(end);
-    }
-    return n;
-}
-
-static void print_stats(const struct rec *recs, size_t nrec, bool json)
-{
     if (!json)
         printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", "NAME", "DEADLINE", "REACTIONS", "MISSES",
                "MEAN", "P50<=", "P99<=", "MAX");
     else
         printf("[");
-    for (size_t i = 0; i < nrec; i++) {
-        unsigned long long h[64], dl = strtoull(recs[i].f[2], NULL, 10),
-                           count = strtoull(recs[i].f[3], NULL, 10), sum = strtoull(recs[i].f[6], NULL, 10);
-        unsigned nh = parse_hist(recs[i].f[7], h, 64);
-        unsigned long long p50 = quantile(h, nh, 0.5), p99 = quantile(h, nh, 0.99), mean = count ? sum / count : 0;
-        char b[5][24];
+    for (size_t i = 0; i < n; i++) {
+        const struct hmk_ctl_stats *v = &st[i];
+        char cnt[24], mis[24];
 
         if (json) {
-            printf("%s{\"name\":", i ? "," : "");
-            json_str(recs[i].f[1]);
-            printf(",\"deadline_ns\":%llu,\"count\":%s,\"misses\":%s,\"max_ns\":%s,\"sum_ns\":%s,"
-                   "\"mean_ns\":%llu,\"p50_le_ns\":%llu,\"p99_le_ns\":%llu,\"hist_log2_ns\":[%s]}",
-                   dl, recs[i].f[3], recs[i].f[4], recs[i].f[5], recs[i].f[6], mean, p50, p99, recs[i].f[7]);
+            if (hmk_ctl_stats_json(v, 1, obj, sizeof(obj)) > 0)
+                printf("%s%s", i ? "," : "", obj);
             continue;
         }
-        if (dl)
-            fmt_ns(dl, b[0], sizeof(b[0]));
+        if (v->deadline_ns)
+            fmt_ns(v->deadline_ns, b[0], sizeof(b[0]));
         else
             snprintf(b[0], sizeof(b[0]), "-");
-        fmt_ns(mean, b[1], sizeof(b[1]));
-        fmt_ns(p50, b[2], sizeof(b[2]));
-        fmt_ns(p99, b[3], sizeof(b[3]));
-        fmt_ns(strtoull(recs[i].f[5], NULL, 10), b[4], sizeof(b[4]));
-        if (!count)
-            printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", recs[i].f[1], b[0], "0", dl ? "0" : "-", "-", "-",
-                   "-", "-");
+        fmt_ns(v->count ? v->sum_ns / v->count : 0, b[1], sizeof(b[1]));
+        fmt_ns(hmk_ctl_stats_quantile(v, 0.5), b[2], sizeof(b[2]));
+        fmt_ns(hmk_ctl_stats_quantile(v, 0.99), b[3], sizeof(b[3]));
+        fmt_ns(v->max_ns, b[4], sizeof(b[4]));
+        snprintf(cnt, sizeof(cnt), "%llu", (unsigned long long)v->count);
+        snprintf(mis, sizeof(mis), "%llu", (unsigned long long)v->misses);
+        if (!v->count)
+            printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", v->name, b[0], "0", v->deadline_ns ? "0" : "-",
+                   "-", "-", "-", "-");
         else
-            printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", recs[i].f[1], b[0], recs[i].f[3],
-                   dl ? recs[i].f[4] : "-", b[1], b[2], b[3], b[4]);
+            printf("%-20s %9s %10s %8s %9s %9s %9s %9s\n", v->name, b[0], cnt,
+                   v->deadline_ns ? mis : "-", b[1], b[2], b[3], b[4]);
     }
     if (json)
         printf("]\n");
@@ -163,6 +133,8 @@ int main(int argc, char **argv)
     char req[HMK_CTL_REQUEST_MAX + 1];
     char *buf = NULL, *line, *save = NULL, *final = NULL;
     struct rec *recs = NULL;
+    struct hmk_ctl_stats *st = NULL;
+    size_t nst = 0;
     size_t len = 0, cap = 0, nrec = 0;
     bool json = false, need_name, stats;
     int opt, fd, rc = 3;
@@ -248,10 +220,20 @@ int main(int argc, char **argv)
     }
     buf[len] = '\0';
     for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (!strncmp(line, stats ? "stats\t" : "service\t", stats ? 6 : 8)) {
+        if (stats && !strncmp(line, "stats\t", 6)) {
+            struct hmk_ctl_stats *ns = realloc(st, (nst + 1) * sizeof(*ns));
+            if (!ns)
+                goto out;
+            st = ns;
+            if (final || hmk_ctl_stats_parse(line, &st[nst]) < 0) {
+                fprintf(stderr, "hal-microkernelctl: malformed reply from the daemon\n");
+                goto out;
+            }
+            nst++;
+        } else if (!stats && !strncmp(line, "service\t", 8)) {
             struct rec r;
             char *fs = NULL, *t = strtok_r(line, "\t", &fs);
-            int i = 0, want = stats ? 8 : 7;
+            int i = 0, want = REC_FIELDS;
             struct rec *nr;
             for (; t && i < want; t = strtok_r(NULL, "\t", &fs))
                 r.f[i++] = t;
@@ -281,7 +263,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (stats) {
-        print_stats(recs, nrec, json);
+        print_stats(st, nst, json);
     } else if (json) {
         printf("[");
         for (size_t i = 0; i < nrec; i++) {
@@ -313,6 +295,7 @@ out:
     if (fd >= 0)
         close(fd);
     free(recs);
+    free(st);
     free(buf);
     return rc;
 }

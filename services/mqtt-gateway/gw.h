@@ -46,6 +46,8 @@ struct gw_opts {
     const char *ha_prefix;   /* --ha-discovery: HA's discovery prefix, NULL off */
     bool ha_remove;          /* --ha-remove: clear the configs on a clean stop */
     int state_interval_ms;   /* --state-interval: BASE/state at most this often, 0 off */
+    int stats_interval_ms;   /* --stats-interval: ask the daemon for BASE/stats, 0 off */
+    const char *control;     /* --control: the daemon's control socket */
     int port, qos, keepalive, mqtt_version;
     int min_interval_ms, refresh_s, inflight_max;
     int backoff_min_ms, backoff_max_ms;

@@ -25,10 +25,12 @@
 #include "gw.h"
 #include "gw_json.h"
 #include "gw_topic.h"
+#include "hmk_ctl_client.h"
 
 #define NET_HAL_CHECK_MS 200      /* how often liveness is judged */
 #define NET_CONNECT_TIMEOUT_MS 10000
 #define NET_OFFLINE_DEADLINE_MS 2000
+#define NET_STATS_TIMEOUT_MS 300  /* the most one stats question may take */
 
 enum net_state { NET_DOWN, NET_CONNECTING, NET_UP };
 
@@ -49,6 +51,9 @@ struct net {
     bool state_force;        /* BASE/state now, whatever the interval */
     int64_t state_at;        /* when BASE/state was last published */
     struct gw_buf buf;       /* discovery and state text */
+    int64_t stats_at;        /* when the daemon is asked for stats next */
+    char *stats;             /* BASE/stats as last published on this connection */
+    int stats_err;           /* the last failure said (one line per outage) */
 };
 
 static void net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -298,6 +303,54 @@ static void net_state(struct net *n, int64_t now)
     n->state_at = now;
 }
 
+/* BASE/stats: the daemon's reaction-time numbers of every service (as
+ * `hal-microkernelctl --json stats` without the histograms), asked every
+ * --stats-interval and published, retained, when they differ from what this
+ * connection last published. The question may hold this thread up to
+ * NET_STATS_TIMEOUT_MS when the daemon is wedged; a daemon that is not
+ * there costs one failed connect. */
+static void net_stats(struct net *n, int64_t now)
+{
+    struct gw *gw = n->gw;
+    struct hmk_ctl_stats *st = NULL;
+    char topic[300], obj[HMK_CTL_STATS_JSON_MAX];
+    size_t count = 0;
+    int ret;
+
+    if (!gw->o.stats_interval_ms || now < n->stats_at || n->inflight >= gw->o.inflight_max)
+        goto due;
+    n->stats_at = now + gw->o.stats_interval_ms;
+    ret = hmk_ctl_get_stats(gw->o.control, NET_STATS_TIMEOUT_MS, &st, &count);
+    if (ret < 0) {
+        if (ret != n->stats_err)
+            net_log("stats: no answer from the daemon at '%s': %s", gw->o.control, strerror(-ret));
+        n->stats_err = ret;
+        goto due;
+    }
+    if (n->stats_err)
+        net_log("stats: the daemon at '%s' answers again", gw->o.control);
+    n->stats_err = 0;
+    gw_buf_reset(&n->buf);
+    gw_buf_raw(&n->buf, "{\"services\":[");
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            gw_buf_raw(&n->buf, ",");
+        if (hmk_ctl_stats_json(&st[i], 0, obj, sizeof(obj)) > 0)
+            gw_buf_raw(&n->buf, obj);
+    }
+    gw_buf_raw(&n->buf, "]}");
+    free(st);
+    if (n->buf.err || (n->stats && !strcmp(n->stats, n->buf.p)) ||
+        gw_topic(topic, sizeof(topic), gw->base, "stats") < 0 ||
+        net_publish(n, topic, n->buf.p, true, NULL) != MOSQ_ERR_SUCCESS)
+        goto due;
+    free(n->stats);
+    n->stats = strdup(n->buf.p);
+due:
+    if (gw->o.stats_interval_ms && (!n->due_at || n->stats_at < n->due_at))
+        n->due_at = n->stats_at > now ? n->stats_at : now + 1;
+}
+
 /* ---- commands ------------------------------------------------------------ */
 
 static struct gw_pin *net_find(struct gw *gw, const char *name)
@@ -394,6 +447,9 @@ static void net_on_connect(struct mosquitto *mosq, void *obj, int rc)
     net_mark_all(n, true);
     n->ha_due = n->gw->o.ha_prefix != NULL;
     n->state_force = true;
+    free(n->stats); /* a new connection: BASE/stats goes out again */
+    n->stats = NULL;
+    n->stats_at = 0;
 }
 
 static void net_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -532,6 +588,7 @@ static bool net_step(struct net *n, int64_t now)
     }
     net_flush(n, now);
     net_state(n, now);
+    net_stats(n, now);
     return true;
 }
 
@@ -593,6 +650,7 @@ void gw_net_free(struct net *n)
     mosquitto_destroy(n->mosq);
     hmk_close(n->r);
     gw_buf_free(&n->buf);
+    free(n->stats);
     free(n);
 }
 

@@ -19,6 +19,7 @@
 #include <mosquitto.h>
 
 #include "gw.h"
+#include "hmk_ctl_client.h"
 #include "hmk_version.h"
 #include "gw_topic.h"
 
@@ -112,6 +113,11 @@ static void gw_usage(FILE *f)
             "      --ha-remove          with --ha-discovery: clear the entities on a clean stop\n"
             "      --state-interval MS  also BASE/state, every value as one JSON object,\n"
             "                           at most every MS ms (default: no state topic)\n"
+            "      --stats-interval MS  ask the daemon for its services' reaction times every\n"
+            "                           MS ms, publish them on BASE/stats when they change\n"
+            "                           (default 5000; 0: never)\n"
+            "      --control PATH       the daemon's control socket (default\n"
+            "                           $HMK_CONTROL_SOCKET or " HMK_CTL_DEFAULT_SOCKET ")\n"
             "  -S, --stream             read the change stream: every edge of a bit reaches\n"
             "                           the broker, even a one-cycle pulse\n"
             "  -R, --region NAME        region (default $HAL_MICROKERNEL_REGION or hal-microkernel)\n"
@@ -192,6 +198,8 @@ static int gw_option(struct gw_opts *o, struct gw_names *set, int c, char *arg)
     case 5: o->ha_prefix = arg ? arg : "homeassistant"; return 0;
     case 6: o->ha_remove = true; return 0;
     case 7: return gw_int("--state-interval", arg, 1, 3600000, &o->state_interval_ms);
+    case 8: return gw_int("--stats-interval", arg, 0, 3600000, &o->stats_interval_ms);
+    case 9: o->control = arg; return 0;
     case 'R': o->region = arg; return 0;
     case 'n': o->check_only = true; return 0;
     case 'S': o->stream = true; return 0;
@@ -215,6 +223,7 @@ static int gw_args(int argc, char **argv, struct gw_opts *o, struct gw_names *se
         { "version", no_argument, NULL, 4 },
         { "ha-discovery", optional_argument, NULL, 5 }, { "ha-remove", no_argument, NULL, 6 },
         { "state-interval", required_argument, NULL, 7 },
+        { "stats-interval", required_argument, NULL, 8 }, { "control", required_argument, NULL, 9 },
         { NULL, 0, NULL, 0 }
     };
     int c;
@@ -537,7 +546,7 @@ int main(int argc, char **argv)
     static struct gw gw = {
         .o = { .host = "localhost", .prefix = "hal", .qos = 1, .keepalive = 10,
                .mqtt_version = MQTT_PROTOCOL_V311, .inflight_max = 1000,
-               .backoff_min_ms = 500, .backoff_max_ms = 30000 },
+               .backoff_min_ms = 500, .backoff_max_ms = 30000, .stats_interval_ms = 5000 },
         .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1,
     };
     static struct gw_names set;
@@ -548,6 +557,8 @@ int main(int argc, char **argv)
         return 2;
     if (!gw.o.port)
         gw.o.port = gw.o.cafile ? 8883 : 1883;
+    if (!gw.o.control)
+        gw.o.control = hmk_ctl_socket_path();
     ret = gw_resolve(&gw, pins, &set);
     if (ret < 0)
         return 2;

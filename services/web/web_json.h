@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "halmk.h"
+#include "hmk_ctl_client.h"
 
 /* A growing text buffer with a hard cap: past it, `full` is set and
  * nothing more is appended (the caller answers an error, never sends a
@@ -43,6 +44,8 @@ struct web_svc {
     unsigned long long uptime_ms;
     unsigned long restarts;
     char last_exit[97];
+    bool has_stats;            /* the daemon's `stats` named it */
+    struct hmk_ctl_stats stats;
 };
 /* 0, or -EINVAL if line is not a well-formed `service` record. */
 int web_parse_service(const char *line, struct web_svc *out);

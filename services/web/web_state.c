@@ -53,6 +53,13 @@ void web_json_status(struct web_state *s, struct wj_buf *b)
         wj_printf(b, ",\"pid\":%lu,\"uptime_ms\":%llu,\"restarts\":%lu,\"last_exit\":", v->pid,
                   v->uptime_ms, v->restarts);
         wj_str(b, v->last_exit);
+        if (v->has_stats) {
+            char obj[HMK_CTL_STATS_JSON_MAX];
+            if (hmk_ctl_stats_json(&v->stats, 0, obj, sizeof(obj)) > 0) {
+                wj_raw(b, ",\"stats\":");
+                wj_raw(b, obj);
+            }
+        }
         wj_raw(b, "}");
     }
     wj_raw(b, "]}");

@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 
 #define WATCH_TICK_MS 200   /* how often liveness is judged again */
 #define SVC_EVERY_MS 1000   /* how often the daemon is asked for services */
+#define CTL_TIMEOUT_MS 300  /* the most one question to it may take */
 #define WATCH_BATCH 256
 
 static uint64_t now_ns(clockid_t c)
@@ -256,45 +255,33 @@ static int watch_stream(struct web_state *s, hmk_stream *st, hmk_value *vals)
     return 0;
 }
 
-/* Asks the daemon `status` over its control socket; fills svc[] and
- * returns how many, or -errno (no daemon: the page says so). Bounded by
- * socket timeouts so a wedged daemon cannot hold the watcher. */
+/* Asks the daemon `status`, then `stats`, over its control socket; fills
+ * svc[] and returns how many, or -errno (no daemon: the page says so).
+ * Bounded by the socket timeouts, so a wedged daemon cannot hold the
+ * watcher; stats that do not come leave the services without numbers. */
 static int ctl_status(const char *path, struct web_svc *svc, unsigned max)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
-    char buf[16384], *line, *save;
-    size_t got = 0;
-    ssize_t n;
-    int fd, count = 0, ret = -EPROTO;
+    struct hmk_ctl_stats *st = NULL;
+    char *reply = NULL, *line, *save = NULL;
+    size_t nst = 0;
+    int count = 0, ret;
 
-    if (strlen(path) >= sizeof(a.sun_path))
-        return -ENAMETOOLONG;
-    strcpy(a.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        send(fd, "status\n", 7, MSG_NOSIGNAL) != 7) {
-        ret = -errno;
-        goto out;
-    }
-    while (got < sizeof(buf) - 1 && (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
-        got += (size_t)n;
-    buf[got] = '\0';
-    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (!strcmp(line, "ok")) {
-            ret = count;
-            break;
-        }
+    ret = hmk_ctl_ask(path, "status", CTL_TIMEOUT_MS, &reply);
+    for (line = ret == 0 ? strtok_r(reply, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
         if ((unsigned)count < max && web_parse_service(line, &svc[count]) == 0)
             count++;
-    }
-out:
-    close(fd);
-    return ret;
+    free(reply);
+    if (ret < 0)
+        return ret;
+    if (hmk_ctl_get_stats(path, CTL_TIMEOUT_MS, &st, &nst) == 0)
+        for (size_t i = 0; i < nst; i++)
+            for (int k = 0; k < count; k++)
+                if (!strcmp(svc[k].name, st[i].name)) {
+                    svc[k].has_stats = true;
+                    svc[k].stats = st[i];
+                }
+    free(st);
+    return count;
 }
 
 /* Liveness and the daemon's services, published when they change. */

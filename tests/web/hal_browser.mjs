@@ -88,6 +88,15 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll('#svcs tbody tr')]
     .some((tr) => tr.cells[0].textContent === 'web' && tr.cells[1].textContent === 'running'), { timeout: LONG });
   console.log('services: web running (from the daemon)');
+  // and pinlog's reaction times: reactions counted, none past its 1 s
+  // deadline, a p99 bucket (hal-microkernelctl stats, as the page shows it)
+  await page.waitForFunction(() => [...document.querySelectorAll('#svcs tbody tr')]
+    .some((tr) => tr.cells[0].textContent === 'pinlog' && Number(tr.cells[4].textContent) >= 2 &&
+                  tr.cells[5].textContent === '0' && tr.cells[6].textContent.startsWith('\u2264 ')),
+  { timeout: LONG });
+  const row = await page.$$eval('#svcs tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent))
+    .find((c) => c[0] === 'pinlog'));
+  console.log(`services: pinlog reactions ${row[4]}, misses ${row[5]}, p99 ${row[6]}`);
 
   // controls only for the granted pin
   const ctl = (name) => page.$eval(`tr[data-name="${name}"] td.set`,

@@ -173,6 +173,14 @@
     requestAnimationFrame(drawPlot);
   }
 
+  // a duration in ns, as the control tool shows it
+  function ns(v) {
+    if (v >= 1e9) return (v / 1e9).toFixed(2) + ' s';
+    if (v >= 1e6) return (v / 1e6).toFixed(2) + ' ms';
+    if (v >= 1e3) return (v / 1e3).toFixed(1) + ' \u00b5s';
+    return v + ' ns';
+  }
+
   function status(s) {
     const conn = $('conn');
     const state = !s.attached ? 'absent' : s.connected ? 'connected' : 'disconnected';
@@ -188,11 +196,18 @@
     $('svc-none').hidden = s.services !== null;
     for (const v of s.services || []) {
       const tr = document.createElement('tr');
-      for (const x of [v.name, v.state, v.restarts, v.last_exit]) {
+      // reaction times (hal-microkernelctl stats): how many, how many
+      // missed the service's deadline, and the bucket p99 falls in
+      const st = v.stats;
+      const cells = [v.name, v.state, v.restarts, v.last_exit,
+        st ? st.count : '-', st && st.deadline_ns ? st.misses : '-',
+        st && st.count ? '\u2264 ' + ns(st.p99_le_ns) : '-'];
+      cells.forEach((x, k) => {
         const td = document.createElement('td');
         td.textContent = x;
+        if (k === 5 && st && st.misses > 0) td.className = 'miss';
         tr.appendChild(td);
-      }
+      });
       tb.appendChild(tr);
     }
   }

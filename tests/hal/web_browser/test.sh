@@ -27,8 +27,11 @@ HAL
 hal_load bridge.hal
 head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > token
 chmod 600 token
+# pinlog follows the clock with a deadline: the page shows its reaction times
 { daemon_ini; printf '[service web]\nexec = %s/halweb --listen 127.0.0.1:0 --token-file %s/token --control %s\nready = fd\nwrites = cmd\n' \
-    "$svcbin" "$HMK_WORK" "$sock"; } > hmk.ini
+    "$svcbin" "$HMK_WORK" "$sock"
+  printf '[service pinlog]\nexec = %s/pinlog --out %s/pins.jsonl clk\nready = fd\ndeadline = 1s\n' \
+    "$svcbin" "$HMK_WORK"; } > hmk.ini
 daemon_start hmk.ini
 wait_running web >/dev/null
 wait_until 20 sh -c "grep -q 'serving http' daemon.log" || die "halweb printed no URL: $(tail -n 5 daemon.log)"
