@@ -58,7 +58,8 @@ static char *pins = NULL;
 RTAPI_MP_STRING(pins, "named typed pins: NAME:TYPE:DIR[,NAME:TYPE:DIR]...");
 static char *safe = NULL;
 RTAPI_MP_STRING(safe, "per-slot fault policy: hold or a value, e.g. ,0,hold,0 (default all hold)");
-static int timeout_ms = 500;
+/* a dead daemon shows at once in its alive word; this is for a hung one */
+static int timeout_ms = 3000;
 RTAPI_MP_INT(timeout_ms, "daemon heartbeat age after which connected goes false (ms)");
 static int stream_depth = HMK_STREAM_DEFAULT_DEPTH;
 RTAPI_MP_INT(stream_depth, "records in the change stream ring (16..1048576, default 4096)");
@@ -210,10 +211,13 @@ static void do_read(void)
     atomic_store_explicit(&shm->in.cycle, cycle, memory_order_relaxed);
     hmk_in_write_end(&shm->in, s);
 
-    /* the heartbeat comes from the control block, which only the daemon
-     * (root) and rtapi_app can reach; the region gets a read-only mirror */
+    /* liveness comes from the control block, which only the daemon (root)
+     * and rtapi_app can reach; the region gets a read-only mirror. A dead
+     * daemon shows in its alive word at once (the kernel marks it), a hung
+     * one by its heartbeat going stale */
     hb = atomic_load_explicit(&ctl->heartbeat_ns, memory_order_acquire);
-    connected = hb != 0 && (t0 <= hb || t0 - hb <= timeout_ns);
+    connected = hmk_daemon_alive(atomic_load_explicit(&ctl->alive, memory_order_acquire)) &&
+                hb != 0 && (t0 <= hb || t0 - hb <= timeout_ns);
     *hal->connected = connected;
     update_fault(connected);
     atomic_store_explicit(&h->daemon_heartbeat_ns, hb, memory_order_relaxed);

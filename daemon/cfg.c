@@ -428,7 +428,7 @@ static struct cfg_service *service_new(const char *name, int line)
     s->limit_as = s->limit_cpu = s->limit_nofile = s->limit_rttime = CFG_RLIM_UNSET;
     s->stop_timeout_ms = 10000;
     s->ready = CFG_READY_NONE;
-    s->ready_timeout_ms = 30000;
+    s->ready_timeout_ms = 0; /* a framework service is ready once HAL is up: maybe hours */
     return s;
 }
 
@@ -1204,7 +1204,7 @@ static int load(struct src src, struct cfg **out, struct cfg_error *err)
     ps.c = c;
     c->daemon.region = strdup(CFG_DEFAULT_REGION);
     c->daemon.control_socket = strdup(HMK_CTL_DEFAULT_SOCKET);
-    c->daemon.heartbeat_ms = 100;
+    c->daemon.heartbeat_ms = 1000; /* death shows in the alive word: this is for a hang */
     c->daemon.log_level = 6; /* LOG_INFO */
     c->daemon.control_mode = 0660;
     c->daemon.pin_monitor_rate = 10;

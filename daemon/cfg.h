@@ -59,7 +59,7 @@ struct cfg_service {
     bool has_queues;          /* the config has queues: HMK_QUEUES_* are set */
     char **q_send, **q_recv;  /* queues it may send to / receive from */
     enum cfg_ready ready;
-    uint64_t ready_timeout_ms; /* ready = fd: restarted if not ready by then; 0: wait for ever */
+    uint64_t ready_timeout_ms; /* ready = fd: restarted if not ready by then; 0 (default): wait */
     /* seen-key bits, for "duplicate key" checks */
     unsigned seen;
 };

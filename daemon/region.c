@@ -1,5 +1,6 @@
 /* region.c - see region.h */
 #include "region.h"
+#include "alive.h"
 #include "halmk_priv.h"
 #include "halmk_service.h"
 #include "relay.h"
@@ -206,6 +207,8 @@ static void detach(struct region *g)
     watcher_stop(g);
     relay_stop(g->relay);
     g->relay = NULL;
+    alive_stop(g->alive); /* 0 in the word: the bridge sees us gone at once */
+    g->alive = NULL;
     hmk_close(g->r);
     g->r = NULL;
     pins_free(g);
@@ -265,6 +268,18 @@ void region_try_attach(struct region *g)
         g->retries = 0;
         g->last_err = 0;
         hmk_heartbeat(g->r); /* connected as soon as we are attached */
+        g->alive = alive_start(g->r, &err);
+        if (!g->alive) { /* without the word the bridge never says connected */
+            log_err("Cannot hold region '%s''s alive word: %s; retrying", g->name, hmk_strerror(err));
+            hmk_close(g->r);
+            g->r = NULL;
+            arm_retry(g);
+            return;
+        }
+        if (err)
+            log_warn("Cannot make region '%s''s alive word a robust futex: %s; if the daemon "
+                     "dies, HAL sees it only when the heartbeat goes stale", g->name, hmk_strerror(err));
+        err = 0;
         g->relay = relay_start(g->name, &err);
         if (!g->relay)
             log_err("Cannot start the change relay for '%s': %s; readers fall back to "

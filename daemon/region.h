@@ -32,6 +32,7 @@ struct region {
     int change_fd;    /* eventfd the change watcher thread signals */
     struct region_watcher *watcher; /* the running watcher, NULL if none */
     struct relay *relay;            /* the change relay (relay.h), NULL if none */
+    struct alive *alive;            /* holds the alive word (alive.h), NULL if none */
 };
 
 #define REGION_SHM_DIR "/dev/shm"

@@ -25,6 +25,17 @@
 int hmk_cap_attach(hmk_region *r);
 /* Stamps the heartbeat that drives <prefix>.connected (needs hmk_cap_attach). */
 int hmk_heartbeat(hmk_region *r);
+/* The daemon's life as the bridge sees it in one load (hmk_daemon_alive()
+ * in hmk_region.h): hold_alive puts the calling thread's id in the control
+ * block's alive word and makes that word the thread's robust list, so the
+ * kernel marks it FUTEX_OWNER_DIED when the thread dies, however it dies.
+ * Call it from a thread of its own that holds no robust pthread mutex (its
+ * robust list is replaced) and lives while the daemon is attached;
+ * release_alive stores 0 (a clean detach or stop). hold_alive returns the
+ * error of set_robust_list, if any, with the word held all the same: death
+ * is then told by the heartbeat alone. */
+int hmk_cap_hold_alive(hmk_region *r);
+int hmk_cap_release_alive(hmk_region *r);
 /* Channels the bridge has (channels= at loadrt), 0 before attach. */
 unsigned hmk_cap_channels(const hmk_region *r);
 /* A new O_CLOEXEC descriptor of channel k (0 = the tools channel). */

@@ -309,7 +309,7 @@ struct hmk_ctl {
     _Atomic uint32_t daemon_pid;
     _Atomic uint32_t relay_armed;        /* daemon: someone waits, wake the relay */
     _Atomic uint32_t relay_word;         /* bridge: +1 and one FUTEX_WAKE(1) per change */
-    uint32_t reserved0;
+    _Atomic uint32_t alive;              /* daemon: a robust futex word, hmk_daemon_alive() */
     _Atomic uint64_t grant_seq;          /* seqlock over grant[], one writer: the daemon */
     uint8_t pad[16];
     _Atomic uint64_t grant[HMK_MAX_CHANNELS][HMK_GRANT_WORDS];
@@ -428,6 +428,19 @@ static inline void hmk_stream_append(struct hmk_stream_hdr *st, uint64_t *head, 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* Whether the daemon is alive, from hmk_ctl.alive: one load, no system
+ * call. A thread of the daemon holds the word the way a robust futex is
+ * held: its thread id in the low bits, the word on the thread's robust
+ * list. When that thread dies by any means (SIGKILL, OOM, a crash) the
+ * kernel clears the id and sets FUTEX_OWNER_DIED as part of the exit; a
+ * daemon that detaches or stops cleanly stores 0. So a dead daemon is seen
+ * in the bridge's next cycle; a hung one, alive but stuck, only by its
+ * heartbeat going stale. */
+static inline int hmk_daemon_alive(uint32_t w)
+{
+    return (w & FUTEX_TID_MASK) != 0 && !(w & FUTEX_OWNER_DIED);
+}
 
 /* RT-safe: one atomic add on the change word, and, only while the daemon
  * is connected and its relay armed (someone waits), one FUTEX_WAKE of at

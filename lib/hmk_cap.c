@@ -322,6 +322,38 @@ int hmk_heartbeat(hmk_region *r)
     return hmk_check(r);
 }
 
+/* The calling thread's robust list: this one word, nothing else. Per
+ * thread, and alive as long as the thread is (the kernel reads it as the
+ * thread exits). */
+static __thread struct robust_list_head alive_head;
+static __thread struct robust_list alive_entry;
+
+int hmk_cap_hold_alive(hmk_region *r)
+{
+    _Atomic uint32_t *w;
+    int ret = 0;
+
+    if (!r->ctl)
+        return -EPERM;
+    w = &r->ctl->alive;
+    alive_entry.next = &alive_head.list;
+    alive_head.list.next = &alive_entry;
+    alive_head.futex_offset = (long)((char *)w - (char *)&alive_entry);
+    alive_head.list_op_pending = NULL;
+    if (syscall(SYS_set_robust_list, &alive_head, sizeof(alive_head)) < 0)
+        ret = -errno; /* still held: then only the heartbeat tells death */
+    atomic_store_explicit(w, (uint32_t)syscall(SYS_gettid) & FUTEX_TID_MASK, memory_order_release);
+    return ret;
+}
+
+int hmk_cap_release_alive(hmk_region *r)
+{
+    if (!r->ctl)
+        return -EPERM;
+    atomic_store_explicit(&r->ctl->alive, 0, memory_order_release);
+    return 0;
+}
+
 unsigned hmk_cap_channels(const hmk_region *r)
 {
     return r->ctl ? r->hdr.channels : 0;

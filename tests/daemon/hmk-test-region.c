@@ -10,7 +10,8 @@
  *
  *   hmk-test-region create NAME NPINS [CHANNELS]
  *         float slots pin.0 .. pin.N-1 (in + out); returns once the region is
- *         in place, the simulator keeps running until `detach`
+ *         in place, the simulator keeps running until `detach`, one cycle a
+ *         millisecond or every $HMK_SIM_PERIOD_US microseconds
  *   hmk-test-region set-in NAME IDX VALUE     returns once a cycle published it
  *   hmk-test-region burst NAME ROUNDS MS      ROUNDS rounds, MS apart: pins 1, 2 and
  *         3 set to the round number in one cycle (a burst whose pace does not
@@ -53,7 +54,9 @@
 
 #include "halmk.h"
 
-#define SIM_PERIOD_NS 1000000L
+/* the simulated servo period: 1 ms, or $HMK_SIM_PERIOD_US (100 to
+ * 1000000) where many simulators must share a machine (bench/mqtt-fleet.sh) */
+static long sim_period_ns = 1000000L;
 #define SIM_STREAM_DEPTH 4096u
 #define SIM_REPLY_TIMEOUT_S 60
 
@@ -329,13 +332,22 @@ static __attribute__((noreturn)) void sim_run(struct sim *s)
         /* gone (detached, or removed by a test's cleanup): so are we */
         if (detach || (s->cycle % 64 == 0 && (stat(s->path, &st) < 0 || st.st_ino != s->ino)))
             exit(0);
-        next.tv_nsec += SIM_PERIOD_NS;
+        next.tv_nsec += sim_period_ns;
         if (next.tv_nsec >= 1000000000L) {
             next.tv_sec++;
             next.tv_nsec -= 1000000000L;
         }
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
     }
+}
+
+static void sim_period_from_env(void)
+{
+    const char *e = getenv("HMK_SIM_PERIOD_US");
+    long us = e ? strtol(e, NULL, 10) : 0;
+
+    if (us >= 100 && us <= 1000000)
+        sim_period_ns = us * 1000L;
 }
 
 static int cmd_create(const char *name, unsigned npins, unsigned nchan, bool web)
@@ -353,6 +365,7 @@ static int cmd_create(const char *name, unsigned npins, unsigned nchan, bool web
                 HMK_MAX_CHANNELS);
         return 2;
     }
+    sim_period_from_env();
     snprintf(s.name, sizeof(s.name), "%s", name);
     s.nslots = npins;
     s.npins = npins + (web && npins + 3 <= HMK_MAX_PINS ? 3 : 0);

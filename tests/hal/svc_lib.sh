@@ -94,7 +94,19 @@ wakeups() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status"; }
 # ticks even when the CPU it costs rounds to 0.
 # (This sleep is the measurement interval, not a wait for a condition.)
 idle_cpu() {
-    local t0 t1 w0 w1
+    local t0 t1 w0 w1 end
+    # settled first: a service just (re)started still arms its wake-up
+    # relay; idle is when a whole second passes with at most one wake-up (its
+    # 5 s armed-wait cap may fall in it; a timer of 1 Hz or more never lets
+    # this happen, and the deadline says so)
+    end=$(deadline 30)
+    while :; do
+        w0=$(wakeups "$1") || die "no process $1"
+        sleep 1   # a measurement window, not a wait
+        w1=$(wakeups "$1") || die "process $1 died"
+        [ $(( w1 - w0 )) -le 1 ] && break
+        [ "${EPOCHREALTIME//[!0-9]/}" -lt "$end" ] || die "process $1 never idle: $(( w1 - w0 )) wake-ups in its last second"
+    done
     t0=$(cpu_ticks "$1") && w0=$(wakeups "$1") || die "no process $1"
     sleep "$2"
     t1=$(cpu_ticks "$1") && w1=$(wakeups "$1") || die "process $1 died while idle"

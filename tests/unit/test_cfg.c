@@ -103,7 +103,7 @@ static void test_defaults(void **state)
 
     assert_int_equal(cfg_load_string("[service a]\nexec = a\n", &c, &err), 0);
     assert_string_equal(c->daemon.region, "hal-microkernel");
-    assert_int_equal(c->daemon.heartbeat_ms, 100);
+    assert_int_equal(c->daemon.heartbeat_ms, 1000);
     assert_string_equal(c->daemon.control_socket, "/run/hal-microkernel/control");
     assert_int_equal(c->daemon.control_mode, 0660);
     assert_false(c->daemon.pin_monitor);
@@ -114,7 +114,7 @@ static void test_defaults(void **state)
     assert_int_equal(s->crash_limit, 5);
     assert_int_equal(s->stop_timeout_ms, 10000);
     assert_int_equal(s->ready, CFG_READY_NONE);
-    assert_int_equal(s->ready_timeout_ms, 30000);
+    assert_int_equal(s->ready_timeout_ms, 0);
     assert_false(s->has_user || s->has_group || s->has_nice || s->has_affinity);
     assert_null(s->env);
     assert_false(s->has_writes);

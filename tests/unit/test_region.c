@@ -245,6 +245,7 @@ static void test_region_layout_offsets(void **state)
     assert_int_equal(offsetof(struct hmk_ctl, heartbeat_ns), 16);
     assert_int_equal(offsetof(struct hmk_ctl, relay_word), 32);
     assert_int_equal(offsetof(struct hmk_ctl, relay_word) % 4, 0);
+    assert_int_equal(offsetof(struct hmk_ctl, alive), 36); /* a futex word: 4-aligned */
     assert_int_equal(offsetof(struct hmk_ctl, grant_seq), 40);
     assert_int_equal(offsetof(struct hmk_ctl, grant), 64);
     assert_int_equal(HMK_GRANT_WORDS * 64, HMK_MAX_PINS);
