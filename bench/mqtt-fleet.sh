@@ -31,6 +31,9 @@ PFX=hmk-fleet-$$
 GPIDS=() SUBPID=
 . "$src/tests/mqtt/lib.sh"
 cleanup() {
+    # not under set -e: killing a process that already went fails, and
+    # the rest of the cleanup must still run
+    set +e
     local p
     [ -n "$SUBPID" ] && kill -TERM "$SUBPID" 2>/dev/null
     for p in "${GPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done

@@ -27,6 +27,7 @@ REGION=hmk-bench-mqtt-$$
 GPID=
 . "$src/tests/mqtt/lib.sh"
 cleanup() {
+    set +e # a kill of what already went must not end the cleanup
     [ -n "$GPID" ] && kill -TERM "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
     broker_stop
     rm -f "/dev/shm/$REGION" "/dev/shm/.$REGION.test" "/dev/shm/$REGION.waiters"

@@ -22,6 +22,7 @@ region=mtc-bench-$$
 work=$(mktemp -d)
 apid=
 cleanup() {
+    set +e # a kill of what already went must not end the cleanup
     [ -n "$apid" ] && kill "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
     "$fake" detach "$region" 2>/dev/null || true
     rm -rf "$work"

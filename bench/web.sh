@@ -31,6 +31,7 @@ REGION=hmkwebbench-$$
 export HAL_MICROKERNEL_REGION=$REGION
 WPID= PIDS=()
 cleanup() {
+    set +e # a kill of what already went must not end the cleanup
     for p in "${PIDS[@]}" $WPID; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     "$RT" detach "$REGION" 2>/dev/null || true
