@@ -209,7 +209,9 @@ int cfg_parse_duration_ms(const char *s, uint64_t *out)
             double ms = v * units[i].ms;
             if (ms > 1e12) /* > 31 years: surely a typo */
                 return -ERANGE;
-            *out = (uint64_t)llround(ms);
+            if (ms < 0)
+                return -EINVAL;
+            *out = cfg_round_u64(ms);
             return 0;
         }
     }

@@ -137,4 +137,11 @@ int cfg_parse_cpu_list(const char *s, cpu_set_t *out);
 int cfg_parse_size(const char *s, uint64_t *out);
 int cfg_parse_bool(const char *s, bool *out);
 
+/* x >= 0 to the nearest integer (what llround does, without libm: the
+ * daemon links no maths library). Callers check the range first. */
+static inline uint64_t cfg_round_u64(double x)
+{
+    return (uint64_t)(x + 0.5);
+}
+
 #endif

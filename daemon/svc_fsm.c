@@ -133,7 +133,7 @@ uint64_t svc_backoff_ms(uint64_t initial_ms, double factor, uint64_t max_ms, uns
         d *= factor;
     if (d >= (double)max_ms)
         return max_ms;
-    return (uint64_t)llround(d);
+    return cfg_round_u64(d);
 }
 
 void svc_crash_reset(struct svc_crashes *c)

@@ -1,5 +1,6 @@
 /* svc_sched.c - see svc_sched.h */
 #include "svc_sched.h"
+#include "cfg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -52,7 +53,7 @@ static int parse_ns(const char *s, const char *end, uint64_t *out)
             double ns = v * units[i].ns;
             if (ns < 1.0 || ns > 1e11) /* 100 s: surely a typo */
                 return -ERANGE;
-            *out = (uint64_t)llround(ns);
+            *out = cfg_round_u64(ns);
             return 0;
         }
     }

@@ -140,7 +140,9 @@ static int hmk_format_float(double f, char *buf, size_t len)
     /* but never an exponent for numbers a person reads as integers or
      * plain decimals: 1500, not 1.5e+03 */
     if (mag >= 1.0 && mag < 1e15) {
-        int digits = (int)floor(log10(mag)) + 1;
+        int digits = 1; /* decimal digits before the point; powers of 10 are exact */
+        for (double p = 10.0; mag >= p; p *= 10.0)
+            digits++;
         if (prec < digits)
             prec = digits;
     }

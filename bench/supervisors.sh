@@ -1,0 +1,151 @@
+#!/bin/bash
+# bench/supervisors.sh [--quick] [BUILD_DIR] - the daemon's supervision beside
+# runit's runsv and s6's s6-supervise (Debian's runit and s6, installed by
+# scripts/deps.sh), in the same run, on the same crashing program
+# (bench/crashsvc: stamps "start" first thing in main(), lives LIVE ms,
+# stamps "exit", exits 1), and beside the floor: a bash loop restarting it.
+#
+# Per supervisor and LIVE: restart latency = next start - exit (the child's
+# exit, the supervisor's reaping and decision, fork, exec, the loader), p50
+# and p99 over N restarts. LIVE = 1100 ms is past runsv's and
+# s6-supervise's 1 s hold-back of short runs, so it times their restart
+# itself; LIVE = 0 shows that hold-back. Then, with one service up and idle:
+# the supervisor's VmRSS and RssAnon, and its wake-ups per minute
+# (voluntary context switches over the window, scaled). hal-microkernel's
+# idle is measured without a region (nothing to do) and with one attached
+# (its heartbeat, heartbeat-period 1 s by default).
+#
+# N = 20 (--quick: 5); about 4 minutes (--quick: 1).
+set -u
+quick=0
+[ "${1:-}" = --quick ] && { quick=1; shift; }
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+crash=$build/crashsvc daemon=$build/daemon/hal-microkernel rtool=$build/daemon/hmk-test-region
+for f in "$crash" "$daemon" "$rtool"; do [ -x "$f" ] || { echo "missing $f (build first)" >&2; exit 1; }; done
+for f in runsv sv s6-supervise s6-svc; do
+    command -v "$f" >/dev/null || { echo "no $f: scripts/deps.sh installs runit and s6" >&2; exit 1; }
+done
+if [ $quick = 1 ]; then N=5 IDLE_S=5; else N=20 IDLE_S=15; fi
+T=$(mktemp -d /tmp/hmk-bench-sup.XXXXXX)
+REGION=hmk-bench-sup-$$
+SPID=
+cleanup() {
+    set +e # what already went must not end the cleanup
+    [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
+    pkill -KILL -f "^$crash" 2>/dev/null
+    "$rtool" detach "$REGION" >/dev/null 2>&1
+    rm -f "/dev/shm/$REGION" "/dev/shm/$REGION".* "/dev/shm/.$REGION".*
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+starts() { awk '/^start/ { n++ } END { print n + 0 }' "$1" 2>/dev/null || echo 0; }
+# wait_starts LOG WANT SECONDS
+wait_starts() {
+    local end=$(( $(date +%s) + $3 ))
+    until [ "$(starts "$1")" -ge "$2" ]; do
+        [ "$(date +%s)" -le "$end" ] || return 1
+        sleep 0.05
+    done
+}
+# latencies LOG: "p50 p99 count" in µs
+latencies() {
+    awk '$1 == "exit" { e = $2 } $1 == "start" && e { print ($2 - e) / 1000; e = 0 }' "$1" | sort -g |
+        awk '{ v[n++] = $1 } END { if (!n) { print "- - 0"; exit }
+                p = int((n * 99 + 99) / 100) - 1; printf "%.0f %.0f %d\n", v[int(n / 2)], v[p], n }'
+}
+mem() { awk '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } END { print r, a }' "/proc/$1/status"; }
+wakes() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status"; }
+# idle PID: wake-ups per minute over IDLE_S seconds
+idle() {
+    local w0 w1
+    w0=$(wakes "$1"); sleep "$IDLE_S"; w1=$(wakes "$1")   # the measurement window
+    echo $(( (w1 - w0) * 60 / IDLE_S ))
+}
+rows=$T/rows
+say() { echo "supervisors: $*" >&2; }
+
+# measure NAME LIVE START_CMD STOP_CMD: start the supervisor (START_CMD
+# sets SPID), time N restarts; the N+1-th run stays up (crashsvc pauses)
+measure() {
+    local name=$1 live=$2 log=$T/$1-$2.log lat mr idl
+    : >"$log"
+    export CRASHSVC_FILE=$log CRASHSVC_N=$((N + 1)) CRASHSVC_LIVE_MS=$live
+    "$3"
+    if ! wait_starts "$log" $((N + 1)) $(( N * (live + 1200) / 1000 + 30 )); then
+        say "$name, LIVE $live: only $(starts "$log") starts"
+        "$4"; return
+    fi
+    read -r -a lat < <(latencies "$log")
+    if [ "$live" -gt 0 ]; then
+        mr=$(mem "$SPID") idl=$(idle "$SPID")
+        echo "| $name | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | ${mr% *} | ${mr#* } | $idl |" >>"$rows"
+    else
+        echo "| $name | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | | | |" >>"$rows"
+    fi
+    "$4"
+}
+
+# hal-microkernel
+hmk_start() {
+    cat >"$T/hmk.ini" <<INI
+[daemon]
+region = $REGION
+control-socket = $T/ctl
+log-level = err
+
+[service crash]
+exec = $crash $CRASHSVC_FILE $CRASHSVC_N $CRASHSVC_LIVE_MS
+restart = always
+backoff-initial = 0
+backoff-factor = 1
+backoff-max = 0
+crash-limit = none
+INI
+    "$daemon" -c "$T/hmk.ini" 2>>"$T/hmk.err" & SPID=$!
+}
+hmk_stop() { kill -TERM "$SPID"; wait "$SPID" 2>/dev/null; SPID=; }
+# runit: ./run is crashsvc itself
+runit_start() {
+    rm -rf "$T/runit"; mkdir -p "$T/runit"; ln -s "$crash" "$T/runit/run"
+    runsv "$T/runit" 2>>"$T/runit.err" & SPID=$!
+}
+runit_stop() { sv force-shutdown "$T/runit" >/dev/null 2>&1; sv exit "$T/runit" >/dev/null 2>&1; wait "$SPID" 2>/dev/null; SPID=; }
+# s6
+s6_start() {
+    rm -rf "$T/s6"; mkdir -p "$T/s6"; ln -s "$crash" "$T/s6/run"
+    s6-supervise "$T/s6" 2>>"$T/s6.err" & SPID=$!
+}
+s6_stop() { s6-svc -dx "$T/s6" 2>/dev/null; wait "$SPID" 2>/dev/null; SPID=; }
+
+for live in 1100 0; do
+    say "hal-microkernel, LIVE $live"; measure "hal-microkernel" "$live" hmk_start hmk_stop
+    say "runsv, LIVE $live"; measure "runit runsv $(dpkg-query -W -f '${Version}' runit)" "$live" runit_start runit_stop
+    say "s6-supervise, LIVE $live"; measure "s6 s6-supervise $(dpkg-query -W -f '${Version}' s6)" "$live" s6_start s6_stop
+    # the floor: no supervisor, a shell loop
+    say "bash loop, LIVE $live"
+    : >"$T/bash-$live.log"
+    for i in $(seq $((N + 1))); do "$crash" "$T/bash-$live.log" 1000000000 "$live"; done 2>/dev/null
+    read -r -a lat < <(latencies "$T/bash-$live.log")
+    echo "| bash \`for ...; do svc; done\` (the floor) | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | | | |" >>"$rows"
+done
+
+# hal-microkernel idle with a region attached: its heartbeat
+say "hal-microkernel idle with a region"
+"$rtool" create "$REGION" 1 || { echo "region" >&2; exit 1; }
+export CRASHSVC_FILE=$T/idle.log CRASHSVC_N=1 CRASHSVC_LIVE_MS=0
+: >"$CRASHSVC_FILE"
+hmk_start
+wait_starts "$CRASHSVC_FILE" 1 30 || { echo "idle service did not start" >&2; exit 1; }
+sleep 2 # attached and settled: a measurement starts after it, not a wait for it
+mr=$(mem "$SPID") idl=$(idle "$SPID")
+echo "| hal-microkernel, region attached (heartbeat 1 s) | idle | | | | ${mr% *} | ${mr#* } | $idl |" >>"$rows"
+hmk_stop
+
+echo
+echo "| supervisor | run lives | restarts | restart p50 µs | p99 µs | VmRSS KiB | RssAnon KiB | idle wake-ups/min |"
+echo "|---|---|---|---|---|---|---|---|"
+cat "$rows"
+echo
+echo "restart = child exit → the new child's main(); memory and wake-ups of the supervisor process with one idle service; ${IDLE_S} s idle windows; $(nproc) CPUs; $(uname -r); $(date -u +%F)"
