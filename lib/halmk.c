@@ -21,6 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The public enums (halmk.h) and the region's (hmk_region.h, which the
+ * bridge compiles against without the library) are one numbering: the
+ * library passes one for the other with a cast. */
+_Static_assert(HMK_TYPE_BIT == (int)HMK_RT_BIT && HMK_TYPE_FLOAT == (int)HMK_RT_FLOAT &&
+               HMK_TYPE_S32 == (int)HMK_RT_S32 && HMK_TYPE_U32 == (int)HMK_RT_U32,
+               "hmk_type and hmk_region_type differ");
+_Static_assert(HMK_DIR_IN == (int)HMK_RD_IN && HMK_DIR_OUT == (int)HMK_RD_OUT &&
+               HMK_DIR_IO == (int)HMK_RD_IO, "hmk_dir and hmk_region_dir differ");
+
 /* A reader that keeps losing to the bridge (it writes once per servo
  * period, for microseconds) yields after this many tries, then gives up. */
 #define HMK_READ_SPINS   64u
