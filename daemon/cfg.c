@@ -580,14 +580,17 @@ static char *reader(char *str, int num, void *stream)
     return str;
 }
 
-#define DUP_CHECK(bits, bit)                                   \
-    do {                                                       \
-        if ((bits) & (bit)) {                                  \
-            perr(ps, ps->line, "duplicate key '%s'", key);     \
-            return 1;                                          \
-        }                                                      \
-        (bits) |= (bit);                                       \
-    } while (0)
+/* true (and the error said) if key was seen before in this section;
+ * else marks it seen */
+static bool dup_key(struct pstate *ps, unsigned *seen, unsigned bit, const char *key)
+{
+    if (*seen & bit) {
+        perr(ps, ps->line, "duplicate key '%s'", key);
+        return true;
+    }
+    *seen |= bit;
+    return false;
+}
 
 static int parse_duration_key(struct pstate *ps, const char *key, const char *val, uint64_t *out,
                               uint64_t min, uint64_t max)
@@ -618,7 +621,8 @@ static int daemon_key(struct pstate *ps, const char *key, const char *val)
     struct cfg_daemon *d = &ps->c->daemon;
 
     if (!strcmp(key, "region")) {
-        DUP_CHECK(d->seen, D_REGION);
+        if (dup_key(ps, &d->seen, D_REGION, key))
+            return 1;
         if (!hmk_ctl_name_valid(val, strlen(val))) {
             perr(ps, ps->line, "invalid region name '%s'", val);
             return 1;
@@ -626,17 +630,20 @@ static int daemon_key(struct pstate *ps, const char *key, const char *val)
         free(d->region);
         d->region = strdup(val);
     } else if (!strcmp(key, "heartbeat-period")) {
-        DUP_CHECK(d->seen, D_HB);
+        if (dup_key(ps, &d->seen, D_HB, key))
+            return 1;
         parse_duration_key(ps, key, val, &d->heartbeat_ms, 1, 60000);
     } else if (!strcmp(key, "log-level")) {
         int l = log_level_parse(val);
-        DUP_CHECK(d->seen, D_LOG);
+        if (dup_key(ps, &d->seen, D_LOG, key))
+            return 1;
         if (l < 0)
             perr(ps, ps->line, "invalid log-level '%s' (expected err, warning, info or debug)", val);
         else
             d->log_level = l;
     } else if (!strcmp(key, "control-socket")) {
-        DUP_CHECK(d->seen, D_SOCK);
+        if (dup_key(ps, &d->seen, D_SOCK, key))
+            return 1;
         if (strcmp(val, "none") && (val[0] != '/' || strlen(val) >= 108)) {
             perr(ps, ps->line, "invalid control-socket '%s' (absolute path under 108 bytes, or none)", val);
             return 1;
@@ -646,31 +653,37 @@ static int daemon_key(struct pstate *ps, const char *key, const char *val)
     } else if (!strcmp(key, "control-mode")) {
         char *end;
         unsigned long m;
-        DUP_CHECK(d->seen, D_MODE);
+        if (dup_key(ps, &d->seen, D_MODE, key))
+            return 1;
         m = strtoul(val, &end, 8);
         if (!*val || *end || m > 0777 || val[0] == '-')
             perr(ps, ps->line, "invalid control-mode '%s' (octal, e.g. 0660)", val);
         else
             d->control_mode = (mode_t)m;
     } else if (!strcmp(key, "control-group")) {
-        DUP_CHECK(d->seen, D_GROUP);
+        if (dup_key(ps, &d->seen, D_GROUP, key))
+            return 1;
         d->has_control_group = lookup_group(ps, val, &d->control_gid);
     } else if (!strcmp(key, "writer-group")) {
-        DUP_CHECK(d->seen, D_WGROUP);
+        if (dup_key(ps, &d->seen, D_WGROUP, key))
+            return 1;
         d->has_writer_group = lookup_group(ps, val, &d->writer_gid);
     } else if (!strcmp(key, "pin-monitor")) {
-        DUP_CHECK(d->seen, D_PINMON);
+        if (dup_key(ps, &d->seen, D_PINMON, key))
+            return 1;
         if (cfg_parse_bool(val, &d->pin_monitor) < 0)
             perr(ps, ps->line, "invalid pin-monitor '%s' (expected yes or no)", val);
     } else if (!strcmp(key, "pin-monitor-rate")) {
         unsigned long long v;
-        DUP_CHECK(d->seen, D_PINRATE);
+        if (dup_key(ps, &d->seen, D_PINRATE, key))
+            return 1;
         if (parse_uint(val, 10000, &v) < 0 || v == 0)
             perr(ps, ps->line, "invalid pin-monitor-rate '%s' (lines per second, 1 to 10000)", val);
         else
             d->pin_monitor_rate = (unsigned)v;
     } else if (!strcmp(key, "rt-cpus")) {
-        DUP_CHECK(d->seen, D_RTCPUS);
+        if (dup_key(ps, &d->seen, D_RTCPUS, key))
+            return 1;
         if (!strcmp(val, "none"))
             d->has_rt_cpus = false;
         else if (cfg_parse_cpu_list(val, &d->rt_cpus) < 0)
@@ -728,7 +741,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
     int ret;
 
     if (!strcmp(key, "exec")) {
-        DUP_CHECK(s->seen, K_EXEC);
+        if (dup_key(ps, &s->seen, K_EXEC, key))
+            return 1;
         ret = cfg_split_argv(val, &s->argv);
         if (ret == -ENODATA)
             perr(ps, ps->line, "empty exec");
@@ -737,7 +751,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         else if (ret < 0)
             perr(ps, ps->line, "out of memory");
     } else if (!strcmp(key, "restart")) {
-        DUP_CHECK(s->seen, K_RESTART);
+        if (dup_key(ps, &s->seen, K_RESTART, key))
+            return 1;
         if (!strcmp(val, "always"))
             s->restart = CFG_RESTART_ALWAYS;
         else if (!strcmp(val, "on-failure"))
@@ -747,22 +762,26 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         else
             perr(ps, ps->line, "invalid restart '%s' (expected always, on-failure or no)", val);
     } else if (!strcmp(key, "backoff-initial")) {
-        DUP_CHECK(s->seen, K_BINIT);
+        if (dup_key(ps, &s->seen, K_BINIT, key))
+            return 1;
         parse_duration_key(ps, key, val, &s->backoff_initial_ms, 0, 3600000);
     } else if (!strcmp(key, "backoff-factor")) {
         char *end;
         double f;
-        DUP_CHECK(s->seen, K_BFACT);
+        if (dup_key(ps, &s->seen, K_BFACT, key))
+            return 1;
         f = strtod(val, &end);
         if (!isdigit((unsigned char)*val) || *end || !(f >= 1.0 && f <= 100.0))
             perr(ps, ps->line, "invalid backoff-factor '%s' (a number from 1 to 100)", val);
         else
             s->backoff_factor = f;
     } else if (!strcmp(key, "backoff-max")) {
-        DUP_CHECK(s->seen, K_BMAX);
+        if (dup_key(ps, &s->seen, K_BMAX, key))
+            return 1;
         parse_duration_key(ps, key, val, &s->backoff_max_ms, 0, 3600000);
     } else if (!strcmp(key, "crash-limit")) {
-        DUP_CHECK(s->seen, K_CRASH);
+        if (dup_key(ps, &s->seen, K_CRASH, key))
+            return 1;
         if (cfg_parse_crash_limit(val, &s->crash_limit, &s->crash_window_ms) < 0)
             perr(ps, ps->line, "invalid crash-limit '%s' (expected 'N in DURATION', e.g. '3 in 60s', or none)",
                  val);
@@ -770,7 +789,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         add_after(ps, s, val);
     } else if (!strcmp(key, "user")) {
         struct passwd *pw;
-        DUP_CHECK(s->seen, K_USER);
+        if (dup_key(ps, &s->seen, K_USER, key))
+            return 1;
         pw = getpwnam(val);
         if (!pw) {
             perr(ps, ps->line, "unknown user '%s'", val);
@@ -785,7 +805,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
             perr(ps, ps->line, "out of memory");
     } else if (!strcmp(key, "group")) {
         struct group *g;
-        DUP_CHECK(s->seen, K_GROUP);
+        if (dup_key(ps, &s->seen, K_GROUP, key))
+            return 1;
         g = getgrnam(val);
         if (!g) {
             perr(ps, ps->line, "unknown group '%s'", val);
@@ -796,7 +817,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
     } else if (!strcmp(key, "nice")) {
         char *end;
         long n;
-        DUP_CHECK(s->seen, K_NICE);
+        if (dup_key(ps, &s->seen, K_NICE, key))
+            return 1;
         errno = 0;
         n = strtol(val, &end, 10);
         if (!*val || *end || errno || n < -20 || n > 19)
@@ -804,13 +826,15 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         s->has_nice = true;
         s->nice = (int)n;
     } else if (!strcmp(key, "cpu-affinity")) {
-        DUP_CHECK(s->seen, K_AFF);
+        if (dup_key(ps, &s->seen, K_AFF, key))
+            return 1;
         if (cfg_parse_cpu_list(val, &s->affinity) < 0)
             perr(ps, ps->line, "invalid cpu-affinity '%s' (a CPU list like 2-3,5)", val);
         s->has_affinity = true;
     } else if (!strcmp(key, "sched")) {
         int r;
-        DUP_CHECK(s->seen, K_SCHED);
+        if (dup_key(ps, &s->seen, K_SCHED, key))
+            return 1;
         s->sched_line = ps->line;
         r = sched_parse(val, &s->sched);
         if (r == -ERANGE)
@@ -820,7 +844,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
             perr(ps, ps->line, "invalid sched '%s' (expected other, batch, idle, fifo:PRIO, "
                  "rr:PRIO or deadline:RUNTIME/DEADLINE/PERIOD with units, e.g. 2ms/10ms/10ms)", val);
     } else if (!strcmp(key, "deadline")) {
-        DUP_CHECK(s->seen, K_DEADLINE);
+        if (dup_key(ps, &s->seen, K_DEADLINE, key))
+            return 1;
         if (!strcmp(val, "none"))
             s->deadline_ns = 0;
         else if (sched_parse_ns(val, &s->deadline_ns) < 0)
@@ -828,7 +853,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
                  "e.g. 5ms, or none)", val);
     } else if (!strcmp(key, "limit-rttime")) {
         uint64_t ms;
-        DUP_CHECK(s->seen, K_LRTTIME);
+        if (dup_key(ps, &s->seen, K_LRTTIME, key))
+            return 1;
         if (!strcmp(val, "infinity"))
             s->limit_rttime = RLIM_INFINITY;
         else if (cfg_parse_duration_ms(val, &ms) < 0 || ms == 0 || ms > 3600000)
@@ -836,12 +862,14 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         else
             s->limit_rttime = ms * 1000; /* the kernel counts microseconds */
     } else if (!strcmp(key, "limit-as")) {
-        DUP_CHECK(s->seen, K_LAS);
+        if (dup_key(ps, &s->seen, K_LAS, key))
+            return 1;
         if (cfg_parse_size(val, &s->limit_as) < 0)
             perr(ps, ps->line, "invalid limit-as '%s' (bytes with optional K, M, G, T, or infinity)", val);
     } else if (!strcmp(key, "limit-cpu")) {
         unsigned long long v;
-        DUP_CHECK(s->seen, K_LCPU);
+        if (dup_key(ps, &s->seen, K_LCPU, key))
+            return 1;
         if (!strcmp(val, "infinity"))
             s->limit_cpu = RLIM_INFINITY;
         else if (parse_uint(val, UINT32_MAX, &v) < 0)
@@ -850,7 +878,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
             s->limit_cpu = v;
     } else if (!strcmp(key, "limit-nofile")) {
         unsigned long long v;
-        DUP_CHECK(s->seen, K_LNOFILE);
+        if (dup_key(ps, &s->seen, K_LNOFILE, key))
+            return 1;
         if (!strcmp(val, "infinity"))
             s->limit_nofile = RLIM_INFINITY;
         else if (parse_uint(val, 1u << 30, &v) < 0 || v < 3)
@@ -858,7 +887,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         else
             s->limit_nofile = v;
     } else if (!strcmp(key, "stop-timeout")) {
-        DUP_CHECK(s->seen, K_STOPTO);
+        if (dup_key(ps, &s->seen, K_STOPTO, key))
+            return 1;
         parse_duration_key(ps, key, val, &s->stop_timeout_ms, 1, 3600000);
     } else if (!strcmp(key, "env")) {
         const char *eq = strchr(val, '=');
@@ -888,7 +918,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
             perr(ps, ps->line, "out of memory");
     } else if (!strcmp(key, "writes")) {
         char **words = NULL;
-        DUP_CHECK(s->seen, K_WRITES);
+        if (dup_key(ps, &s->seen, K_WRITES, key))
+            return 1;
         s->has_writes = true;
         if (!strcmp(val, "none"))
             return 1;
@@ -912,7 +943,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         }
         cfg_strv_free(words);
     } else if (!strcmp(key, "ready")) {
-        DUP_CHECK(s->seen, K_READY);
+        if (dup_key(ps, &s->seen, K_READY, key))
+            return 1;
         if (!strcmp(val, "fd"))
             s->ready = CFG_READY_FD;
         else if (!strcmp(val, "none"))
@@ -920,7 +952,8 @@ static int service_key(struct pstate *ps, struct cfg_service *s, const char *key
         else
             perr(ps, ps->line, "invalid ready '%s' (expected fd or none)", val);
     } else if (!strcmp(key, "ready-timeout")) {
-        DUP_CHECK(s->seen, K_READYTO);
+        if (dup_key(ps, &s->seen, K_READYTO, key))
+            return 1;
         if (!strcmp(val, "none"))
             s->ready_timeout_ms = 0;
         else
