@@ -816,14 +816,20 @@ t_pidmax_inner() {
     echo 400 > /proc/sys/kernel/pid_max || fail "cannot set pid_max"
     local i victims=() churn=()
     : > "$T/signals"
+    : > "$T/ready"
     for i in $(seq 1 20); do
         bash -c 'for s in TERM INT HUP USR1 USR2 QUIT ALRM; do trap "echo $$ $s >> '"$T"'/signals" $s; done
+                 echo $$ >> '"$T"'/ready
                  while :; do read -r -t 0.2 <> <(:) || :; done' &
         victims+=($!)
     done
+    # every victim has its traps before anyone signals one (a USR2 before
+    # the trap is set kills it: seen on a loaded machine)
+    wait_for 10 "victim traps set" eval '[ "$(wc -l < "$T/ready")" = 20 ]'
     # the victims' record works: one signalled on purpose is written down
     # (its USR2 lines are the only ones allowed in the end)
-    wait_for 5 "victim traps set" eval 'kill -USR2 ${victims[0]}; [ -s "$T/signals" ]'
+    kill -USR2 "${victims[0]}"
+    wait_for 5 "the signalled victim wrote it down" test -s "$T/signals"
     conf "[service crasher]
 exec = $SVC crasher crash 0 1
 backoff-initial = 1ms
