@@ -1,7 +1,7 @@
 # t_stats - BASE/stats: the daemon's reaction-time numbers of its services
 # (hal-microkernelctl stats), asked every --stats-interval and published,
 # retained, only when they change. The gateway itself is a framework
-# service with a deadline here, so its own reactions to the region's changes
+# service with a deadline here (10 s: far above any reaction, even on a busy machine), so its own reactions to the region's changes
 # are what the numbers count; they agree with hal-microkernelctl's.
 
 INTERVAL=200
@@ -23,20 +23,20 @@ t_stats() {
     broker_start || fail "broker"
     "$RTOOL" create "$REGION" 4 || fail "region"
     gateway_conf "--stats-interval $INTERVAL"
-    printf 'deadline = 1s\n' >>"$T/conf.ini"
+    printf 'deadline = 10s\n' >>"$T/conf.ini"
     "$DAEMON" -c "$T/conf.ini" 2>>"$T/daemon.log" &
     DPID=$!
     subscribe
     wait_for 10 "status online" sub_has "$BASE/status online"
     mosquitto_sub -h 127.0.0.1 -p "$PORT" -t "$BASE/stats" >"$T/stats.log" 2>&1 &
     XPIDS="$XPIDS $!"
-    wait_for 10 "first stats message" stats_has "s[0]['deadline_ns'] == 1000000000"
+    wait_for 10 "first stats message" stats_has "s[0]['deadline_ns'] == 10000000000"
     local i
     for i in $(seq 1 10); do
         "$RTOOL" set-in "$REGION" 0 "$i" || fail "set-in"
         wait_for 10 "pin.0 = $i" last_is pin.0 "$i"
     done
-    wait_for 10 "10 reactions in BASE/stats" stats_has "s[0]['count'] >= 10 and s[0]['misses'] == 0 and 0 < s[0]['p99_le_ns'] < 10**9"
+    wait_for 10 "10 reactions in BASE/stats" stats_has "s[0]['count'] >= 10 and s[0]['misses'] == 0 and 0 < s[0]['p99_le_ns'] < 10**10"
     # the same numbers as the control tool's
     local count; count=$(numbers gw count)
     wait_for 10 "BASE/stats agrees with hal-microkernelctl ($count)" stats_has "s[0]['count'] == $count"

@@ -17,10 +17,10 @@ HAL
 hal_load bridge.hal
 head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > token
 chmod 600 token
-# pinlog follows the clock with a deadline: its reaction times are shown
+# pinlog follows the clock with a deadline (10 s: far above any reaction, even on a busy machine): its reaction times are shown
 { daemon_ini; printf '[service web]\nexec = %s/halweb --listen 127.0.0.1:0 --token-file %s/token --control %s\nready = fd\nwrites = cmd\n' \
     "$svcbin" "$HMK_WORK" "$sock"
-  printf '[service pinlog]\nexec = %s/pinlog --out %s/pins.jsonl clk\nready = fd\ndeadline = 1s\n' \
+  printf '[service pinlog]\nexec = %s/pinlog --out %s/pins.jsonl clk\nready = fd\ndeadline = 10s\n' \
     "$svcbin" "$HMK_WORK"; } > hmk.ini
 daemon_start hmk.ini
 wpid=$(wait_running web)
@@ -33,9 +33,9 @@ wait_until 20 status "j['connected'] and j['stream']" || die "not connected on t
 wait_until 20 status "any(s['name']=='web' and s['state']=='running' for s in j['services'] or [])" ||
     die "services not listed: $(curl -s "$url/api/status")"
 # the daemon's reaction-time numbers (hal-microkernelctl stats) beside them
-wait_until 20 status "any(s['name']=='pinlog' and s.get('stats') and s['stats']['count'] >= 4 and s['stats']['deadline_ns'] == 1000000000 and s['stats']['misses'] == 0 and 0 < s['stats']['p99_le_ns'] < 1000000000 for s in j['services'] or [])" ||
+wait_until 20 status "any(s['name']=='pinlog' and s.get('stats') and s['stats']['count'] >= 4 and s['stats']['deadline_ns'] == 10000000000 and s['stats']['misses'] == 0 and 0 < s['stats']['p99_le_ns'] < 10000000000 for s in j['services'] or [])" ||
     die "pinlog's stats not shown: $(curl -s "$url/api/status")"
-echo "stats: pinlog's reactions shown with its 1 s deadline, none missed"
+echo "stats: pinlog's reactions shown with its 10 s deadline, none missed"
 curl -sN "$url/api/events" > ev & cpid=$!
 wait_until 20 sh -c 'grep -q "\"i\":0,\"v\":true" ev && grep -q "\"i\":0,\"v\":false" ev' ||
     { kill $cpid; die "siggen's edges not in the stream: $(tail -c 400 ev)"; }

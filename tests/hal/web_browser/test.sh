@@ -30,7 +30,7 @@ chmod 600 token
 # pinlog follows the clock with a deadline: the page shows its reaction times
 { daemon_ini; printf '[service web]\nexec = %s/halweb --listen 127.0.0.1:0 --token-file %s/token --control %s\nready = fd\nwrites = cmd\n' \
     "$svcbin" "$HMK_WORK" "$sock"
-  printf '[service pinlog]\nexec = %s/pinlog --out %s/pins.jsonl clk\nready = fd\ndeadline = 1s\n' \
+  printf '[service pinlog]\nexec = %s/pinlog --out %s/pins.jsonl clk\nready = fd\ndeadline = 10s\n' \
     "$svcbin" "$HMK_WORK"; } > hmk.ini
 daemon_start hmk.ini
 wait_running web >/dev/null
