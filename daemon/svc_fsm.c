@@ -40,18 +40,31 @@ static struct svc_step exited_unexpectedly(const struct svc_exit_info *x)
     return (struct svc_step){ SVC_BACKOFF, SVC_ACT_ARM_BACKOFF };
 }
 
+bool svc_fsm_exit_unwanted(enum svc_state s, const struct svc_exit_info *x)
+{
+    return s == SVC_STARTING || s == SVC_RUNNING || (s == SVC_STOPPING && x->not_ready && x->goal_up);
+}
+
 struct svc_step svc_fsm_step(enum svc_state s, enum svc_event e, const struct svc_exit_info *x)
 {
     static const struct svc_exit_info none;
-    struct svc_step same = { s, 0 };
+    const struct svc_step same = { s, 0 };
+    /* by hand out of backoff or failed: at once, with a clean slate */
+    const struct svc_step start_now = { SVC_STARTING, SVC_ACT_RESET_CRASHES | SVC_ACT_SPAWN |
+                                                      (s == SVC_BACKOFF ? SVC_ACT_CANCEL_TIMER : 0) };
+    const struct svc_step term = { SVC_STOPPING, SVC_ACT_TERM | SVC_ACT_ARM_STOP };
 
     if (!x)
         x = &none;
     switch (s) {
     case SVC_STOPPED:
         switch (e) {
-        case SVC_EV_START: return (struct svc_step){ SVC_STARTING, SVC_ACT_SPAWN };
+        case SVC_EV_UP: return (struct svc_step){ SVC_STARTING, SVC_ACT_SPAWN };
+        case SVC_EV_DOWN: return same;
+        case SVC_EV_START: return same;   /* UP follows once its after= run */
         case SVC_EV_STOP: return same;
+        case SVC_EV_RESTART: return same; /* as START */
+        case SVC_EV_RECONFIGURE: return (struct svc_step){ SVC_STOPPED, SVC_ACT_TAKE_CFG };
         case SVC_EV_READY: return same;
         case SVC_EV_EXIT: return same;  /* stale: nothing runs */
         case SVC_EV_TIMER: return same;
@@ -59,30 +72,34 @@ struct svc_step svc_fsm_step(enum svc_state s, enum svc_event e, const struct sv
         }
         break;
     case SVC_STARTING:
-        switch (e) {
-        case SVC_EV_START: return same;
-        case SVC_EV_STOP: return (struct svc_step){ SVC_STOPPING, SVC_ACT_TERM | SVC_ACT_ARM_STOP };
-        case SVC_EV_READY: return (struct svc_step){ SVC_RUNNING, SVC_ACT_CANCEL_TIMER };
-        case SVC_EV_EXIT: return exited_unexpectedly(x);
-        case SVC_EV_TIMER: /* ready-timeout: stop it, then the restart policy */
-            return (struct svc_step){ SVC_STOPPING, SVC_ACT_NOT_READY | SVC_ACT_TERM | SVC_ACT_ARM_STOP };
-        default: break;
-        }
-        break;
     case SVC_RUNNING:
         switch (e) {
+        case SVC_EV_UP: return same;
+        case SVC_EV_DOWN: return term;
         case SVC_EV_START: return same;
-        case SVC_EV_STOP: return (struct svc_step){ SVC_STOPPING, SVC_ACT_TERM | SVC_ACT_ARM_STOP };
-        case SVC_EV_READY: return same;
+        case SVC_EV_STOP: return same;    /* DOWN follows once its dependents are down */
+        case SVC_EV_RESTART: return term; /* EXIT with the goal up respawns */
+        case SVC_EV_RECONFIGURE: return term; /* ... and the spawn takes next_cfg */
+        case SVC_EV_READY:
+            if (s == SVC_STARTING)
+                return (struct svc_step){ SVC_RUNNING, SVC_ACT_CANCEL_TIMER }; /* the ready-timeout */
+            return same;
         case SVC_EV_EXIT: return exited_unexpectedly(x);
-        case SVC_EV_TIMER: return same;
+        case SVC_EV_TIMER:
+            if (s == SVC_STARTING) /* ready-timeout: stop it, then the restart policy */
+                return (struct svc_step){ SVC_STOPPING, SVC_ACT_NOT_READY | SVC_ACT_TERM | SVC_ACT_ARM_STOP };
+            return same;
         default: break;
         }
         break;
     case SVC_STOPPING:
         switch (e) {
-        case SVC_EV_START: return same;  /* goal is up again: EXIT below respawns */
+        case SVC_EV_UP: return same;     /* goal is up again: EXIT below respawns */
+        case SVC_EV_DOWN: return same;
+        case SVC_EV_START: return same;
         case SVC_EV_STOP: return same;
+        case SVC_EV_RESTART: return same;
+        case SVC_EV_RECONFIGURE: return same; /* the respawn at EXIT takes next_cfg */
         case SVC_EV_READY: return same;
         case SVC_EV_EXIT:
             if (!x->goal_up)
@@ -99,9 +116,13 @@ struct svc_step svc_fsm_step(enum svc_state s, enum svc_event e, const struct sv
         break;
     case SVC_BACKOFF:
         switch (e) {
-        case SVC_EV_START: /* by hand: do not wait out the backoff */
-            return (struct svc_step){ SVC_STARTING, SVC_ACT_CANCEL_TIMER | SVC_ACT_RESET_CRASHES | SVC_ACT_SPAWN };
-        case SVC_EV_STOP: return (struct svc_step){ SVC_STOPPED, SVC_ACT_CANCEL_TIMER };
+        case SVC_EV_UP: return same;     /* its timer restarts it */
+        case SVC_EV_DOWN: return (struct svc_step){ SVC_STOPPED, SVC_ACT_CANCEL_TIMER };
+        case SVC_EV_START: return start_now; /* do not wait out the backoff */
+        case SVC_EV_STOP: return same;   /* DOWN follows */
+        case SVC_EV_RESTART: return start_now;
+        case SVC_EV_RECONFIGURE:
+            return (struct svc_step){ SVC_STOPPED, SVC_ACT_CANCEL_TIMER | SVC_ACT_TAKE_CFG };
         case SVC_EV_READY: return same;
         case SVC_EV_EXIT: return same;
         case SVC_EV_TIMER:
@@ -111,8 +132,12 @@ struct svc_step svc_fsm_step(enum svc_state s, enum svc_event e, const struct sv
         break;
     case SVC_FAILED:
         switch (e) {
-        case SVC_EV_START: return (struct svc_step){ SVC_STARTING, SVC_ACT_RESET_CRASHES | SVC_ACT_SPAWN };
+        case SVC_EV_UP: return same;     /* only by hand */
+        case SVC_EV_DOWN: return same;   /* stays failed: what happened stays shown */
+        case SVC_EV_START: return start_now;
         case SVC_EV_STOP: return (struct svc_step){ SVC_STOPPED, 0 };
+        case SVC_EV_RESTART: return start_now;
+        case SVC_EV_RECONFIGURE: return (struct svc_step){ SVC_STOPPED, SVC_ACT_TAKE_CFG };
         case SVC_EV_READY: return same;
         case SVC_EV_EXIT: return same;
         case SVC_EV_TIMER: return same;

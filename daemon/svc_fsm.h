@@ -24,8 +24,16 @@ enum svc_state {
 };
 
 enum svc_event {
-    SVC_EV_START = 0, /* goal set to up (initial start, ctl start/restart, reload) */
-    SVC_EV_STOP,      /* goal set to down (ctl stop, shutdown, removed by reload) */
+    /* from reconcile(), after every batch of events, whatever the state: */
+    SVC_EV_UP = 0,    /* goal up and everything it is after= runs */
+    SVC_EV_DOWN,      /* goal down and nothing after= it has a process any more */
+    /* by hand (the control socket), the goal already set accordingly: */
+    SVC_EV_START,     /* start: also out of backoff or failed, crash history forgotten */
+    SVC_EV_STOP,      /* stop: also a failed one, which has no process (then stopped) */
+    SVC_EV_RESTART,   /* restart: a running one stops and comes back (EXIT with goal up) */
+    /* from reload: its configuration changed, the new one waits in next_cfg */
+    SVC_EV_RECONFIGURE,
+    /* from the process and the timer: */
     SVC_EV_READY,     /* ready reported (or exec succeeded for ready = none) */
     SVC_EV_EXIT,      /* the main process was reaped */
     SVC_EV_TIMER,     /* the service's timer fired (backoff, ready-timeout or stop-timeout) */
@@ -53,6 +61,7 @@ enum svc_action {
     SVC_ACT_GOAL_DOWN = 1u << 7,    /* the service stays down until started by hand */
     SVC_ACT_RESET_CRASHES = 1u << 8,/* manual start: forget the crash history */
     SVC_ACT_NOT_READY = 1u << 9,    /* ready-timeout passed: say so; its exit is a failed start */
+    SVC_ACT_TAKE_CFG = 1u << 10,    /* no process: next_cfg becomes its configuration now */
 };
 
 struct svc_step {
@@ -61,6 +70,10 @@ struct svc_step {
 };
 
 struct svc_step svc_fsm_step(enum svc_state s, enum svc_event e, const struct svc_exit_info *x);
+/* Whether an EXIT in state s ends a run that was wanted (a crash, a clean
+ * exit or a failed start, judged by the restart policy) rather than a stop
+ * asked for: the caller logs and counts crashes by the same rule. */
+bool svc_fsm_exit_unwanted(enum svc_state s, const struct svc_exit_info *x);
 const char *svc_state_name(enum svc_state s);
 /* "running" -> SVC_RUNNING; -EINVAL if unknown */
 int svc_state_parse(const char *s);

@@ -2,6 +2,7 @@
  * crash-loop arithmetic. No processes. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -20,30 +21,54 @@ static const struct {
     enum svc_state next;
     unsigned actions;
 } cells[] = {
-    { S(STOPPED), S(EV_START), S(STARTING), A(SPAWN) },
+    { S(STOPPED), S(EV_UP), S(STARTING), A(SPAWN) },
+    { S(STOPPED), S(EV_DOWN), S(STOPPED), 0 },
+    { S(STOPPED), S(EV_START), S(STOPPED), 0 }, /* UP follows once its after= run */
     { S(STOPPED), S(EV_STOP), S(STOPPED), 0 },
+    { S(STOPPED), S(EV_RESTART), S(STOPPED), 0 },
+    { S(STOPPED), S(EV_RECONFIGURE), S(STOPPED), A(TAKE_CFG) },
     { S(STOPPED), S(EV_READY), S(STOPPED), 0 },
     { S(STOPPED), S(EV_TIMER), S(STOPPED), 0 },
     { S(STOPPED), S(EV_EXIT), S(STOPPED), 0 },
+    { S(STARTING), S(EV_UP), S(STARTING), 0 },
+    { S(STARTING), S(EV_DOWN), S(STOPPING), A(TERM) | A(ARM_STOP) },
     { S(STARTING), S(EV_START), S(STARTING), 0 },
-    { S(STARTING), S(EV_STOP), S(STOPPING), A(TERM) | A(ARM_STOP) },
+    { S(STARTING), S(EV_STOP), S(STARTING), 0 }, /* DOWN follows */
+    { S(STARTING), S(EV_RESTART), S(STOPPING), A(TERM) | A(ARM_STOP) },
+    { S(STARTING), S(EV_RECONFIGURE), S(STOPPING), A(TERM) | A(ARM_STOP) },
     { S(STARTING), S(EV_READY), S(RUNNING), A(CANCEL_TIMER) }, /* the ready-timeout */
     { S(STARTING), S(EV_TIMER), S(STOPPING), A(NOT_READY) | A(TERM) | A(ARM_STOP) },
+    { S(RUNNING), S(EV_UP), S(RUNNING), 0 },
+    { S(RUNNING), S(EV_DOWN), S(STOPPING), A(TERM) | A(ARM_STOP) },
     { S(RUNNING), S(EV_START), S(RUNNING), 0 },
-    { S(RUNNING), S(EV_STOP), S(STOPPING), A(TERM) | A(ARM_STOP) },
+    { S(RUNNING), S(EV_STOP), S(RUNNING), 0 },
+    { S(RUNNING), S(EV_RESTART), S(STOPPING), A(TERM) | A(ARM_STOP) },
+    { S(RUNNING), S(EV_RECONFIGURE), S(STOPPING), A(TERM) | A(ARM_STOP) },
     { S(RUNNING), S(EV_READY), S(RUNNING), 0 },
     { S(RUNNING), S(EV_TIMER), S(RUNNING), 0 },
+    { S(STOPPING), S(EV_UP), S(STOPPING), 0 },
+    { S(STOPPING), S(EV_DOWN), S(STOPPING), 0 },
     { S(STOPPING), S(EV_START), S(STOPPING), 0 },
     { S(STOPPING), S(EV_STOP), S(STOPPING), 0 },
+    { S(STOPPING), S(EV_RESTART), S(STOPPING), 0 },
+    { S(STOPPING), S(EV_RECONFIGURE), S(STOPPING), 0 },
     { S(STOPPING), S(EV_READY), S(STOPPING), 0 },
     { S(STOPPING), S(EV_TIMER), S(STOPPING), A(KILL) },
+    { S(BACKOFF), S(EV_UP), S(BACKOFF), 0 }, /* its timer restarts it */
+    { S(BACKOFF), S(EV_DOWN), S(STOPPED), A(CANCEL_TIMER) },
     { S(BACKOFF), S(EV_START), S(STARTING), A(CANCEL_TIMER) | A(RESET_CRASHES) | A(SPAWN) },
-    { S(BACKOFF), S(EV_STOP), S(STOPPED), A(CANCEL_TIMER) },
+    { S(BACKOFF), S(EV_STOP), S(BACKOFF), 0 },
+    { S(BACKOFF), S(EV_RESTART), S(STARTING), A(CANCEL_TIMER) | A(RESET_CRASHES) | A(SPAWN) },
+    { S(BACKOFF), S(EV_RECONFIGURE), S(STOPPED), A(CANCEL_TIMER) | A(TAKE_CFG) },
     { S(BACKOFF), S(EV_READY), S(BACKOFF), 0 },
     { S(BACKOFF), S(EV_TIMER), S(STARTING), A(COUNT_RESTART) | A(SPAWN) },
     { S(BACKOFF), S(EV_EXIT), S(BACKOFF), 0 },
+    { S(FAILED), S(EV_UP), S(FAILED), 0 },   /* only by hand */
+    { S(FAILED), S(EV_DOWN), S(FAILED), 0 }, /* what happened stays shown */
     { S(FAILED), S(EV_START), S(STARTING), A(RESET_CRASHES) | A(SPAWN) },
     { S(FAILED), S(EV_STOP), S(STOPPED), 0 },
+    { S(FAILED), S(EV_RESTART), S(STARTING), A(RESET_CRASHES) | A(SPAWN) },
+    { S(FAILED), S(EV_RECONFIGURE), S(STOPPED), A(TAKE_CFG) },
     { S(FAILED), S(EV_READY), S(FAILED), 0 },
     { S(FAILED), S(EV_TIMER), S(FAILED), 0 },
     { S(FAILED), S(EV_EXIT), S(FAILED), 0 },
@@ -60,6 +85,38 @@ static void test_table(void **state)
             fail();
         }
     }
+}
+
+/* every (state, event) pair but the EXITs test_exit covers has a row */
+static void test_table_complete(void **state)
+{
+    (void)state;
+    for (int s = 0; s < SVC_STATE_COUNT; s++)
+        for (int e = 0; e < SVC_EV_COUNT; e++) {
+            bool found = e == SVC_EV_EXIT && s != S(STOPPED) && s != S(BACKOFF) && s != S(FAILED);
+            for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]) && !found; i++)
+                found = (int)cells[i].s == s && (int)cells[i].e == e;
+            if (!found) {
+                fprintf(stderr, "no row for %s x %d\n", svc_state_name(s), e);
+                fail();
+            }
+        }
+}
+
+/* the rule the daemon logs and counts crashes by, beside the table's */
+static void test_exit_unwanted(void **state)
+{
+    struct svc_exit_info up = { .goal_up = true }, nr = { .goal_up = true, .not_ready = true };
+    (void)state;
+    assert_true(svc_fsm_exit_unwanted(S(STARTING), &up));
+    assert_true(svc_fsm_exit_unwanted(S(RUNNING), &up));
+    assert_false(svc_fsm_exit_unwanted(S(STOPPING), &up)); /* a stop asked for */
+    assert_true(svc_fsm_exit_unwanted(S(STOPPING), &nr));  /* ready-timeout: a failed start */
+    nr.goal_up = false;
+    assert_false(svc_fsm_exit_unwanted(S(STOPPING), &nr)); /* stopped by hand meanwhile */
+    for (int s = 0; s < SVC_STATE_COUNT; s++)
+        if (s != S(STARTING) && s != S(RUNNING) && s != S(STOPPING))
+            assert_false(svc_fsm_exit_unwanted(s, &up));
 }
 
 static struct svc_step ex(enum svc_state s, bool goal_up, bool exec_failed, bool clean, int restart, bool limit)
@@ -195,7 +252,8 @@ static void test_crash_window(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table), cmocka_unit_test(test_exit), cmocka_unit_test(test_names),
+        cmocka_unit_test(test_table), cmocka_unit_test(test_table_complete),
+        cmocka_unit_test(test_exit_unwanted), cmocka_unit_test(test_exit), cmocka_unit_test(test_names),
         cmocka_unit_test(test_backoff), cmocka_unit_test(test_crash_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
