@@ -75,7 +75,10 @@ int hmk_ctl_ask(const char *path, const char *request, int timeout_ms, char **re
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
         connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        send(fd, line, rlen + 1, MSG_NOSIGNAL) != (ssize_t)(rlen + 1)) {
+        /* a daemon that refuses us (busy) may answer and close before we
+         * send: its answer is still there to read */
+        (send(fd, line, rlen + 1, MSG_NOSIGNAL) != (ssize_t)(rlen + 1) && errno != EPIPE &&
+         errno != ECONNRESET)) {
         ret = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
         goto out;
     }

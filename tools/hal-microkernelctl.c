@@ -15,10 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "hmk_ctl.h"
 #include "hmk_ctl_client.h"
@@ -26,6 +22,7 @@
 
 /* "service", name, state, pid, uptime_ms, restarts, last_exit */
 #define REC_FIELDS 7
+#define REPLY_TIMEOUT_MS 5000
 struct rec {
     char *f[REC_FIELDS];
 };
@@ -119,6 +116,93 @@ static void print_stats(const struct hmk_ctl_stats *st, size_t n, bool json)
         printf("]\n");
 }
 
+/* One line of the reply into recs or st; -1 if it is not a record of the
+ * kind asked for. */
+static int take_line(char *line, bool stats, struct rec **recs, size_t *nrec,
+                     struct hmk_ctl_stats **st, size_t *nst)
+{
+    if (stats && !strncmp(line, "stats\t", 6)) {
+        struct hmk_ctl_stats *ns = realloc(*st, (*nst + 1) * sizeof(*ns));
+        if (!ns)
+            return -1;
+        *st = ns;
+        if (hmk_ctl_stats_parse(line, &ns[*nst]) < 0)
+            return -1;
+        (*nst)++;
+        return 0;
+    }
+    if (!stats && !strncmp(line, "service\t", 8)) {
+        struct rec r, *nr;
+        char *fs = NULL, *t = strtok_r(line, "\t", &fs);
+        int i = 0;
+        for (; t && i < REC_FIELDS; t = strtok_r(NULL, "\t", &fs))
+            r.f[i++] = t;
+        if (i != REC_FIELDS || t)
+            return -1;
+        nr = realloc(*recs, (*nrec + 1) * sizeof(*nr));
+        if (!nr)
+            return -1;
+        *recs = nr;
+        nr[(*nrec)++] = r;
+        return 0;
+    }
+    return -1;
+}
+
+static void print_status(const struct rec *recs, size_t nrec, bool json)
+{
+    if (json) {
+        printf("[");
+        for (size_t i = 0; i < nrec; i++) {
+            printf("%s{\"name\":", i ? "," : "");
+            json_str(recs[i].f[1]);
+            printf(",\"state\":");
+            json_str(recs[i].f[2]);
+            printf(",\"pid\":%s,\"uptime_ms\":%s,\"restarts\":%s,\"last_exit\":", recs[i].f[3], recs[i].f[4],
+                   recs[i].f[5]);
+            json_str(recs[i].f[6]);
+            printf("}");
+        }
+        printf("]\n");
+        return;
+    }
+    printf("%-20s %-9s %7s %9s %8s  %s\n", "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
+    for (size_t i = 0; i < nrec; i++) {
+        char up[32];
+        unsigned long long ms = strtoull(recs[i].f[4], NULL, 10);
+        if (strcmp(recs[i].f[3], "0"))
+            fmt_uptime(ms, up, sizeof(up));
+        else
+            snprintf(up, sizeof(up), "-");
+        printf("%-20s %-9s %7s %9s %8s  %s\n", recs[i].f[1], recs[i].f[2],
+               strcmp(recs[i].f[3], "0") ? recs[i].f[3] : "-", up, recs[i].f[5], recs[i].f[6]);
+    }
+}
+
+/* Says on stderr why asking failed; the exit status for it. */
+static int ask_failed(const char *path, int err, const char *reply)
+{
+    if (err == -EREMOTEIO) { /* the daemon's own words, after "error\t" */
+        size_t n = strlen(reply);
+        const char *e;
+        if (n && reply[n - 1] == '\n')
+            n--;
+        for (e = reply + n; e > reply && e[-1] != '\n'; e--)
+            ;
+        fprintf(stderr, "hal-microkernelctl: %.*s\n", (int)(reply + n - e) - 6, e + 6);
+        return 1;
+    }
+    if (err == -ETIMEDOUT)
+        fprintf(stderr, "hal-microkernelctl: no answer from '%s' within %d s\n", path, REPLY_TIMEOUT_MS / 1000);
+    else if (err == -EPROTO)
+        fprintf(stderr, "hal-microkernelctl: the daemon closed the connection without an answer\n");
+    else if (err == -ENAMETOOLONG)
+        fprintf(stderr, "hal-microkernelctl: socket path too long: '%s'\n", path);
+    else
+        fprintf(stderr, "hal-microkernelctl: cannot connect to '%s': %s\n", path, strerror(-err));
+    return err == -ENAMETOOLONG ? 2 : 3;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -128,16 +212,13 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *path = HMK_CTL_DEFAULT_SOCKET;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    const struct timeval reply_timeout = { .tv_sec = 5 };
     char req[HMK_CTL_REQUEST_MAX + 1];
-    char *buf = NULL, *line, *save = NULL, *final = NULL;
+    char *reply = NULL, *line, *save = NULL;
     struct rec *recs = NULL;
     struct hmk_ctl_stats *st = NULL;
-    size_t nst = 0;
-    size_t len = 0, cap = 0, nrec = 0;
+    size_t nst = 0, nrec = 0;
     bool json = false, need_name, stats;
-    int opt, fd, rc = 3;
+    int opt, ret, rc = 3;
 
     while ((opt = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
         switch (opt) {
@@ -164,138 +245,32 @@ int main(int argc, char **argv)
         fprintf(stderr, "hal-microkernelctl: invalid service name '%s'\n", argv[optind + 1]);
         return 2;
     }
-    snprintf(req, sizeof(req), "%s%s%s\n", argv[optind], argc - optind == 2 ? " " : "",
+    snprintf(req, sizeof(req), "%s%s%s", argv[optind], argc - optind == 2 ? " " : "",
              argc - optind == 2 ? argv[optind + 1] : "");
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "hal-microkernelctl: socket path too long: '%s'\n", path);
-        return 2;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        fprintf(stderr, "hal-microkernelctl: cannot connect to '%s': %s\n", path, strerror(errno));
-        goto out;
-    }
     /* a daemon that cannot accept (out of file descriptors, stopped) leaves
      * us in its backlog: give up rather than hang a script for ever */
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &reply_timeout, sizeof(reply_timeout)) < 0) {
-        fprintf(stderr, "hal-microkernelctl: cannot set a reply timeout: %s\n", strerror(errno));
+    ret = hmk_ctl_ask(path, req, REPLY_TIMEOUT_MS, &reply);
+    if (ret < 0) {
+        rc = ask_failed(path, ret, reply);
         goto out;
     }
-    /* a daemon that refuses us (busy) may answer and close before we send:
-     * then its answer is still there to read */
-    if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req) && errno != EPIPE &&
-        errno != ECONNRESET) {
-        fprintf(stderr, "hal-microkernelctl: cannot send to '%s': %s\n", path, strerror(errno));
-        goto out;
-    }
-    for (;;) {
-        ssize_t n;
-        if (cap - len < 4096) {
-            char *nb = realloc(buf, cap + 65536);
-            if (!nb) {
-                fprintf(stderr, "hal-microkernelctl: out of memory\n");
-                goto out;
-            }
-            buf = nb;
-            cap += 65536;
-        }
-        n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == ECONNRESET)
-            break; /* what arrived before the reset is still the answer */
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            fprintf(stderr, "hal-microkernelctl: no answer from '%s' within %d s\n", path,
-                    (int)reply_timeout.tv_sec);
-            goto out;
-        }
-        if (n < 0) {
-            fprintf(stderr, "hal-microkernelctl: cannot read from '%s': %s\n", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
+    /* every line but the final "ok" is a record of the kind asked for */
+    for (line = strtok_r(reply, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!strcmp(line, "ok") && !strtok_r(NULL, "\n", &save))
             break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (stats && !strncmp(line, "stats\t", 6)) {
-            struct hmk_ctl_stats *ns = realloc(st, (nst + 1) * sizeof(*ns));
-            if (!ns)
-                goto out;
-            st = ns;
-            if (final || hmk_ctl_stats_parse(line, &st[nst]) < 0) {
-                fprintf(stderr, "hal-microkernelctl: malformed reply from the daemon\n");
-                goto out;
-            }
-            nst++;
-        } else if (!stats && !strncmp(line, "service\t", 8)) {
-            struct rec r;
-            char *fs = NULL, *t = strtok_r(line, "\t", &fs);
-            int i = 0, want = REC_FIELDS;
-            struct rec *nr;
-            for (; t && i < want; t = strtok_r(NULL, "\t", &fs))
-                r.f[i++] = t;
-            if (i != want || t || final) {
-                fprintf(stderr, "hal-microkernelctl: malformed reply from the daemon\n");
-                goto out;
-            }
-            nr = realloc(recs, (nrec + 1) * sizeof(*nr));
-            if (!nr)
-                goto out;
-            recs = nr;
-            recs[nrec++] = r;
-        } else if (!final && (!strcmp(line, "ok") || !strncmp(line, "error\t", 6))) {
-            final = line;
-        } else {
+        if (take_line(line, stats, &recs, &nrec, &st, &nst) < 0) {
             fprintf(stderr, "hal-microkernelctl: malformed reply from the daemon\n");
             goto out;
         }
     }
-    if (!final) {
-        fprintf(stderr, "hal-microkernelctl: the daemon closed the connection without an answer\n");
-        goto out;
-    }
-    if (strcmp(final, "ok")) {
-        fprintf(stderr, "hal-microkernelctl: %s\n", final + 6);
-        rc = 1;
-        goto out;
-    }
-    if (stats) {
+    if (stats)
         print_stats(st, nst, json);
-    } else if (json) {
-        printf("[");
-        for (size_t i = 0; i < nrec; i++) {
-            printf("%s{\"name\":", i ? "," : "");
-            json_str(recs[i].f[1]);
-            printf(",\"state\":");
-            json_str(recs[i].f[2]);
-            printf(",\"pid\":%s,\"uptime_ms\":%s,\"restarts\":%s,\"last_exit\":", recs[i].f[3], recs[i].f[4],
-                   recs[i].f[5]);
-            json_str(recs[i].f[6]);
-            printf("}");
-        }
-        printf("]\n");
-    } else {
-        printf("%-20s %-9s %7s %9s %8s  %s\n", "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
-        for (size_t i = 0; i < nrec; i++) {
-            char up[32];
-            unsigned long long ms = strtoull(recs[i].f[4], NULL, 10);
-            if (strcmp(recs[i].f[3], "0"))
-                fmt_uptime(ms, up, sizeof(up));
-            else
-                snprintf(up, sizeof(up), "-");
-            printf("%-20s %-9s %7s %9s %8s  %s\n", recs[i].f[1], recs[i].f[2],
-                   strcmp(recs[i].f[3], "0") ? recs[i].f[3] : "-", up, recs[i].f[5], recs[i].f[6]);
-        }
-    }
+    else
+        print_status(recs, nrec, json);
     rc = 0;
 out:
-    if (fd >= 0)
-        close(fd);
     free(recs);
     free(st);
-    free(buf);
+    free(reply);
     return rc;
 }
