@@ -7,9 +7,11 @@
  * pipe, the ready pipe and a timerfd (backoff, ready-timeout or
  * stop-timeout), one timerfd for what outlived a service's main process in
  * its group, the control socket and its clients, and inotify on /dev/shm
- * plus a retry timer for the region. Beside the loop, one thread holds the
- * alive word while the region is attached (alive.c) and never touches the
- * loop's state. Nothing is polled: with no region attached and no service
+ * plus a retry timer for the region. Beside the loop, while the region is
+ * attached, one thread holds the alive word (alive.c) and, with
+ * pin-monitor on, one waits on the region's change word (region.c); they
+ * share an eventfd with the loop each (the watcher's says a value changed,
+ * the alive thread's tells it to let go), no other state. Nothing is polled: with no region attached and no service
  * changing state the daemon sleeps in epoll_wait indefinitely.
  *
  * After every batch of events reconcile() (supervise.c) brings each service
