@@ -392,6 +392,7 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_warn("Failed to become a child subreaper: %m");
     signal(SIGPIPE, SIG_IGN);
+    svc_signals_init();
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);

@@ -319,6 +319,7 @@ void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_info *x)
 {
     enum svc_state old = s->state;
     struct svc_step st = svc_fsm_step(s->state, e, x);
+    bool backoff_over = false;
 
     s->state = st.next;
     if (st.actions & SVC_ACT_CANCEL_TIMER)
@@ -363,7 +364,10 @@ void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_info *x)
                                      s->cfg->backoff_max_ms, s->consecutive);
         s->consecutive++;
         svc_log(s, &s->rl, LOG_INFO, "Restarting service %s in %llu ms", s->cfg->name, (unsigned long long)ms);
-        timer_arm(s->timer_fd, ms, false);
+        if (ms)
+            timer_arm(s->timer_fd, ms, false);
+        else
+            backoff_over = true; /* no timer round trip: the TIMER event below */
     }
     if (old != s->state)
         log_debug("Service %s: %s -> %s", s->cfg->name, svc_state_name(old), svc_state_name(s->state));
@@ -377,6 +381,8 @@ void svc_event(struct svc *s, enum svc_event e, const struct svc_exit_info *x)
         log_err("Service %s failed (%s); not restarting it until started by hand", s->cfg->name, s->last_exit);
     if (st.actions & SVC_ACT_SPAWN)
         svc_do_spawn(s);
+    if (backoff_over)
+        svc_event(s, SVC_EV_TIMER, NULL);
 }
 
 static void describe_exit(struct svc *s, const siginfo_t *si, bool *clean)

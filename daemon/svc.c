@@ -266,6 +266,22 @@ static int set_groups(const struct cfg_service *cfg)
     return setgroups((size_t)k, g);
 }
 
+/* The signals the daemon ignores, which a child would inherit across exec
+ * (handlers exec resets itself): every signal until svc_signals_init(). */
+static sigset_t ignored;
+static bool ignored_known;
+
+void svc_signals_init(void)
+{
+    sigemptyset(&ignored);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            sigaddset(&ignored, sig);
+    }
+    ignored_known = true;
+}
+
 /* Runs in the child between fork and exec: only async-signal-safe calls,
  * as far as dropping privileges allows (the daemon forks from its main
  * thread; its one other thread, the pin monitor's watcher, holds no lock
@@ -281,9 +297,10 @@ static __attribute__((noreturn)) void child(const struct cfg_service *cfg, char 
     int step = SVC_STEP_SETUP;
 
     sigemptyset(&all);
-    /* the daemon blocks these for its signalfd and ignores SIGPIPE */
+    /* the daemon blocks signals for its signalfd and ignores some: exec
+     * keeps both (handlers it resets itself) */
     for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
+        if (sig != SIGKILL && sig != SIGSTOP && (!ignored_known || sigismember(&ignored, sig) == 1))
             signal(sig, SIG_DFL);
     if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
         goto fail;

@@ -48,6 +48,11 @@ struct svc_pass {
     int telem_fd;  /* its telemetry block (telemetry.h) */
 };
 
+/* Call once the daemon's signal dispositions are set (it ignores SIGPIPE;
+ * its parent may have left others ignored): a child then resets only the
+ * ignored ones before exec, not all 64. Without it, a child resets all. */
+void svc_signals_init(void);
+
 /* pass may be NULL: nothing handed over. */
 int svc_spawn(const struct cfg_service *cfg, const char *region, const char *ctl,
               const struct svc_pass *pass, struct svc_proc *out);

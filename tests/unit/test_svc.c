@@ -317,6 +317,38 @@ static void test_fds_and_env(void **state)
     assert_string_equal(buf, "0 1 2 3 4 3 r bar\n");
 }
 
+/* What the daemon ignores does not reach a service: a child resets the
+ * ignored signals (exec keeps them) and leaves the rest to exec. */
+static void test_signals_reset(void **state)
+{
+    char tmp[] = "/tmp/hmk-test-svc-XXXXXX", text[512], buf[64];
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    int step, err, status, fd;
+    ssize_t n;
+    (void)state;
+
+    fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(text, sizeof(text),
+             "[service a]\nexec = /bin/sh -c 'grep ^SigIgn: /proc/self/status >%s'\n", tmp);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    svc_signals_init(); /* as the daemon does after setting its own */
+    run(text, &step, &err, &status);
+    assert_int_equal(status, 0);
+    fd = open(tmp, O_RDONLY);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    unlink(tmp);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "SigIgn:\t0000000000000000\n");
+    sigaction(SIGPIPE, &dfl, NULL);
+    sigaction(SIGUSR2, &dfl, NULL);
+    svc_signals_init();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup(test_child_short_of_fds, setup),
         cmocka_unit_test_setup(test_group_by_number, setup),
         cmocka_unit_test_setup(test_fds_and_env, setup),
+        cmocka_unit_test_setup(test_signals_reset, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
