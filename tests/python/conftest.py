@@ -10,7 +10,7 @@ import pytest
 
 BIN = os.environ.get("HMK_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 TOOL = os.path.join(BIN, "daemon", "hmk-test-region")
-# time bounds widen in sanitized builds, as tests/daemon/run.sh does
+# time bounds widen in sanitized builds, as tests/daemon/lib.sh does
 SLOW = 4 if os.environ.get("HMK_SANITIZED") else 1
 DEADLINE = 30 * SLOW
 
