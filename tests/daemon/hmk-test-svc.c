@@ -6,8 +6,8 @@
  *   hmk-test-svc NAME run             log start, run until SIGTERM (log stop, exit 0)
  *   hmk-test-svc NAME crash MS CODE   log start, after MS ms log crash and exit CODE
  *   hmk-test-svc NAME ignore-term     log start, ignore SIGTERM, run until killed
- *   hmk-test-svc NAME ready MS        log start, after MS ms write READY=1 to
- *                                     $HMK_READY_FD (log ready), then as run
+ *   hmk-test-svc NAME ready MS        log start, after MS ms log ready and write
+ *                                     READY=1 to $HMK_READY_FD, then as run
  *   hmk-test-svc NAME double-fork     log start, leave an orphaned grandchild
  *                                     that exits after 100 ms, then as run
  *   hmk-test-svc NAME group MS        log start; fork a member (log member,
@@ -138,10 +138,12 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "ready") && argc == 4) {
         const char *fds = getenv("HMK_READY_FD");
         msleep(atol(argv[3]));
+        /* logged first: once the daemon has READY=1 it may start what is
+         * after= us, whose start line must come after this one */
+        ev("ready", NULL);
         if (!fds || write(atoi(fds), "READY=1\n", 8) != 8)
             _exit(98);
         close(atoi(fds));
-        ev("ready", NULL);
         run();
     } else if (!strcmp(mode, "group") && argc == 4) {
         long ms = atol(argv[3]);
