@@ -14,6 +14,7 @@
  */
 #include "benchutil.h"
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "halmk_service.h"
 
 #include <stdlib.h>

@@ -108,16 +108,18 @@ struct hmk_stats {
 int hmk_open(const char *name, unsigned flags, hmk_region **out);
 void hmk_close(hmk_region *r);                  /* NULL is fine */
 const char *hmk_strerror(int err);              /* err is negative */
-const char *hmk_region_name(const hmk_region *r);
+const char *hmk_region_name(const hmk_region *r); /* as opened; lives as long as r */
 
 /* 0 while the region is live, -ESTALE once the bridge detached it. */
 int hmk_check(const hmk_region *r);
+/* Fills *out (counters as the bridge last stored them) and returns hmk_check. */
 int hmk_stats(const hmk_region *r, struct hmk_stats *out);
 
-unsigned hmk_pin_count(const hmk_region *r);
+unsigned hmk_pin_count(const hmk_region *r);    /* valid indexes are [0, count) */
 /* Index of a pin by region name ("pin.1", "spindle.speed"), by HAL name
  * ("microkernel.pin.1.out") or by decimal index ("1"); -ENOENT if none. */
 int hmk_pin_find(const hmk_region *r, const char *name);
+/* Name, type, direction of pin `index`; -ERANGE if index >= pin count. */
 int hmk_pin_info(const hmk_region *r, unsigned index, struct hmk_pin_info *out);
 /* Whether this handle may write the pin, as far as this process can know
  * before trying: 1 if hmk_write/hmk_pulse would pass the library's checks
@@ -135,13 +137,6 @@ int hmk_write_granted(const hmk_region *r, unsigned index);
 int hmk_read_in(const hmk_region *r, unsigned index, hmk_value *out);
 /* The value last written towards HAL (pins with an out side), else -EPERM. */
 int hmk_read_out(const hmk_region *r, unsigned index, hmk_value *out);
-/* The values last written towards HAL of n pins idx[0..n), as one
- * consistent set (the latch read the bridge does): pins a transaction wrote
- * together are seen together, never half of one commit and half of
- * another. Every idx must have an out side (-EPERM) and be < pin count
- * (-ERANGE); nothing is written to out[] then. -EAGAIN if writers kept
- * winning the race for too long. */
-int hmk_read_outs(const hmk_region *r, const unsigned *idx, unsigned n, hmk_value *out);
 /* What halcmd getp would show: the in side if there is one, else the out. */
 int hmk_read(const hmk_region *r, unsigned index, hmk_value *out);
 
@@ -151,10 +146,6 @@ int hmk_snapshot(const hmk_region *r, hmk_value *vals, unsigned n, uint64_t *cyc
 
 /* Single-pin write (a one-pin transaction). v->type must equal the pin's. */
 int hmk_write(hmk_region *r, unsigned index, const hmk_value *v);
-int hmk_write_float(hmk_region *r, unsigned index, double f);
-int hmk_write_bit(hmk_region *r, unsigned index, bool b);
-int hmk_write_s32(hmk_region *r, unsigned index, int32_t s);
-int hmk_write_u32(hmk_region *r, unsigned index, uint32_t u);
 
 /* A pulse: HAL's out pin (a slot's .out, or an out pin) takes v for
  * exactly one servo cycle, then its normal value again. Pulses are queued
@@ -168,10 +159,12 @@ int hmk_pulse(hmk_region *r, unsigned index, const hmk_value *v);
  * same servo cycle after hmk_txn_commit; a writer that dies before the
  * commit completes changes nothing. Staging is checked per call, so a failed
  * set leaves the transaction as it was. commit empties the transaction. */
-int hmk_txn_new(hmk_region *r, hmk_txn **out);
+int hmk_txn_new(hmk_region *r, hmk_txn **out); /* an empty transaction on r */
 void hmk_txn_free(hmk_txn *t);                  /* NULL is fine */
+/* Stages v for pin `index` (a second set of a pin replaces the first);
+ * checked like hmk_write, and takes the write channel (-ENOKEY). */
 int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v);
-void hmk_txn_clear(hmk_txn *t);
+void hmk_txn_clear(hmk_txn *t);                 /* drops what was staged */
 /* Number of pins written, or -ESTALE if the region was (or got) detached:
  * a commit never reports success for a region the bridge has left. */
 int hmk_txn_commit(hmk_txn *t);
@@ -190,7 +183,7 @@ int hmk_sync(const hmk_region *r, int timeout_ms);
  * forever. -ETIMEDOUT on timeout, -EINTR if a signal arrived, -ESTALE when
  * the region was detached (the bridge wakes every waiter when it unloads).
  * Works on read-only handles too. */
-uint32_t hmk_change_seq(const hmk_region *r);
+uint32_t hmk_change_seq(const hmk_region *r);    /* the cursor as of now */
 int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms);
 
 /* Change stream: every change of an in value, in order, lossless while the
@@ -261,13 +254,14 @@ struct hmk_queue_stats {
     uint64_t sent, received, recoveries;
 };
 int hmk_queue_create(const char *name, unsigned depth, unsigned msg_size, unsigned mode);
-int hmk_queue_unlink(const char *name);
-int hmk_queue_open(const char *name, hmk_queue **out);
+int hmk_queue_unlink(const char *name);              /* removes the name; openers keep theirs */
+int hmk_queue_open(const char *name, hmk_queue **out); /* -ENOENT if not created */
 void hmk_queue_close(hmk_queue *q);                  /* NULL is fine */
+/* Queues a copy of msg[0..len); -EMSGSIZE if len > the queue's msg_size. */
 int hmk_queue_send(hmk_queue *q, const void *msg, size_t len, int timeout_ms);
 /* Returns the message's length; -EMSGSIZE (message kept) if len is short. */
 int hmk_queue_recv(hmk_queue *q, void *buf, size_t len, int timeout_ms);
-int hmk_queue_stats(const hmk_queue *q, struct hmk_queue_stats *out);
+int hmk_queue_stats(const hmk_queue *q, struct hmk_queue_stats *out); /* a moment's counts */
 
 
 /* Strict text <-> value conversion, as halpoke and config files use it.

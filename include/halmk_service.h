@@ -69,12 +69,16 @@ struct hmk_svc_def {
     void *user;
 };
 
+/* Runs the service until SIGTERM/SIGINT, hmk_svc_stop() or a handler's
+ * error (returns, errors: see Contract above). */
 int hmk_svc_run(const struct hmk_svc_def *def, char *err, size_t errlen);
 
-/* Stage the value of write pin `slot` (index into writes). Type-checked. */
+/* Stage the value of write pin `slot` (index into writes). Type-checked;
+ * the _float and _bit forms are hmk_svc_set with a value of that type. */
 int hmk_svc_set(hmk_svc *s, unsigned slot, const hmk_value *v);
 int hmk_svc_set_float(hmk_svc *s, unsigned slot, double f);
 int hmk_svc_set_bit(hmk_svc *s, unsigned slot, bool b);
+/* Commits what is staged now rather than after the round; 0 or -errno. */
 int hmk_svc_commit(hmk_svc *s);
 /* Current value of read pin `slot` / the region handle (valid until the
  * next re-attach) / the service's pin info. */

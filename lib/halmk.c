@@ -1,10 +1,12 @@
 /*
  * libhalmk: region attach, pin lookup, reads, snapshots and write
- * transactions. The contract is in include/halmk.h; the layout and the
- * seqlock rules are in include/hmk_region.h.
+ * transactions. The contract is in include/halmk.h (include/halmk_tool.h
+ * for what only in-tree tools use); the layout and the seqlock rules are in
+ * include/hmk_region.h.
  */
 #include "halmk.h"
 #include "halmk_service.h"
+#include "halmk_tool.h"
 #include "hmk_region.h"
 #include "halmk_int.h"
 

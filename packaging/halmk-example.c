@@ -22,16 +22,15 @@ static int fail(const char *what, const char *arg, int err)
 int main(int argc, char **argv)
 {
     hmk_region *r;
-    hmk_value v;
+    hmk_value v, w = { .type = HMK_TYPE_FLOAT };
     char *end;
-    double f = 0;
     int idx, ret;
 
     if (argc < 2 || argc > 3) {
         fprintf(stderr, "usage: halmk-example PIN [FLOAT]\n");
         return 2;
     }
-    if (argc == 3 && (f = strtod(argv[2], &end), end == argv[2] || *end)) {
+    if (argc == 3 && (w.f = strtod(argv[2], &end), end == argv[2] || *end)) {
         fprintf(stderr, "halmk-example: value '%s': not a number\n", argv[2]);
         return 2;
     }
@@ -42,7 +41,7 @@ int main(int argc, char **argv)
     idx = hmk_pin_find(r, argv[1]);
     if (idx < 0)
         ret = idx;
-    else if (argc == 3 && (ret = hmk_write_float(r, (unsigned)idx, f)) >= 0 &&
+    else if (argc == 3 && (ret = hmk_write(r, (unsigned)idx, &w)) >= 0 &&
              (ret = hmk_sync(r, 5000)) >= 0)
         ret = hmk_read_out(r, (unsigned)idx, &v);
     else if (argc == 2)

@@ -11,6 +11,7 @@
  * as it was. Usage errors exit 2.
  */
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "hmk_version.h"
 #include "halmk_service.h"
 

@@ -35,6 +35,7 @@
  * error; 2: usage. See halstress(1).
  */
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "hmk_version.h"
 
 #include <errno.h>

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "halmk_service.h"
+#include "halmk_tool.h"
 #include "hmk_ctl.h"
 #include "web_state.h"
 

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "halmk_priv.h"
 #include "hmk_region.h"
 

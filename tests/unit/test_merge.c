@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "fake_region.h"
 
 enum {

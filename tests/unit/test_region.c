@@ -37,6 +37,7 @@
 #include <cmocka.h>
 
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "fake_region.h"
 
 #define NPINS       16u            /* pins in a latch record */

@@ -13,6 +13,7 @@
 
 #include "fake_region.h"
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "halmk_service.h"
 
 #define NPINS 4

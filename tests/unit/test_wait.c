@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "halmk.h"
+#include "halmk_tool.h"
 #include "halmk_priv.h"
 #include "lib_fixture.h"
 
