@@ -15,10 +15,19 @@
 # idle is measured without a region (nothing to do) and with one attached
 # (its heartbeat, heartbeat-period 1 s by default).
 #
-# N = 20 (--quick: 5); about 4 minutes (--quick: 1).
+# N = 20 (--quick: 5); about 4 minutes (--quick: 1). --plot FILE.png: the
+# restart latency distributions of every row, one panel per LIVE (gnuplot;
+# bench/run.sh installs gnuplot-nox).
 set -u
-quick=0
-[ "${1:-}" = --quick ] && { quick=1; shift; }
+quick=0 plot=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) quick=1 ;;
+        --plot) plot=$2; shift ;;
+        *) break ;;
+    esac
+    shift
+done
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 crash=$build/crashsvc daemon=$build/daemon/hal-microkernel rtool=$build/daemon/hmk-test-region
@@ -64,6 +73,7 @@ idle() {
     echo $(( (w1 - w0) * 60 / IDLE_S ))
 }
 rows=$T/rows
+curves=() # "LOG|LABEL|LIVE" per measured row, for the plot
 say() { echo "supervisors: $*" >&2; }
 
 # measure NAME LIVE START_CMD STOP_CMD: start the supervisor (START_CMD
@@ -78,6 +88,7 @@ measure() {
         "$4"; return
     fi
     read -r -a lat < <(latencies "$log")
+    curves+=("$log|$name|$live")
     if [ "$live" -gt 0 ]; then
         mr=$(mem "$SPID") idl=$(idle "$SPID")
         echo "| $name | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | ${mr% *} | ${mr#* } | $idl |" >>"$rows"
@@ -128,6 +139,7 @@ for live in 1100 0; do
     : >"$T/bash-$live.log"
     for i in $(seq $((N + 1))); do "$crash" "$T/bash-$live.log" 1000000000 "$live"; done 2>/dev/null
     read -r -a lat < <(latencies "$T/bash-$live.log")
+    curves+=("$T/bash-$live.log|bash loop (the floor)|$live")
     echo "| bash \`for ...; do svc; done\` (the floor) | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | | | |" >>"$rows"
 done
 
@@ -142,6 +154,36 @@ sleep 2 # attached and settled: a measurement starts after it, not a wait for it
 mr=$(mem "$SPID") idl=$(idle "$SPID")
 echo "| hal-microkernel, region attached (heartbeat 1 s) | idle | | | | ${mr% *} | ${mr#* } | $idl |" >>"$rows"
 hmk_stop
+
+# the plot: per LIVE, each row's restart latencies as a distribution
+if [ -n "$plot" ] && command -v gnuplot >/dev/null; then
+    k=0
+    for live in 1100 0; do
+        cmd=
+        for c in "${curves[@]}"; do
+            IFS='|' read -r log label l <<<"$c"
+            [ "$l" = "$live" ] || continue
+            k=$((k + 1)) f=$T/cdf.$k
+            awk '$1 == "exit" { e = $2 } $1 == "start" && e { print ($2 - e) / 1000; e = 0 }' "$log" |
+                sort -g | awk '{ v[n++] = $1 } END { for (i = 0; i < n; i++) print v[i], (i + 1) / n }' >"$f"
+            cmd="$cmd${cmd:+, }\"$f\" w lp lw 2 pt 7 ps 0.5 t \"${label//\"/}\""
+        done
+        echo "set title \"restart, child exit → new child's main(), µs (log); the run lives $live ms\""
+        echo "plot $cmd"
+    done >"$T/panels.gp"
+    {
+        echo "set terminal pngcairo size 1200,480 font \",10\" noenhanced"
+        echo "set output \"$plot\""
+        echo "set multiplot layout 1,2 title \"bench/supervisors.sh, $(date -u +%F), $(nproc) CPUs, $(uname -r)\""
+        echo "set grid; set key below; set logscale x; set yrange [0:1]; set ylabel \"fraction of restarts ≤ x\""
+        cat "$T/panels.gp"
+        echo "unset multiplot"
+    } >"$T/plot.gp"
+    gnuplot "$T/plot.gp" 2>&1 | head -5 >&2
+    [ -s "$plot" ] && say "plot: $plot"
+elif [ -n "$plot" ]; then
+    say "no gnuplot: no plot (bench/run.sh installs gnuplot-nox)"
+fi
 
 echo
 echo "| supervisor | run lives | restarts | restart p50 µs | p99 µs | VmRSS KiB | RssAnon KiB | idle wake-ups/min |"
