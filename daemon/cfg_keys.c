@@ -5,8 +5,9 @@
  * (cfg_key_find) and runs the parser. hal-microkernel(8) and
  * configs/hal-microkernel.ini describe the keys. See cfg_priv.h.
  *
- * A parser stores into the field at the entry's offset: its type is the
- * parser's (p_duration a uint64_t, p_unsigned an unsigned, ...).
+ * A shared parser stores into the field at the entry's offset, whose type
+ * is the parser's (p_duration a uint64_t, p_unsigned an unsigned, ...); a
+ * parser of one key only (p_user, p_after, ...) uses its struct by name.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "hmk_ctl.h"
 #include "hmk_svc_abi.h"
 #include "log.h"
+
 /* flag 0 means none: no section's struct starts with a flag */
 _Static_assert(offsetof(struct cfg_daemon, region) == 0 && offsetof(struct cfg_service, name) == 0 &&
                offsetof(struct cfg_queue, name) == 0, "a flag at offset 0");
@@ -36,7 +38,7 @@ static void set_flag(const struct key_def *k, void *obj)
         *(bool *)((char *)obj + k->flag) = true;
 }
 
-/* true if val is the key's word (its value then stored) */
+/* true if val is the key's word, its value then stored (uint64_t fields) */
 static bool is_word(const struct key_def *k, void *obj, const char *val)
 {
     if (!k->word || strcmp(val, k->word))
