@@ -14,7 +14,7 @@
  * deadline task may fork at all only so.
  *
  * Which CPUs are LinuxCNC's (rt-cpus) and what the kernel refuses are
- * judged by the caller: cfg.c refuses a realtime class that may run on
+ * judged by the caller: cfg_check.c refuses a realtime class that may run on
  * those CPUs; svc.c reports sched_apply()'s errno as one line. Library
  * style: -errno, never logs.
  */

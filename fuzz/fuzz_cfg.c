@@ -1,5 +1,5 @@
 /*
- * fuzz_cfg - the daemon's INI configuration loader (daemon/cfg.c, inih).
+ * fuzz_cfg - the daemon's INI configuration loader (daemon/cfg*.c, inih).
  *
  * Input: normally the whole input is the configuration text, given to
  * cfg_load_string(). A first byte of 0x01..0x07 selects instead:

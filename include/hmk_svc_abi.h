@@ -2,7 +2,7 @@
  * hmk_svc_abi.h - what the hal-microkernel daemon hands a service it starts:
  * environment variables, descriptor numbers and the telemetry block.
  *
- * Shared by the daemon (daemon/svc.c sets them, daemon/cfg.c keeps `env =`
+ * Shared by the daemon (daemon/svc.c sets them, daemon/cfg_keys.c keeps `env =`
  * from overriding them) and libhalmk (which reads them). A name or number
  * written anywhere else is a bug.
  *
