@@ -38,7 +38,9 @@
 #include <unistd.h>
 
 /* halcompile builds one file per module; the parser stays ordinary C so
- * the unit tests and fuzzers build it on its own. */
+ * the unit tests and fuzzers build it on its own. Its values are read by
+ * libhalmk's own value parser, so safe= takes what halpoke takes. */
+#include "../lib/hmk_value_syntax.c"
 #include "hmk_pinspec.c"
 #include "hmk_merge.c"
 

@@ -4,10 +4,10 @@
  * this file directly (halcompile builds one source file per module).
  */
 #include "hmk_pinspec.h"
+#include "../include/hmk_value_syntax.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,62 +125,49 @@ static int ps_dir(const char *s, size_t len)
     return -1;
 }
 
-/* "hold", or a strict value of the pin's type, encoded as the region
- * encodes values. Returns 0, or -EINVAL. */
+/* "hold" (or nothing), or a value of the pin's type in the one value
+ * syntax (hmk_value_syntax.h, the same as halpoke's), encoded as the region
+ * encodes values. Returns 0, or -EINVAL / -ERANGE. */
 static int ps_policy(const char *s, size_t len, uint8_t type, struct hmk_pin_desc *p)
 {
-    char buf[64], *end;
+    uint64_t enc = 0;
+    int ret;
 
     if (len == 0 || (len == 4 && strncmp(s, "hold", 4) == 0)) {
         p->policy = HMK_POLICY_HOLD;
         return 0;
     }
-    if (len >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    p->policy = HMK_POLICY_SAFE;
-    errno = 0;
     switch (type) {
-    case HMK_RT_BIT:
-        if (!strcmp(buf, "1") || !strcmp(buf, "true") || !strcmp(buf, "TRUE"))
-            p->safe_value = 1;
-        else if (!strcmp(buf, "0") || !strcmp(buf, "false") || !strcmp(buf, "FALSE"))
-            p->safe_value = 0;
-        else
-            return -EINVAL;
-        return 0;
+    case HMK_RT_BIT: {
+        bool b = false;
+        ret = hmk_value_text_bit(s, len, &b);
+        enc = b;
+        break;
+    }
     case HMK_RT_FLOAT: {
-        double d;
-        if (strspn(buf, "0123456789+-.eE") != len)
-            return -EINVAL; /* no nan, inf or hex */
-        d = strtod(buf, &end);
-        if (*end || end == buf || !isfinite(d))
-            return -EINVAL;
-        p->safe_value = hmk_enc_float(d);
-        return 0;
+        double d = 0.0;
+        ret = hmk_value_text_float(s, len, &d);
+        enc = hmk_enc_float(d);
+        break;
     }
     case HMK_RT_S32: {
-        long long v;
-        if (!(buf[0] == '-' || (buf[0] >= '0' && buf[0] <= '9')))
-            return -EINVAL; /* no '+', no blanks: the value alone, as halpoke takes it */
-        v = strtoll(buf, &end, 10);
-        if (*end || end == buf || errno || v < INT32_MIN || v > INT32_MAX)
-            return -EINVAL;
-        p->safe_value = hmk_enc_s32((int32_t)v);
-        return 0;
+        int32_t v = 0;
+        ret = hmk_value_text_s32(s, len, &v);
+        enc = hmk_enc_s32(v);
+        break;
     }
     default: {
-        unsigned long long v;
-        if (buf[0] < '0' || buf[0] > '9')
-            return -EINVAL;
-        v = strtoull(buf, &end, 10);
-        if (*end || errno || v > UINT32_MAX)
-            return -EINVAL;
-        p->safe_value = v;
-        return 0;
+        uint32_t v = 0;
+        ret = hmk_value_text_u32(s, len, &v);
+        enc = v;
+        break;
     }
     }
+    if (ret < 0)
+        return ret;
+    p->policy = HMK_POLICY_SAFE;
+    p->safe_value = enc;
+    return 0;
 }
 
 static int ps_exists(const struct hmk_pinspec *o, const char *name, size_t len)

@@ -15,7 +15,9 @@
  *   DIR   in (HAL -> services) | out (services -> HAL) | io (both)
  *   POLICY  out and io pins only: what the pin does while the fault latch
  *         is set (the daemon's heartbeat went stale): "hold" (default) keeps
- *         the last value, a value of the pin's type (0, 1.5, true) drives it
+ *         the last value, a value of the pin's type (0, 1.5, 0x10, true)
+ *         drives it. Values are read by the one value parser,
+ *         hmk_value_syntax.h (halpoke's), whose header is the syntax.
  */
 #ifndef HMK_PINSPEC_H
 #define HMK_PINSPEC_H
@@ -41,7 +43,8 @@ int hmk_pinspec_parse(const char *prefix, int count, const char *pins,
 int hmk_pinspec_slot_types(struct hmk_pinspec *ps, const char *types, char *err, unsigned errlen);
 
 /* safe=: per-slot fault policy, comma-separated in slot order: "hold" or
- * empty keeps the last value, a number drives that value. */
+ * empty keeps the last value, a value of the slot's type (as POLICY above)
+ * drives that value. */
 int hmk_pinspec_slot_safe(struct hmk_pinspec *ps, const char *safe, char *err, unsigned errlen);
 
 /* Region name and prefix checks shared by the module's parameter checks. */

@@ -1,6 +1,7 @@
 /*
- * fuzz_value - halpoke's value parsing and formatting (lib/hmk_value.c):
- * hmk_value_parse() and hmk_value_format().
+ * fuzz_value - the one value parser (lib/hmk_value_syntax.c) as halpoke
+ * reads values (hmk_value_parse, lib/hmk_value.c) and as the bridge reads
+ * its safe= policies (bridge/hmk_pinspec.c), and hmk_value_format().
  *
  * Input: byte 0 selects the type (low 3 bits: 1 bit, 2 float, 3 s32,
  * 4 u32, anything else an invalid type) and, with bit 3 set, switches from
@@ -11,9 +12,16 @@
  *
  * Properties (abort() on violation):
  *  - parse: bit, s32 and u32 text is accepted exactly when an independent
- *    reference parser of the documented syntax accepts it (true/false/1/0;
- *    decimal or 0x hex, range-checked), with the same value and the same
- *    error (-EINVAL syntax, -ERANGE range);
+ *    reference parser of the documented syntax (hmk_value_syntax.h) accepts
+ *    it (true/false/1/0; decimal or 0x hex, range-checked, at most
+ *    HMK_VALUE_TEXT_MAX characters), with the same value and the same error
+ *    (-EINVAL syntax, -ERANGE range);
+ *  - parse: the bytes as a span (an exact-size buffer with no terminator,
+ *    so ASan sees any read past it) give what hmk_value_parse gives the
+ *    text, and -EINVAL when a NUL is inside;
+ *  - parse: the bridge's safe= accepts the text exactly when
+ *    hmk_value_parse does, with the same value (texts with ',' are lists
+ *    there, "" and "hold" its own word: skipped);
  *  - parse: success only for the documented types, and the parsed value
  *    formats and parses back to the same bits (round trip);
  *  - format: any finite value formats (into a big enough buffer) to text
@@ -21,6 +29,8 @@
  *    terminated string of the returned length, never an overrun.
  */
 #include "halmk.h"
+#include "hmk_pinspec.h"
+#include "hmk_value_syntax.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,6 +47,8 @@ static int ref_int(const char *s, int is_signed, int64_t *out)
     uint64_t v = 0;
     int neg = 0, base = 10, big = 0;
 
+    if (strlen(s) > HMK_VALUE_TEXT_MAX)
+        return -EINVAL;
     if (*s == '-') {
         neg = 1;
         s++;
@@ -106,6 +118,78 @@ static void check_reference(enum hmk_type type, const char *text, int ret, const
     default:
         break;
     }
+}
+
+/* The shared parser on the bytes as a span must agree with
+ * hmk_value_parse on the text (cut at the first NUL). */
+static void check_span(enum hmk_type type, const uint8_t *data, size_t size, int ret,
+                       const hmk_value *v)
+{
+    char *span = malloc(size ? size : 1); /* exactly the bytes, no terminator */
+    int want = memchr(data, '\0', size) ? -EINVAL : ret, got;
+    bool b;
+    double f;
+    int32_t s;
+    uint32_t u;
+
+    memcpy(span, data, size);
+    switch (type) {
+    case HMK_TYPE_BIT:
+        got = hmk_value_text_bit(span, size, &b);
+        if (got != want || (got == 0 && b != v->b))
+            abort();
+        break;
+    case HMK_TYPE_FLOAT:
+        got = hmk_value_text_float(span, size, &f);
+        if (got != want || (got == 0 && memcmp(&f, &v->f, sizeof(f))))
+            abort();
+        break;
+    case HMK_TYPE_S32:
+        got = hmk_value_text_s32(span, size, &s);
+        if (got != want || (got == 0 && s != v->s))
+            abort();
+        break;
+    case HMK_TYPE_U32:
+        got = hmk_value_text_u32(span, size, &u);
+        if (got != want || (got == 0 && u != v->u))
+            abort();
+        break;
+    default:
+        break;
+    }
+    free(span);
+}
+
+/* The bridge's safe= (one slot of the type) agrees with hmk_value_parse. */
+static void check_safe(enum hmk_type type, const char *text, int ret, const hmk_value *v)
+{
+    static struct hmk_pinspec ps; /* 64 KiB: not on the stack */
+    char err[HMK_ERR_LEN];
+    uint64_t enc = 0;
+    int got;
+
+    if (type < HMK_TYPE_BIT || type > HMK_TYPE_U32 || !*text || strchr(text, ',') ||
+        !strcmp(text, "hold"))
+        return;
+    if (hmk_pinspec_parse("fuzz", 1, NULL, &ps, err, sizeof(err)) != 0)
+        abort();
+    ps.pin[0].type = (uint8_t)type; /* HMK_RT_* equals HMK_TYPE_* */
+    got = hmk_pinspec_slot_safe(&ps, text, err, sizeof(err));
+    if ((got == 0) != (ret == 0) || (got < 0 && got != -EINVAL))
+        abort();
+    if (got < 0) {
+        if (ps.pin[0].policy != HMK_POLICY_HOLD)
+            abort();
+        return;
+    }
+    switch (type) {
+    case HMK_TYPE_BIT:   enc = v->b; break;
+    case HMK_TYPE_FLOAT: enc = hmk_enc_float(v->f); break;
+    case HMK_TYPE_S32:   enc = hmk_enc_s32(v->s); break;
+    case HMK_TYPE_U32:   enc = v->u; break;
+    }
+    if (ps.pin[0].policy != HMK_POLICY_SAFE || ps.pin[0].safe_value != enc)
+        abort();
 }
 
 static int same_bits(const hmk_value *a, const hmk_value *b)
@@ -198,6 +282,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&v, 0, sizeof(v));
         ret = hmk_value_parse(type, text, &v);
         check_reference(type, text, ret, &v);
+        check_span(type, data, size, ret, &v);
+        check_safe(type, text, ret, &v);
         if (ret == 0) {
             if (type < HMK_TYPE_BIT || type > HMK_TYPE_U32 || v.type != type)
                 abort();

@@ -1,9 +1,10 @@
 /*
- * Strict text <-> value conversion shared by halpoke, config loaders and
- * tests. Strict means: the whole string is the value, no leading or
- * trailing blanks, no silent wrap-around, no NaN or infinity.
+ * Text <-> value conversion for halpoke, the services and tests. Reading
+ * is the one parser the bridge's fault policies share (hmk_value_syntax.c,
+ * whose header is the syntax); writing gives text it reads back exactly.
  */
 #include "halmk.h"
+#include "hmk_value_syntax.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,112 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hmk_parse_bit(const char *s, hmk_value *v)
-{
-    if (strcmp(s, "1") == 0 || strcmp(s, "true") == 0 || strcmp(s, "TRUE") == 0) {
-        v->b = true;
-        return 0;
-    }
-    if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0 || strcmp(s, "FALSE") == 0) {
-        v->b = false;
-        return 0;
-    }
-    return -EINVAL;
-}
-
-/* strtoll/strtoull accept leading blanks and '+'; we want the value alone. */
-static int hmk_int_shape_ok(const char *s, int allow_minus)
-{
-    if (*s == '-') {
-        if (!allow_minus)
-            return 0;
-        s++;
-    }
-    return *s >= '0' && *s <= '9';
-}
-
-/* Decimal, or hexadecimal after "0x": never base 0, which would read a
- * leading zero as octal ("010" is ten, not eight). */
-static int hmk_int_base(const char *s)
-{
-    if (*s == '-')
-        s++;
-    return s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
-}
-
-static int hmk_parse_s32(const char *s, hmk_value *v)
-{
-    char *end;
-    long long x;
-
-    if (!hmk_int_shape_ok(s, 1))
-        return -EINVAL;
-    errno = 0;
-    x = strtoll(s, &end, hmk_int_base(s));
-    if (*end)
-        return -EINVAL;
-    if (errno == ERANGE || x < INT32_MIN || x > INT32_MAX)
-        return -ERANGE;
-    v->s = (int32_t)x;
-    return 0;
-}
-
-static int hmk_parse_u32(const char *s, hmk_value *v)
-{
-    char *end;
-    unsigned long long x;
-
-    if (*s == '-' && hmk_int_shape_ok(s, 1)) {
-        /* a well-formed negative number is a range error, not a syntax one */
-        strtoll(s, &end, hmk_int_base(s));
-        return *end ? -EINVAL : -ERANGE;
-    }
-    if (!hmk_int_shape_ok(s, 0))
-        return -EINVAL;
-    errno = 0;
-    x = strtoull(s, &end, hmk_int_base(s));
-    if (*end)
-        return -EINVAL;
-    if (errno == ERANGE || x > UINT32_MAX)
-        return -ERANGE;
-    v->u = (uint32_t)x;
-    return 0;
-}
-
-static int hmk_parse_float(const char *s, hmk_value *v)
-{
-    char *end;
-    double x;
-
-    if (!((*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '+'))
-        return -EINVAL;
-    /* "inf", "nan" and hex floats are refused by shape before strtod */
-    for (const char *p = s; *p; p++)
-        if (!strchr("0123456789+-.eE", *p))
-            return -EINVAL;
-    errno = 0;
-    x = strtod(s, &end);
-    if (*end || end == s)
-        return -EINVAL;
-    if (!isfinite(x) || (errno == ERANGE && fabs(x) > 1.0))
-        return -ERANGE;
-    v->f = x;
-    return 0;
-}
-
 int hmk_value_parse(enum hmk_type type, const char *text, hmk_value *out)
 {
+    size_t len;
     hmk_value v;
     int ret;
 
     if (!text || !out)
         return -EINVAL;
+    len = strlen(text);
     v.type = type;
     switch (type) {
-    case HMK_TYPE_BIT:   ret = hmk_parse_bit(text, &v); break;
-    case HMK_TYPE_FLOAT: ret = hmk_parse_float(text, &v); break;
-    case HMK_TYPE_S32:   ret = hmk_parse_s32(text, &v); break;
-    case HMK_TYPE_U32:   ret = hmk_parse_u32(text, &v); break;
+    case HMK_TYPE_BIT:   ret = hmk_value_text_bit(text, len, &v.b); break;
+    case HMK_TYPE_FLOAT: ret = hmk_value_text_float(text, len, &v.f); break;
+    case HMK_TYPE_S32:   ret = hmk_value_text_s32(text, len, &v.s); break;
+    case HMK_TYPE_U32:   ret = hmk_value_text_u32(text, len, &v.u); break;
     default:             return -EINVAL;
     }
     if (ret == 0)

@@ -66,8 +66,8 @@ static void usage(FILE *f)
         "       halpoke [-r REGION] --watch [-n N] [-t SEC] [PIN]...\n"
         "                                               print changes until interrupted\n"
         "PIN is an index (1), a region name (pin.1, spindle.speed) or a HAL name\n"
-        "(microkernel.pin.1.out). VALUE: bit true/false/1/0; s32/u32 integers;\n"
-        "float a finite number. REGION defaults to $HAL_MICROKERNEL_REGION or\n"
+        "(microkernel.pin.1.out). VALUE: bit true/false/1/0; s32/u32 decimal or\n"
+        "0x hex integers; float a finite decimal number. REGION defaults to $HAL_MICROKERNEL_REGION or\n"
         "hal-microkernel. See halpoke(1).\n");
 }
 

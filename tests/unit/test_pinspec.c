@@ -2,7 +2,9 @@
  * test_pinspec.c - the bridge's loadrt parameter parser
  * (bridge/hmk_pinspec.c): the default seed layout, pins= parsing, types=,
  * and for every kind of bad input an error code plus one sentence that
- * names the offending item (what the bridge prints on a failed loadrt).
+ * names the offending item (what the bridge prints on a failed loadrt);
+ * its fault-policy values read exactly as halpoke's hmk_value_parse reads
+ * them (the one parser of hmk_value_syntax.h).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,7 +16,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "halmk.h"
 #include "hmk_pinspec.h"
+#include "hmk_value_syntax.h"
 
 static struct hmk_pinspec ps; /* 64 KiB: not on the stack */
 static char err[HMK_ERR_LEN];
@@ -378,6 +382,109 @@ static void test_pinspec_fault_policies(void **state)
     assert_non_null(strstr(err, "'nan'"));
 }
 
+/* safe= and a pins= POLICY take what halpoke takes: 0x hex for integers,
+ * exponents for floats (before the shared parser they were decimal only) */
+static void test_pinspec_policy_value_syntax(void **state)
+{
+    (void)state;
+    assert_int_equal(hmk_pinspec_parse(PFX, 4, "a:u32:out:0x10,b:s32:io:-0x10", &ps, err,
+                                       sizeof(err)), 0);
+    assert_int_equal(ps.pin[4].policy, HMK_POLICY_SAFE);
+    assert_int_equal(ps.pin[4].safe_value, 16);
+    assert_int_equal(hmk_dec_s32(ps.pin[5].safe_value), -16);
+    assert_int_equal(hmk_pinspec_slot_types(&ps, "s32,u32,float,bit", err, sizeof(err)), 0);
+    assert_int_equal(hmk_pinspec_slot_safe(&ps, "0x10,0XfF,1e3,true", err, sizeof(err)), 0);
+    assert_int_equal(hmk_dec_s32(ps.pin[0].safe_value), 16);
+    assert_int_equal(ps.pin[1].safe_value, 255);
+    assert_true(hmk_dec_float(ps.pin[2].safe_value) == 1000.0);
+    assert_int_equal(ps.pin[3].safe_value, 1);
+    /* still refused, as halpoke refuses them */
+    assert_int_equal(hmk_pinspec_slot_safe(&ps, ",,0x10", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "item 2 '0x10'"));
+    assert_int_equal(hmk_pinspec_slot_safe(&ps, ",-1", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "item 1 '-1'"));
+    assert_int_equal(hmk_pinspec_slot_safe(&ps, "+1", err, sizeof(err)), -EINVAL);
+    assert_int_equal(hmk_pinspec_slot_safe(&ps, "0x", err, sizeof(err)), -EINVAL);
+    parse_bad(PFX, 0, "a:s32:out:0x80000000", -EINVAL, "policy '0x80000000'", "s32");
+    parse_bad(PFX, 0, "a:float:out:0x10", -EINVAL, "policy '0x10'", "float");
+}
+
+/* safe= for slot 0 of type t and hmk_value_parse agree on `text`:
+ * both accept it with the same value, or both refuse it */
+static void agree(uint8_t t, const char *text)
+{
+    static const enum hmk_type pub[] = { [HMK_RT_BIT] = HMK_TYPE_BIT,
+                                         [HMK_RT_FLOAT] = HMK_TYPE_FLOAT,
+                                         [HMK_RT_S32] = HMK_TYPE_S32,
+                                         [HMK_RT_U32] = HMK_TYPE_U32 };
+    static const char *const tname[] = { NULL, "bit", "float", "s32", "u32" };
+    static struct hmk_pinspec named; /* 64 KiB: not on the stack */
+    static char pins[HMK_VALUE_TEXT_MAX + 64];
+    hmk_value v;
+    uint64_t enc = 0;
+    int rv = hmk_value_parse(pub[t], text, &v), rs;
+
+    ps.pin[0].type = t;
+    ps.pin[0].policy = HMK_POLICY_HOLD;
+    rs = hmk_pinspec_slot_safe(&ps, text, err, sizeof(err));
+    if ((rv == 0) != (rs == 0))
+        print_message("type %u '%s': hmk_value_parse %d, safe= %d (%s)\n", t, text, rv, rs, err);
+    assert_int_equal(rv == 0, rs == 0);
+    if (rv < 0) {
+        assert_int_equal(rs, -EINVAL);
+        assert_int_equal(ps.pin[0].policy, HMK_POLICY_HOLD);
+    } else {
+        switch (t) {
+        case HMK_RT_BIT:   enc = v.b; break;
+        case HMK_RT_FLOAT: enc = hmk_enc_float(v.f); break;
+        case HMK_RT_S32:   enc = hmk_enc_s32(v.s); break;
+        default:           enc = v.u; break;
+        }
+        assert_int_equal(ps.pin[0].policy, HMK_POLICY_SAFE);
+        assert_int_equal(ps.pin[0].safe_value, enc);
+    }
+    /* the same text as a pins= POLICY */
+    snprintf(pins, sizeof(pins), "a:%s:out:%s", tname[t], text);
+    rs = hmk_pinspec_parse(PFX, 0, pins, &named, err, sizeof(err));
+    assert_int_equal(rv == 0, rs == 0);
+    if (rs == 0)
+        assert_int_equal(named.pin[0].safe_value, enc);
+}
+
+/* one syntax: every text, as every type, is accepted by both parsers or by
+ * neither (texts with ',' or ':' would split the lists; "" and "hold" are
+ * the policy's own words) */
+static void test_pinspec_policy_agrees_with_hmk_value_parse(void **state)
+{
+    static const char *const texts[] = {
+        "0x10", "0X1f", "-0x10", "0x", "-0x", "0xg", "0x0x5", "-1", "-0", "1", "0", "2",
+        "010", "08", "+1", "+1.5", "1.5", ".5", "-.5", "1e3", "1E-3", "e5", "1e", "-",
+        ".", "1.5.5", "1e999", "-1e999", "1e-400", "nan", "inf", "-inf", "0x1p3",
+        "true", "TRUE", "True", "false", "FALSE", "yes", " 1", "1 ", "\t1", "1\n",
+        "2147483647", "2147483648", "-2147483648", "-2147483649", "0x7fffffff",
+        "0x80000000", "-0x80000000", "4294967295", "4294967296", "0xffffffff",
+        "0x100000000", "99999999999999999999", "-99999999999999999999", "18446744073709551616",
+        "abc", "1x", "--1", "1-", "\xc2\xb9",
+    };
+    static char zeros[HMK_VALUE_TEXT_MAX + 2];
+    (void)state;
+
+    assert_int_equal(hmk_pinspec_parse(PFX, 1, NULL, &ps, err, sizeof(err)), 0);
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        for (uint8_t t = HMK_RT_BIT; t <= HMK_RT_U32; t++)
+            agree(t, texts[i]);
+    /* the length limit is the same for both: 255 zeros are 0, 256 nothing */
+    memset(zeros, '0', HMK_VALUE_TEXT_MAX);
+    for (uint8_t t = HMK_RT_FLOAT; t <= HMK_RT_U32; t++)
+        agree(t, zeros);
+    zeros[HMK_VALUE_TEXT_MAX] = '0';
+    for (uint8_t t = HMK_RT_FLOAT; t <= HMK_RT_U32; t++) {
+        hmk_value v;
+        assert_int_equal(hmk_value_parse(HMK_TYPE_S32, zeros, &v), -EINVAL);
+        agree(t, zeros);
+    }
+}
+
 static void test_pinspec_err_buffer_handling(void **state)
 {
     char small[8];
@@ -417,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_pinspec_bad_mode),
         cmocka_unit_test(test_pinspec_slot_types),
         cmocka_unit_test(test_pinspec_fault_policies),
+        cmocka_unit_test(test_pinspec_policy_value_syntax),
+        cmocka_unit_test(test_pinspec_policy_agrees_with_hmk_value_parse),
         cmocka_unit_test(test_pinspec_err_buffer_handling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "halmk.h"
+#include "hmk_value_syntax.h"
 
 static uint64_t bits(double d)
 {
@@ -158,6 +159,73 @@ static void test_value_float(void **state)
     bad(HMK_TYPE_FLOAT, "1e", -EINVAL);
 }
 
+/* the one parser (hmk_value_syntax.h) reads a span: no terminator needed,
+ * so the bridge reads its list items in place; a NUL inside is no value;
+ * HMK_VALUE_TEXT_MAX characters at most, for every type alike */
+static void test_value_syntax_span(void **state)
+{
+    static char zeros[HMK_VALUE_TEXT_MAX + 2];
+    int32_t s = 0;
+    uint32_t u = 0;
+    double f = 0;
+    bool b = false;
+    (void)state;
+
+    assert_int_equal(hmk_value_text_s32("0x10,5", 4, &s), 0);
+    assert_int_equal(s, 16);
+    assert_int_equal(hmk_value_text_u32("17:hold", 2, &u), 0);
+    assert_int_equal(u, 17);
+    assert_int_equal(hmk_value_text_float("1e3,0", 3, &f), 0);
+    assert_true(f == 1000.0);
+    assert_int_equal(hmk_value_text_float("1e39", 3, &f), 0); /* not 1e39 */
+    assert_true(f == 1000.0);
+    assert_int_equal(hmk_value_text_bit("truex", 4, &b), 0);
+    assert_true(b);
+    assert_int_equal(hmk_value_text_bit("true", 3, &b), -EINVAL);
+    assert_int_equal(hmk_value_text_s32("1\0" "2", 3, &s), -EINVAL);
+    assert_int_equal(hmk_value_text_float("1\0" "2", 3, &f), -EINVAL);
+    assert_int_equal(hmk_value_text_s32("", 0, &s), -EINVAL);
+    assert_int_equal(hmk_value_text_float("", 0, &f), -EINVAL);
+    /* untouched on failure */
+    assert_int_equal(s, 16);
+    assert_true(f == 1000.0);
+
+    memset(zeros, '0', HMK_VALUE_TEXT_MAX);
+    zeros[HMK_VALUE_TEXT_MAX - 1] = '7';
+    assert_int_equal(good(HMK_TYPE_S32, zeros).s, 7);
+    assert_int_equal(good(HMK_TYPE_U32, zeros).u, 7);
+    assert_true(good(HMK_TYPE_FLOAT, zeros).f == 7.0);
+    zeros[HMK_VALUE_TEXT_MAX] = '7';
+    bad(HMK_TYPE_S32, zeros, -EINVAL);
+    bad(HMK_TYPE_U32, zeros, -EINVAL);
+    bad(HMK_TYPE_FLOAT, zeros, -EINVAL);
+}
+
+static void test_value_hex(void **state)
+{
+    (void)state;
+    assert_int_equal(good(HMK_TYPE_S32, "0x10").s, 16);
+    assert_int_equal(good(HMK_TYPE_S32, "-0x10").s, -16);
+    assert_int_equal(good(HMK_TYPE_S32, "0XaB").s, 0xab);
+    assert_int_equal(good(HMK_TYPE_S32, "-0x80000000").s, INT32_MIN);
+    assert_int_equal(good(HMK_TYPE_U32, "0x0010").u, 16);
+    bad(HMK_TYPE_S32, "0x80000000", -ERANGE);
+    bad(HMK_TYPE_S32, "0x1000000000000000000", -ERANGE);
+    bad(HMK_TYPE_U32, "-0x10", -ERANGE);
+    bad(HMK_TYPE_U32, "-0", -ERANGE);
+    bad(HMK_TYPE_S32, "0xg", -EINVAL);
+    bad(HMK_TYPE_S32, "0x 1", -EINVAL);
+    bad(HMK_TYPE_S32, "0x-1", -EINVAL);
+    bad(HMK_TYPE_S32, "0x0x1", -EINVAL);
+    bad(HMK_TYPE_S32, "1f", -EINVAL);
+    bad(HMK_TYPE_U32, "99999999999999999999x", -EINVAL); /* syntax before size */
+    bad(HMK_TYPE_FLOAT, "0x10", -EINVAL);
+    bad(HMK_TYPE_BIT, "0x1", -EINVAL);
+    assert_true(good(HMK_TYPE_FLOAT, "1e3").f == 1000.0);
+    assert_true(good(HMK_TYPE_FLOAT, "+1.5").f == 1.5);
+    assert_true(good(HMK_TYPE_FLOAT, "1e-400").f == 0.0); /* underflow: the nearest double */
+}
+
 static void test_value_bad_arguments(void **state)
 {
     hmk_value v = { .type = HMK_TYPE_BIT };
@@ -284,6 +352,8 @@ int main(void)
         cmocka_unit_test(test_value_s32_limits),
         cmocka_unit_test(test_value_u32_limits),
         cmocka_unit_test(test_value_float),
+        cmocka_unit_test(test_value_hex),
+        cmocka_unit_test(test_value_syntax_span),
         cmocka_unit_test(test_value_bad_arguments),
         cmocka_unit_test(test_value_format),
         cmocka_unit_test(test_value_float_round_trip_bit_exact),

@@ -36,6 +36,7 @@ pins=foo:bit:in:extra|'foo': an in pin has no fault policy
 pins=foo:bit:out:maybe|policy 'maybe' is neither hold nor a bit value
 pins=a:bit:out:0:x|expected NAME:TYPE:DIR[:POLICY]
 safe=hold,nope|safe: item 1 'nope'
+safe=hold,0x10|safe: item 1 '0x10' is not hold or a value
 pins=foo:int:in|type 'int'
 pins=foo:bit:sideways|direction 'sideways'
 pins=1foo:bit:in|'1foo': name must start with a letter

@@ -3,6 +3,7 @@
 # rising edge on fault-reset while the daemon is connected again.
 # timeout_ms is 30 heartbeats: a daemon starved by a loaded machine (test.sh
 # --hog, a sanitized build) must not latch a fault this test did not cause.
+# spin's safe value is written in hex (0x10 = 16): the one value syntax.
 . "$HMK_TESTLIB"
 daemon=$HMK_BIN/daemon/hal-microkernel
 cat > hmk.ini <<'INI'
@@ -12,7 +13,7 @@ control-socket = none
 INI
 cat > fault.hal <<'HAL'
 loadrt threads name1=servo-thread period1=1000000
-loadrt hal_microkernel_bridge count=2 safe=0,hold pins=coolant:bit:out:false,feed:float:io:hold,spin:s32:out:-1 timeout_ms=3000
+loadrt hal_microkernel_bridge count=2 safe=0,hold pins=coolant:bit:out:false,feed:float:io:hold,spin:s32:out:0x10 timeout_ms=3000
 addf microkernel.update servo-thread
 start
 HAL
@@ -37,12 +38,12 @@ kill -9 $dpid; wait $dpid 2>/dev/null
 wait_output 5 TRUE getp microkernel.fault || die "fault not set after the daemon died"
 [ "$(getp microkernel.connected)" = FALSE ] || die "connected while faulted"
 # safe values driven, held ones kept
-wait_output 5 "0 6 FALSE 2.5 -1" outs || die "policy not applied: $(outs)"
+wait_output 5 "0 6 FALSE 2.5 16" outs || die "policy not applied: $(outs)"
 echo "fault: $(outs)"
 # writes while faulted do not reach HAL
 halpoke pin.1 9 feed 4.5 || die "write during fault"
 wait_cycles 20
-[ "$(outs)" = "0 6 FALSE 2.5 -1" ] || die "a write reached HAL during the fault: $(outs)"
+[ "$(outs)" = "0 6 FALSE 2.5 16" ] || die "a write reached HAL during the fault: $(outs)"
 # reset while the daemon is still gone does nothing
 hal_cmd setp microkernel.fault-reset 1
 wait_cycles 20
@@ -55,7 +56,7 @@ start_daemon
 wait_output 10 TRUE getp microkernel.connected || die "not reconnected"
 wait_cycles 20
 [ "$(getp microkernel.fault)" = TRUE ] || die "fault cleared by reconnecting alone"
-[ "$(outs)" = "0 6 FALSE 2.5 -1" ] || die "outputs left the policy before reset: $(outs)"
+[ "$(outs)" = "0 6 FALSE 2.5 16" ] || die "outputs left the policy before reset: $(outs)"
 hal_cmd setp microkernel.fault-reset 1
 wait_output 5 FALSE getp microkernel.fault || die "reset did not clear the fault"
 # the region's latest values apply again
