@@ -264,9 +264,9 @@ int hmk_queue_recv(hmk_queue *q, void *buf, size_t len, int timeout_ms);
 int hmk_queue_stats(const hmk_queue *q, struct hmk_queue_stats *out); /* a moment's counts */
 
 
-/* Strict text <-> value conversion, as halpoke and config files use it.
- * bit: true/false/1/0; s32/u32: decimal (or 0x hex), range-checked;
- * float: finite decimal. Whole string must be consumed. */
+/* Strict text <-> value conversion in the one value syntax that halpoke
+ * and the bridge's safe= read too (halpoke(1) VALUES). 0, -EINVAL (not of
+ * the syntax) or -ERANGE (does not fit the type); *out untouched then. */
 int hmk_value_parse(enum hmk_type type, const char *text, hmk_value *out);
 /* Writes the shortest text that parses back to the same value. Returns the
  * length, or -ENOSPC if buf is too small. */
