@@ -460,18 +460,8 @@ static void init_region(const char *pfx, uint64_t gen)
     struct stat st;
 
     memcpy(shm->pin, spec.pin, spec.n * sizeof(spec.pin[0]));
-    h->abi_version = HMK_ABI_VERSION;
-    h->header_size = sizeof(*h);
-    h->pin_desc_size = sizeof(struct hmk_pin_desc);
-    h->region_size = sizeof(*shm);
-    h->pin_count = spec.n;
-    h->max_pins = HMK_MAX_PINS;
-    h->heartbeat_timeout_ms = (uint32_t)timeout_ms;
-    h->layout_hash = hmk_layout_hash(shm->pin, spec.n);
-    h->generation = gen;
-    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", pfx);
+    hmk_region_header_init(shm, spec.n, nchan, gen, pfx, (uint32_t)timeout_ms);
     h->rtapi_pid = (int32_t)getpid();
-    h->channels = nchan;
     h->region_fd = shm_fd;
     h->region_ino = fstat(shm_fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
     h->ctl_fd = ctl_fd;
@@ -480,16 +470,14 @@ static void init_region(const char *pfx, uint64_t gen)
         h->chan_fd[k] = chan_fd[k];
         h->chan_ino[k] = fstat(chan_fd[k], &st) == 0 ? (uint64_t)st.st_ino : 0;
     }
-    h->magic = HMK_REGION_MAGIC;
-    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+    hmk_region_publish(h);
 }
 
 /* The control block and the channels: the tools channel (0) may write
  * every out pin; the others nothing until the daemon grants them pins. */
 static void init_caps(uint64_t gen)
 {
-    ctl->channels = nchan;
-    ctl->generation = gen;
+    hmk_ctl_init(ctl, nchan, gen);
     mg.nchan = nchan;
     mg.pin = spec.pin;
     mg.h = &shm->hdr;
@@ -497,14 +485,8 @@ static void init_caps(uint64_t gen)
     for (unsigned k = 0; k < nchan; k++)
         mg.chan[k] = chan[k];
     hmk_merge_init(&mg, spec.n);
-    ctl->magic = HMK_CTL_MAGIC;
-    for (unsigned k = 0; k < nchan; k++) {
-        chan[k]->index = k;
-        chan[k]->generation = gen;
-        hmk_mutex_init_shared(&chan[k]->out.lock);
-        hmk_mutex_init_shared(&chan[k]->cmd.lock);
-        chan[k]->magic = HMK_CHAN_MAGIC;
-    }
+    for (unsigned k = 0; k < nchan; k++)
+        hmk_chan_init(chan[k], k, gen);
 }
 
 static gid_t region_gid = (gid_t)-1; /* -1: leave the creator's group */

@@ -129,20 +129,9 @@ static void build_image(int count)
         abort();
     memset(g_image, 0, sizeof(g_image));
     memcpy(shm->pin, ps.pin, ps.n * sizeof(ps.pin[0]));
-    h->abi_version = HMK_ABI_VERSION;
-    h->header_size = sizeof(*h);
-    h->pin_desc_size = sizeof(struct hmk_pin_desc);
-    h->region_size = sizeof(*shm);
-    h->pin_count = ps.n;
-    h->max_pins = HMK_MAX_PINS;
-    h->heartbeat_timeout_ms = 500;
-    h->layout_hash = hmk_layout_hash(shm->pin, ps.n);
-    h->generation = 0x1234567890abcdefull;
-    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", "fz");
+    hmk_region_header_init(shm, ps.n, 1, 0x1234567890abcdefull, "fz", 500);
     h->rtapi_pid = (int32_t)getpid();
-    h->channels = 1;
-    h->magic = HMK_REGION_MAGIC;
-    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_relaxed);
+    hmk_region_publish(h);
     /* some values, so reads decode something */
     for (unsigned i = 0; i < ps.n; i++) {
         atomic_store_explicit(&shm->in.value[i], i * 0x0101010101010101ull, memory_order_relaxed);
@@ -358,10 +347,7 @@ static void chan_make(unsigned flags, uint64_t generation)
     if (g_chan == MAP_FAILED)
         abort();
     memset(g_chan, 0, sizeof(*g_chan));
-    g_chan->generation = generation ^ ((flags & 0x20) ? 1 : 0);
-    hmk_mutex_init_shared(&g_chan->out.lock);
-    hmk_mutex_init_shared(&g_chan->cmd.lock);
-    g_chan->magic = HMK_CHAN_MAGIC;
+    hmk_chan_init(g_chan, 0, generation ^ ((flags & 0x20) ? 1 : 0));
     memcpy(g_chan_init, g_chan, sizeof(g_chan_init));
     if (seals && fcntl(g_chan_fd, F_ADD_SEALS, seals) < 0)
         abort();

@@ -34,6 +34,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define HMK_REGION_MAGIC    0x4b4d4c48u /* "HLMK" in little-endian memory */
 #define HMK_ABI_VERSION     3u  /* 3: stream records carry the cycle stamp */
@@ -358,6 +359,63 @@ struct hmk_chan {
 };
 _Static_assert(sizeof(struct hmk_cmd_rec) == 32, "command record is 32 bytes");
 _Static_assert(offsetof(struct hmk_chan, out) % 64 == 0, "latch cache-aligned");
+
+/* ---- making a region: the one place its fields are filled -------------
+ *
+ * The bridge, and every test and fuzzer that fakes what the bridge makes,
+ * call these, so a region made anywhere is the one hmk_open checks. Not RT
+ * (load time). Each caller fills what is its own: descriptors and their
+ * inodes, rtapi_pid.
+ */
+
+/* Fills the header of a zeroed region whose pin table shm->pin[0..n) is
+ * already written (the layout hash is taken over it): not magic, not state. */
+static inline void hmk_region_header_init(struct hmk_shm *shm, uint32_t n, uint32_t nchan,
+                                          uint64_t gen, const char *prefix,
+                                          uint32_t heartbeat_timeout_ms)
+{
+    struct hmk_region_header *h = &shm->hdr;
+
+    h->abi_version = HMK_ABI_VERSION;
+    h->header_size = sizeof(*h);
+    h->pin_desc_size = sizeof(struct hmk_pin_desc);
+    h->region_size = sizeof(*shm);
+    h->pin_count = n;
+    h->max_pins = HMK_MAX_PINS;
+    h->heartbeat_timeout_ms = heartbeat_timeout_ms;
+    h->layout_hash = hmk_layout_hash(shm->pin, n);
+    h->generation = gen;
+    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", prefix);
+    h->channels = nchan;
+}
+
+/* Call after everything else in the region is written: magic, then state
+ * ATTACHED with release (readers load state with acquire, then trust it). */
+static inline void hmk_region_publish(struct hmk_region_header *h)
+{
+    h->magic = HMK_REGION_MAGIC;
+    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+}
+
+/* Makes a zeroed hmk_chan write channel k of generation gen: its two
+ * robust locks, magic last. */
+static inline void hmk_chan_init(struct hmk_chan *c, uint32_t k, uint64_t gen)
+{
+    c->index = k;
+    c->generation = gen;
+    hmk_mutex_init_shared(&c->out.lock);
+    hmk_mutex_init_shared(&c->cmd.lock);
+    c->magic = HMK_CHAN_MAGIC;
+}
+
+/* Makes a zeroed control block for nchan channels of generation gen, magic
+ * last (the grants are the bridge's merge's and the daemon's). */
+static inline void hmk_ctl_init(struct hmk_ctl *ctl, uint32_t nchan, uint64_t gen)
+{
+    ctl->channels = nchan;
+    ctl->generation = gen;
+    ctl->magic = HMK_CTL_MAGIC;
+}
 
 /* ---- change stream ------------------------------------------------------ */
 

@@ -164,24 +164,13 @@ static void sim_build(struct sim *s, unsigned nchan, char *tmp, char *stmp)
             d->dir = extra[k].dir;
         }
     }
-    h->abi_version = HMK_ABI_VERSION;
-    h->header_size = sizeof(*h);
-    h->pin_desc_size = sizeof(struct hmk_pin_desc);
-    h->region_size = sizeof(*s->shm);
-    h->pin_count = s->npins;
-    h->max_pins = HMK_MAX_PINS;
-    h->heartbeat_timeout_ms = 500;
-    h->layout_hash = hmk_layout_hash(s->shm->pin, s->npins);
-    h->generation = gen;
-    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "microkernel");
+    hmk_region_header_init(s->shm, s->npins, nchan, gen, "microkernel", 500);
     h->rtapi_pid = (int32_t)getpid();
-    h->channels = nchan;
     h->region_fd = fd;
     h->region_ino = ino_of(fd);
     h->ctl_fd = s->fds[1];
     h->ctl_ino = ino_of(s->fds[1]);
-    s->ctl->channels = nchan;
-    s->ctl->generation = gen;
+    hmk_ctl_init(s->ctl, nchan, gen);
     mg.nchan = nchan;
     mg.pin = s->shm->pin;
     mg.h = h;
@@ -189,19 +178,13 @@ static void sim_build(struct sim *s, unsigned nchan, char *tmp, char *stmp)
     for (unsigned k = 0; k < nchan; k++) {
         int cfd = s->fds[2 + k] = sealed_memfd("hmk-test-channel", sizeof(struct hmk_chan));
         struct hmk_chan *c = map_fd(cfd, sizeof(struct hmk_chan));
-        c->index = k;
-        c->generation = gen;
-        hmk_mutex_init_shared(&c->out.lock);
-        hmk_mutex_init_shared(&c->cmd.lock);
-        c->magic = HMK_CHAN_MAGIC;
+        hmk_chan_init(c, k, gen);
         h->chan_fd[k] = cfd;
         h->chan_ino[k] = ino_of(cfd);
         mg.chan[k] = c;
     }
     hmk_merge_init(&mg, s->npins);
-    s->ctl->magic = HMK_CTL_MAGIC;
-    h->magic = HMK_REGION_MAGIC;
-    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+    hmk_region_publish(h);
 }
 
 /* One bridge cycle: in values (with the stream), the merged out values,

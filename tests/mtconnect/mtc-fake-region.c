@@ -100,18 +100,8 @@ static void create(const char *name, char *spec)
         shm->pin[n].dir = !d || !strcmp(d, "in") ? HMK_RD_IN : !strcmp(d, "out") ? HMK_RD_OUT
                                                                                  : HMK_RD_IO;
     }
-    h->abi_version = HMK_ABI_VERSION;
-    h->header_size = sizeof(*h);
-    h->pin_desc_size = sizeof(struct hmk_pin_desc);
-    h->region_size = sizeof(*shm);
-    h->pin_count = n;
-    h->max_pins = HMK_MAX_PINS;
-    h->heartbeat_timeout_ms = 500;
-    h->layout_hash = hmk_layout_hash(shm->pin, n);
-    h->generation = now_ns(CLOCK_REALTIME);
-    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "microkernel");
-    h->magic = HMK_REGION_MAGIC;
-    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+    hmk_region_header_init(shm, n, 0, now_ns(CLOCK_REALTIME), "microkernel", 500);
+    hmk_region_publish(h);
     /* the stream first, as the bridge does: before the region appears */
     st = map(name, HMK_STREAM_SUFFIX, stream_size(), O_CREAT | O_TRUNC);
     st->depth = DEPTH;

@@ -3,13 +3,14 @@
  *
  * fake_region_create() builds what the bridge's rtapi_app_main builds (see
  * also tests/daemon/hmk-test-region.c): the public region /dev/shm/<name>
- * (mode 0644, created under a temporary name and renamed into place, the
- * magic last, state ATTACHED), a sealed memfd control block and FAKE_CHANNELS
- * sealed memfd write channels, with their descriptor numbers and inodes in
- * the header (rtapi_pid = this process, so root's pidfd_getfd path finds
- * them here). It points $HMK_CHANNEL_FD at channel 0 (the tools channel:
- * every out pin granted), so a handle's first write finds a channel the way
- * a service the daemon started does; fake_use_channel() picks another.
+ * (mode 0644, created under a temporary name and renamed into place, filled
+ * by hmk_region.h's initialisers as the bridge's is), a sealed memfd control
+ * block and FAKE_CHANNELS sealed memfd write channels, with their descriptor
+ * numbers and inodes in the header (rtapi_pid = this process, so root's
+ * pidfd_getfd path finds them here). It points $HMK_CHANNEL_FD at channel 0
+ * (the tools channel: every out pin granted), so a handle's first write
+ * finds a channel the way a service the daemon started does;
+ * fake_use_channel() picks another.
  *
  * The fake_bridge_* helpers do what the bridge's realtime functions do,
  * with the bridge's own merge code (bridge/hmk_merge.c, compiled in):
@@ -201,10 +202,8 @@ static inline int fake_capabilities(struct fake_region *f, uint64_t gen)
     f->ctl = fake_memfd("hmk-test-ctl", sizeof(struct hmk_ctl), FAKE_SEALS, &f->ctl_fd);
     if (!f->ctl)
         return -errno;
-    f->ctl->channels = FAKE_CHANNELS;
-    f->ctl->generation = gen;
+    hmk_ctl_init(f->ctl, FAKE_CHANNELS, gen);
     h->rtapi_pid = (int32_t)getpid();
-    h->channels = FAKE_CHANNELS;
     h->region_fd = f->region_fd;
     h->region_ino = fake_ino(f->region_fd);
     h->ctl_fd = f->ctl_fd;
@@ -214,16 +213,11 @@ static inline int fake_capabilities(struct fake_region *f, uint64_t gen)
                                         &f->chan_fd[k]);
         if (!c)
             return -errno;
-        c->index = k;
-        c->generation = gen;
-        hmk_mutex_init_shared(&c->out.lock);
-        hmk_mutex_init_shared(&c->cmd.lock);
-        c->magic = HMK_CHAN_MAGIC;
+        hmk_chan_init(c, k, gen);
         h->chan_fd[k] = f->chan_fd[k];
         h->chan_ino[k] = fake_ino(f->chan_fd[k]);
         f->chan[k] = c;
     }
-    f->ctl->magic = HMK_CTL_MAGIC;
     return 0;
 }
 
@@ -289,23 +283,14 @@ static inline int fake_region_create(struct fake_region *f, const struct hmk_pin
 
     h = &f->shm->hdr;
     memcpy(f->shm->pin, pins, n * sizeof(pins[0]));
-    h->abi_version = HMK_ABI_VERSION;
-    h->header_size = sizeof(*h);
-    h->pin_desc_size = sizeof(struct hmk_pin_desc);
-    h->region_size = sizeof(struct hmk_shm);
-    h->pin_count = n;
-    h->max_pins = HMK_MAX_PINS;
-    h->heartbeat_timeout_ms = 500;
-    h->layout_hash = hmk_layout_hash(f->shm->pin, n);
-    h->generation = gen;
-    snprintf(h->hal_prefix, sizeof(h->hal_prefix), "%s", prefix ? prefix : HMK_DEFAULT_PREFIX);
+    hmk_region_header_init(f->shm, n, FAKE_CHANNELS, gen, prefix ? prefix : HMK_DEFAULT_PREFIX,
+                           500);
     err = fake_capabilities(f, gen);
     if (err == 0)
         err = fake_bridge_init(f, pins, n);
     if (err < 0)
         goto fail;
-    h->magic = HMK_REGION_MAGIC;
-    atomic_store_explicit(&h->state, HMK_STATE_ATTACHED, memory_order_release);
+    hmk_region_publish(h);
     fake_track(f->path);
     if (rename(tmp, f->path) < 0) {
         err = -errno;
