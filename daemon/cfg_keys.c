@@ -253,31 +253,24 @@ static void p_exec(struct pstate *ps, const struct key_def *k, void *obj, const 
         cfg_perr(ps, ps->line, "out of memory");
 }
 
-static void p_restart(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
+/* An enum field (stored as int) whose values are named by k->choices. */
+_Static_assert(sizeof(enum cfg_restart) == sizeof(int) && sizeof(enum cfg_ready) == sizeof(int),
+               "p_choice stores an enum through an int");
+static void p_choice(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
 {
-    struct cfg_service *s = obj;
-
-    if (!strcmp(val, "always"))
-        s->restart = CFG_RESTART_ALWAYS;
-    else if (!strcmp(val, "on-failure"))
-        s->restart = CFG_RESTART_ON_FAILURE;
-    else if (!strcmp(val, "no"))
-        s->restart = CFG_RESTART_NO;
-    else
-        bad_value(ps, k, val);
+    for (unsigned i = 0; i < k->n_choices; i++)
+        if (k->choices[i] && !strcmp(val, k->choices[i])) {
+            *(int *)(void *)((char *)obj + k->off) = (int)i;
+            return;
+        }
+    bad_value(ps, k, val);
 }
 
-static void p_ready(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
-{
-    struct cfg_service *s = obj;
-
-    if (!strcmp(val, "fd"))
-        s->ready = CFG_READY_FD;
-    else if (!strcmp(val, "none"))
-        s->ready = CFG_READY_NONE;
-    else
-        bad_value(ps, k, val);
-}
+static const char *const restart_words[] = {
+    [CFG_RESTART_NO] = "no", [CFG_RESTART_ON_FAILURE] = "on-failure", [CFG_RESTART_ALWAYS] = "always",
+};
+static const char *const ready_words[] = { [CFG_READY_NONE] = "none", [CFG_READY_FD] = "fd" };
+#define CHOICES(w) .parse = p_choice, .choices = (w), .n_choices = sizeof(w) / sizeof((w)[0])
 
 static void p_crash_limit(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
 {
@@ -443,7 +436,7 @@ static const struct key_def keys[] = {
     { .name = "exec", .sec = SEC_SERVICE, .dup = KEY_ONCE,
       .parse = p_exec, .off = SERVICE_F(argv), .hint = "unterminated quote or trailing backslash" },
     { .name = "restart", .sec = SEC_SERVICE, .dup = KEY_ONCE,
-      .parse = p_restart, .off = SERVICE_F(restart), .hint = "expected always, on-failure or no" },
+      CHOICES(restart_words), .off = SERVICE_F(restart), .hint = "expected always, on-failure or no" },
     { .name = "backoff-initial", .sec = SEC_SERVICE, .dup = KEY_ONCE,
       .parse = p_duration, .off = SERVICE_F(backoff_initial_ms), .min = 0, .max = 3600000 },
     { .name = "backoff-factor", .sec = SEC_SERVICE, .dup = KEY_ONCE,
@@ -490,7 +483,7 @@ static const struct key_def keys[] = {
     { .name = "writes", .sec = SEC_SERVICE, .dup = KEY_ONCE,
       .parse = p_writes, .off = SERVICE_F(writes), .flag = SERVICE_F(has_writes) },
     { .name = "ready", .sec = SEC_SERVICE, .dup = KEY_ONCE,
-      .parse = p_ready, .off = SERVICE_F(ready), .hint = "expected fd or none" },
+      CHOICES(ready_words), .off = SERVICE_F(ready), .hint = "expected fd or none" },
     { .name = "ready-timeout", .sec = SEC_SERVICE, .dup = KEY_ONCE,
       .parse = p_duration, .off = SERVICE_F(ready_timeout_ms), .min = 1, .max = 3600000,
       .word = "none", .word_val = 0 },

@@ -82,6 +82,8 @@ struct key_def {
     enum key_dup dup;
     size_t flag;           /* offset of the bool a good value sets (has_...), 0: none */
     long long min, max;    /* the range, for numbers and durations */
+    const char *const *choices; /* p_choice: the words of an enum field, by value */
+    unsigned n_choices;
     const char *word;      /* a word standing for word_val (uint64_t fields): none, infinity */
     uint64_t word_val;
     const char *hint;      /* the (...) of "invalid KEY 'VALUE' (...)" */

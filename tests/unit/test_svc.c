@@ -289,11 +289,22 @@ static void test_group_by_number(void **state)
     prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+/* what the service wrote to the file tmp, which goes */
+static void read_back(const char *tmp, char *buf, size_t len)
+{
+    int fd = open(tmp, O_RDONLY);
+    ssize_t n = read(fd, buf, len - 1);
+
+    close(fd);
+    unlink(tmp);
+    assert_true(n > 0);
+    buf[n] = '\0';
+}
+
 static void test_fds_and_env(void **state)
 {
     char tmp[] = "/tmp/hmk-test-svc-XXXXXX", text[512], buf[512];
     int step, err, status, fd;
-    ssize_t n;
     (void)state;
 
     fd = mkstemp(tmp);
@@ -307,12 +318,7 @@ static void test_fds_and_env(void **state)
     run(text, &step, &err, &status);
     close(fd);
     assert_int_equal(status, 0);
-    fd = open(tmp, O_RDONLY);
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    unlink(tmp);
-    assert_true(n > 0);
-    buf[n] = '\0';
+    read_back(tmp, buf, sizeof(buf));
     /* ls's own directory fd is the 5th; 0 1 2 and the ready fd 3 */
     assert_string_equal(buf, "0 1 2 3 4 3 r bar\n");
 }
@@ -324,7 +330,6 @@ static void test_signals_reset(void **state)
     char tmp[] = "/tmp/hmk-test-svc-XXXXXX", text[512], buf[64];
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     int step, err, status, fd;
-    ssize_t n;
     (void)state;
 
     fd = mkstemp(tmp);
@@ -337,12 +342,7 @@ static void test_signals_reset(void **state)
     svc_signals_init(); /* as the daemon does after setting its own */
     run(text, &step, &err, &status);
     assert_int_equal(status, 0);
-    fd = open(tmp, O_RDONLY);
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    unlink(tmp);
-    assert_true(n > 0);
-    buf[n] = '\0';
+    read_back(tmp, buf, sizeof(buf));
     assert_string_equal(buf, "SigIgn:\t0000000000000000\n");
     sigaction(SIGPIPE, &dfl, NULL);
     sigaction(SIGUSR2, &dfl, NULL);
