@@ -1,8 +1,8 @@
 /*
  * log.h - the daemon's logging: one line per message on stderr, prefixed with
  * the syslog priority in the form journald understands ("<3>", "<4>", "<6>",
- * "<7>"). Only the daemon's top level (main.c, and the glue that reports an
- * error returned by a library-style module) logs; modules return -errno.
+ * "<7>"). Only the daemon's top level (main.c, supervise.c, ctl.c) and its
+ * glue around libhalmk (region.c) log; library-style modules return -errno.
  */
 #ifndef HMK_LOG_H
 #define HMK_LOG_H

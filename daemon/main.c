@@ -6,13 +6,16 @@
  * heartbeat and watchdog timerfds, per service a pidfd, the exec-status
  * pipe, the ready pipe and a timerfd (backoff, ready-timeout or
  * stop-timeout), one timerfd for what outlived a service's main process in
- * its group, the control socket and its clients, and inotify on /dev/shm
- * plus a retry timer for the region. Beside the loop, while the region is
- * attached, one thread holds the alive word (alive.c) and, with
- * pin-monitor on, one waits on the region's change word (region.c); they
- * share an eventfd with the loop each (the watcher's says a value changed,
- * the alive thread's tells it to let go), no other state. Nothing is polled: with no region attached and no service
- * changing state the daemon sleeps in epoll_wait indefinitely.
+ * its group, the control socket and its clients, the descriptor reserve's
+ * timerfd (ctl.c), and inotify on /dev/shm plus a retry timer for the
+ * region. Beside the loop, while the region is attached, one thread holds
+ * the alive word (alive.c), one relays the bridge's wake-ups to readers
+ * (relay.c) and, with pin-monitor on, one waits on the region's change
+ * word (region.c). The alive thread and the watcher share an eventfd with
+ * the loop each (the watcher's says a value changed, the alive thread's
+ * tells it to let go), the relay none; no other state. Nothing is polled:
+ * with no region attached and no service changing state the daemon sleeps
+ * in epoll_wait indefinitely.
  *
  * After every batch of events reconcile() (supervise.c) brings each service
  * toward its goal; the control socket's clients are in ctl.c.

@@ -33,7 +33,8 @@ static void usage(FILE *f)
                "       hal-microkernelctl [-s SOCKET] [--json] start|stop|restart NAME\n"
                "       hal-microkernelctl [-s SOCKET] [--json] stats [NAME]\n"
                "  -s, --socket PATH  control socket (default " HMK_CTL_DEFAULT_SOCKET ")\n"
-               "  -j, --json         print JSON instead of a table\n");
+               "  -j, --json         print JSON instead of a table\n"
+               "  -h, --help         this text\n");
 }
 
 static void fmt_uptime(unsigned long long ms, char *buf, size_t len)

@@ -1,8 +1,11 @@
 /*
- * halpoke - read, write, list and watch hal-microkernel pins from a shell.
+ * halpoke - read, write, pulse, list and watch hal-microkernel pins from a
+ * shell (every form takes -r REGION; --watch also -n N and -t SEC).
  *
- *   halpoke PIN                 print the pin's value (what HAL feeds in)
+ *   halpoke PIN                 print the pin's value (what HAL feeds in;
+ *                               an out pin's last written value)
  *   halpoke PIN VALUE [PIN VALUE]...   write out values, one transaction
+ *   halpoke --pulse PIN VALUE [PIN VALUE]...   one-cycle pulses, in order
  *   halpoke --list              every pin with type, direction, in and out
  *   halpoke --watch [PIN]...    print changes until interrupted
  *

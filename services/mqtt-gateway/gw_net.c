@@ -1,7 +1,8 @@
 /*
  * gw_net.c - mqtt-gateway's network thread: one poll loop around the
  * broker's socket, the HAL thread's wake-up eventfd and a few timers
- * (reconnect backoff, HAL liveness, minimum interval, full refresh).
+ * (reconnect backoff, HAL liveness, minimum interval, full refresh,
+ * BASE/state and BASE/stats intervals, the offline deadline at a stop).
  * libmosquitto is driven by hand (mosquitto_loop_read/write/misc) so that
  * every broker call happens in this thread and the loop owns all timing.
  *

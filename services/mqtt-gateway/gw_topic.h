@@ -10,6 +10,7 @@
  *   BASE/pin/<name>/pulse    command: the value for one servo cycle
  *   BASE/error               one line per refused command  (not retained)
  *   BASE/state               every value as one JSON object (retained; --state-interval)
+ *   BASE/stats               the daemon's reaction-time numbers (retained; --stats-interval)
  *   <ha>/<component>/<machine>/<pin>/config   Home Assistant discovery (--ha-discovery)
  */
 #ifndef GW_TOPIC_H

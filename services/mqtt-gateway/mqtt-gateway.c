@@ -121,7 +121,8 @@ static void gw_usage(FILE *f)
             "  -S, --stream             read the change stream: every edge of a bit reaches\n"
             "                           the broker, even a one-cycle pulse\n"
             "  -R, --region NAME        region (default $HAL_MICROKERNEL_REGION or hal-microkernel)\n"
-            "  -n, --check              check the options and pins, then exit\n");
+            "  -n, --check              check the options and pins, then exit\n"
+            "  -h, --help               this text\n");
 }
 
 static int gw_int(const char *opt, const char *text, long min, long max, int *out)

@@ -263,7 +263,7 @@ static void pinlog_usage(FILE *f)
     fprintf(f, "Usage: pinlog [--out FILE] [--max-bytes N] [--keep N] [--sync-ms N] [PIN...]\n"
                "Record changes of the named pins (default: every pin HAL feeds) as JSON lines.\n"
                "  -o, --out FILE      log file (default /var/log/hal-microkernel/pins.jsonl)\n"
-               "  -m, --max-bytes N   rotate before FILE grows past N bytes (0: never; 10485760)\n"
+               "  -m, --max-bytes N   rotate before FILE grows past N bytes (0: never; default 10485760)\n"
                "  -k, --keep N        keep N rotated files FILE.1 .. FILE.N (default 5)\n"
                "  -s, --sync-ms N     fdatasync at most N ms after a line (default 100)\n");
 }
