@@ -21,7 +21,8 @@
  *      -EROFS            write through a handle opened HMK_OPEN_RDONLY
  *    hmk_strerror() turns these into one short phrase; callers print it once.
  *  - The library never prints, never calls exit(), never installs signal
- *    handlers. All file descriptors it opens are O_CLOEXEC.
+ *    handlers (but for hmk_svc_run, which handles SIGTERM, SIGINT and
+ *    SIGALRM: halmk_service.h). All file descriptors it opens are O_CLOEXEC.
  *  - Ownership: a handle from hmk_open() is released by hmk_close(); a
  *    transaction from hmk_txn_new() by hmk_txn_free(). Strings returned
  *    through hmk_pin_info point into the handle and live as long as it.
