@@ -5,7 +5,10 @@
  * groups, gid, uid, environment) and execs. Whether the exec happened is told
  * through a close-on-exec pipe: EOF means exec succeeded, a struct
  * svc_exec_report means the child gave up at `step` with `err` and exits 127.
- * Processes are signalled only through their pidfd, never by pid.
+ * Processes are signalled through their pidfd; by number only where the
+ * number cannot name another process: a child not yet reaped when there
+ * are no pidfds, or a group with an unreaped member on a kernel without
+ * PIDFD_SIGNAL_PROCESS_GROUP (svc_signal_group).
  * Library-style: returns -errno, never logs.
  */
 #ifndef HMK_SVC_H
