@@ -1,8 +1,9 @@
 /*
  * region.h - the daemon's side of the shared-memory region: attach through
  * libhalmk, wait without polling while it is absent (inotify on /dev/shm),
- * re-attach after the bridge detached it, stamp the heartbeat, and run the
- * optional pin monitor. Daemon glue: this module logs (attach and detach
+ * re-attach after the bridge detached it, stamp the heartbeat, start and
+ * stop the alive word's holder (alive.c) and the change relay (relay.c)
+ * with each attach, and run the optional pin monitor. Daemon glue: this module logs (attach and detach
  * once each, errors once per distinct error).
  */
 #ifndef HMK_REGION_GLUE_H

@@ -1,9 +1,10 @@
 /*
  * hmk_ctl.h - the hal-microkernel control protocol.
  *
- * Shared by the daemon (daemon/ctl.c) and its control command
- * (tools/hal-microkernelctl.c). Tools never link daemon code: everything the
- * two sides must agree on is in this header.
+ * Shared by the daemon (daemon/ctl.c, ctl_parse.c) and its clients
+ * (tools/hal-microkernelctl.c, lib/hmk_ctl_client.c for halweb and
+ * mqtt-gateway, lib/hmk_cap.c for the channel request). Clients never link
+ * daemon code: everything the two sides must agree on is in this header.
  *
  * Transport: an AF_UNIX stream socket, by default HMK_CTL_DEFAULT_SOCKET.
  * One request per connection.

@@ -24,7 +24,8 @@
  * reading), at most HMK_LATCH_RETRIES times.
  *
  * RT context: the inline helpers marked "RT-safe" do no allocation, no
- * locking and no system call; the bridge calls only those.
+ * locking and no system call (but for hmk_change_publish's one FUTEX_WAKE,
+ * described there); the bridge calls only those.
  */
 #ifndef HMK_REGION_H
 #define HMK_REGION_H
