@@ -3,8 +3,9 @@
  * libhalmk, wait without polling while it is absent (inotify on /dev/shm),
  * re-attach after the bridge detached it, stamp the heartbeat, start and
  * stop the alive word's holder (alive.c) and the change relay (relay.c)
- * with each attach, and run the optional pin monitor. Daemon glue: this module logs (attach and detach
- * once each, errors once per distinct error).
+ * with each attach, and run the optional pin monitor. Daemon glue: this
+ * module logs (attach and detach once each, errors once per distinct
+ * error).
  */
 #ifndef HMK_REGION_GLUE_H
 #define HMK_REGION_GLUE_H
