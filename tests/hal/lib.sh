@@ -58,3 +58,12 @@ pin_is() { [ "$(getp "$1")" = "$2" ]; }
 
 # float_eq A B: numeric equality of two float texts.
 float_eq() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 == b + 0) }'; }
+
+# saw LABEL COMMAND...: run COMMAND (stdout dropped) and print what it did as
+# one observation line, "LABEL: exit STATUS" and its first stderr line, for
+# checkresult to judge.
+saw() {
+    local label=$1 err rc; shift
+    err=$("$@" 2>&1 >/dev/null </dev/null); rc=$?
+    echo "$label: exit $rc${err:+: ${err%%$'\n'*}}"
+}

@@ -21,26 +21,24 @@ trap 'kill $watcher 2>/dev/null' EXIT
 wait_until 5 test -s watch.out || die "watcher printed nothing"
 # 50 single pulses, then 25 commands of two pulses on the same pin (they
 # must come out one cycle apart, not merged)
-for i in $(seq 1 50); do halpoke --pulse p true || die "pulse $i"; done
-for i in $(seq 1 25); do halpoke --pulse p true p true || die "double pulse $i"; done
+failed=0
+for i in $(seq 1 50); do halpoke --pulse p true || failed=$(( failed + 1 )); done
+for i in $(seq 1 25); do halpoke --pulse p true p true || failed=$(( failed + 1 )); done
+echo "pulse commands failed: $failed"
 # the start line and 200 edges; fewer (lost or merged pulses) only cost
-# the deadline, the checks below say what went wrong
+# the deadline, checkresult says what went wrong
 wait_until 10 sh -c '[ "$(wc -l < watch.out)" -ge 201 ]'
 kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
 # watch.out: "cycle q VALUE" lines; the first is the state at start
 awk 'NR > 1 { print $1, $3 }' watch.out > edges
-ups=$(grep -c ' TRUE$' edges || true)
-[ "$ups" = 100 ] || die "$ups rising edges, want 100"
-# every TRUE lasts exactly one cycle: the next line is FALSE, one cycle later
-awk '$2 == "TRUE" { up = $1; next } $2 == "FALSE" { if (up && $1 != up + 1) { print "pulse at " up " lasted " $1 - up; bad = 1 } up = 0 }
-     END { exit bad }' edges || die "a pulse lasted more than one cycle: $(awk '$2 == "TRUE" { up = $1 } $2 == "FALSE" && $1 != up + 1 { print; exit }' edges)"
-[ "$(getp microkernel.p)" = FALSE ] || die "p stayed TRUE"
-echo "pulses: 100 of 100, each exactly one cycle"
+echo "rising edges: $(grep -c ' TRUE$' edges)"
+# how many cycles each TRUE lasted: from its edge to the next FALSE edge
+awk '$2 == "TRUE" { up = $1; next } $2 == "FALSE" && up { print $1 - up; up = 0 }' edges | sort -n > lengths
+echo "shortest pulse: $(head -n 1 lengths) cycles"
+echo "longest pulse: $(tail -n 1 lengths) cycles"
+echo "p after the pulses: $(getp microkernel.p)"
 # a pulse on an s32 out pin, and the bad ones
-halpoke --pulse n 7 || die "s32 pulse"
-halpoke --pulse q true 2>err.txt && die "a pulse on an in pin was accepted"
-grep -q "pulses drive out pins and slots only" err.txt || die "in pin: $(cat err.txt)"
-halpoke --pulse n 2147483648 2>err.txt && die "out of range accepted"
-grep -q "out of range for s32" err.txt || die "range: $(cat err.txt)"
-halpoke --pulse p 2>err.txt; [ $? = 2 ] || die "odd arguments not a usage error"
-echo "pulse errors: ok"
+saw "s32 pulse" halpoke --pulse n 7
+saw "pulse on an in pin" halpoke --pulse q true
+saw "pulse out of range" halpoke --pulse n 2147483648
+saw "pulse odd arguments" halpoke --pulse p
