@@ -20,20 +20,20 @@ halpoke 0 >/dev/null || die "region not readable"
 hal_cmd stop
 hal_cmd unload hal_microkernel_bridge || die "unload failed"
 # the watcher wakes at once (the bridge wakes waiters as it detaches)
-wait_until 5 sh -c "! kill -0 $watcher 2>/dev/null" || die "watcher did not notice the detach"
-wait "$watcher"; rc=$?
-[ $rc -eq 1 ] || die "watcher exited $rc, want 1"
-grep -q "region detached" watch.err || die "watcher said: $(cat watch.err)"
-echo "old handle detached: $(cat watch.err)"
-[ ! -e /dev/shm/hal-microkernel ] || die "unload left /dev/shm/hal-microkernel"
-halpoke 0 2>/dev/null && die "halpoke read a region that is gone"
+wait_until 5 sh -c "! kill -0 $watcher 2>/dev/null"
+echo "watcher gone after unload: $(kill -0 $watcher 2>/dev/null && echo no || echo yes)"
+wait "$watcher"
+echo "watcher exit: $?"
+echo "watcher said: $(head -n 1 watch.err)"
+echo "/dev/shm/hal-microkernel after unload: $([ -e /dev/shm/hal-microkernel ] && echo present || echo absent)"
+saw "read of the unloaded region" halpoke 0
 
 halcmd loadrt hal_microkernel_bridge >>"$HMK_WORK/hal.log" 2>&1 </dev/null || die "reload failed"
 hal_cmd addf microkernel.update servo-thread
 hal_cmd start
 wait_cycles 2
-gen2=$(halpoke --list | awk 'NR == 1 { print $6 }' | tr -d ,)
-[ -n "$gen2" ] && [ "$gen2" != "$gen1" ] || die "generation did not change ($gen1 -> $gen2)"
-echo "generation changed"
-halpoke 2 4.5 && wait_output 5 4.5 getp microkernel.pin.2.out || die "new region not writable"
-echo "new region works"
+echo "generation before: $gen1"
+echo "generation after reload: $(halpoke --list | awk 'NR == 1 { print $6 }' | tr -d ,)"
+saw "write to the new region" halpoke 2 4.5
+wait_output 5 4.5 getp microkernel.pin.2.out
+echo "new region pin.2.out: $(getp microkernel.pin.2.out)"
