@@ -31,3 +31,7 @@ want_re() {
     local v; v=$(has "$1") || { echo "$v"; exit 1; }
     [[ $v =~ ^($2)$ ]] || { echo "$1: '$v', want /$2/"; exit 1; }
 }
+
+# want_error KEY RC ERE: a `said` line: the command exited RC with nothing on
+# stdout and one line on stderr, which matches ERE (anchored).
+want_error() { want_re "$1" "exit $2, 0 stdout bytes, 1 stderr lines: ($3)"; }

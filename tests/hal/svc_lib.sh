@@ -131,3 +131,12 @@ sanitizer_reports() {
     grep -h -A5 Sanitizer daemon.log *.err 2>/dev/null >&2
     return 0
 }
+
+# said LABEL CMD...: run CMD and print what it did as one observation line,
+# "LABEL: exit RC, N stdout bytes, M stderr lines: STDERR" (its lines joined
+# by spaces), for checkresult's want_error (one_line_error judges inline).
+said() {
+    local label=$1 rc; shift
+    "$@" >said.out 2>said.err </dev/null; rc=$?
+    echo "$label: exit $rc, $(wc -c <said.out) stdout bytes, $(wc -l <said.err) stderr lines: $(tr '\n' ' ' <said.err | sed 's/ $//')"
+}
