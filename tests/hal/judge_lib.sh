@@ -35,3 +35,6 @@ want_re() {
 # want_error KEY RC ERE: a `said` line: the command exited RC with nothing on
 # stdout and one line on stderr, which matches ERE (anchored).
 want_error() { want_re "$1" "exit $2, 0 stdout bytes, 1 stderr lines: ($3)"; }
+
+# want_ok KEY: a `said` line: the command exited 0 and printed nothing.
+want_ok() { want "$1" 'exit 0, 0 stdout bytes, 0 stderr lines: '; }
