@@ -122,3 +122,21 @@ one_line_error() {
     [ "$(wc -l <err.txt)" -eq 1 ] && [ ! -s err.out ] || die "'$*' said: $(cat err.out err.txt)"
     cat err.txt
 }
+
+# sanitizer_reports: how many sanitizer reports the daemon and services
+# logged, as an observation line for checkresult to judge (svc_clean judges
+# inline, for the tests not yet in LinuxCNC's shape).
+sanitizer_reports() {
+    echo "sanitizer reports: $(cat daemon.log *.err 2>/dev/null | grep -c 'Sanitizer')"
+    grep -h -A5 Sanitizer daemon.log *.err 2>/dev/null >&2
+    return 0
+}
+
+# said LABEL CMD...: run CMD and print what it did as one observation line,
+# "LABEL: exit RC, N stdout bytes, M stderr lines: STDERR" (its lines joined
+# by spaces), for checkresult's want_error (one_line_error judges inline).
+said() {
+    local label=$1 rc; shift
+    "$@" >said.out 2>said.err </dev/null; rc=$?
+    echo "$label: exit $rc, $(wc -c <said.out) stdout bytes, $(wc -l <said.err) stderr lines: $(tr '\n' ' ' <said.err | sed 's/ $//')"
+}

@@ -43,50 +43,57 @@ wait_running mqtt-gateway >/dev/null
 sub_has() { grep -qxF -- "$1" sub.log; }
 seen_ge() { [ "$(grep -cxF -- "$1" sub.log)" -ge "$2" ]; }
 pub() { mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 "$@"; }
-wait_until 10 sub_has "$BASE/status online" || die "no online status: $(cat sub.log)"
+yes_no() { "$@" && echo yes || echo no; }
+last_of() { grep "^$BASE/$1 " sub.log | tail -n 1 | cut -d' ' -f2-; }
+# each wait is for the state wanted; met or timed out, what HAL and the
+# broker show is printed and checkresult judges it
+wait_until 10 sub_has "$BASE/status online"
+echo "status online seen: $(yes_no sub_has "$BASE/status online")"
 
 # 1. the toggling bit: HAL stops, the broker holds HAL's last value
 wait_cycles 2000
 hal_cmd stop
 final=$(getp charge-pump.out)
 want=$( [ "$final" = TRUE ] && echo TRUE || echo FALSE )
-wait_until 10 sh -c "[ \"\$(grep '^$BASE/pin/tog ' sub.log | tail -n 1 | cut -d' ' -f2)\" = $want ]" \
-    || die "broker's last tog is not HAL's $final: $(grep "^$BASE/pin/tog " sub.log | tail -n 3)"
-[ "$(retained "$BASE/pin/tog")" = "$want" ] || die "retained tog is not $want"
-echo "toggled bit: $(grep -c "^$BASE/pin/tog " sub.log) messages over 2000+ cycles, final $want exact"
+wait_until 10 sh -c "[ \"\$(grep '^$BASE/pin/tog ' sub.log | tail -n 1 | cut -d' ' -f2)\" = $want ]"
+echo "HAL final tog: $final"
+echo "broker last tog: $(last_of pin/tog)"
+echo "retained tog: $(retained "$BASE/pin/tog")"
+echo "tog messages over 2000+ cycles: $(grep -c "^$BASE/pin/tog " sub.log)"
 hal_cmd start
 
 # 2. /set moves a HAL out pin
 pub -t "$BASE/pin/speed/set" -m 1200.5
-wait_until 10 pin_is microkernel.speed 1200.5 || die "speed is $(getp microkernel.speed)"
-wait_until 10 sub_has "$BASE/pin/speed 1200.5" || die "speed not published"
-echo "set: speed 1200.5 in HAL and on the broker"
+wait_until 10 pin_is microkernel.speed 1200.5
+wait_until 10 sub_has "$BASE/pin/speed 1200.5"
+echo "HAL speed after set: $(getp microkernel.speed)"
+echo "broker speed 1200.5 published: $(yes_no sub_has "$BASE/pin/speed 1200.5")"
 
 # 3. ungranted and malformed: a reply, no change
 pub -t "$BASE/pin/guard/set" -m 5
 pub -t "$BASE/pin/speed/set" -m fast
-wait_until 10 seen_ge "$BASE/error pin/speed/set 'fast': float" 1 || die "no reply to 'fast': $(grep error sub.log)"
-grep -q "^$BASE/error pin/guard/set '5': no such pin\|^$BASE/error pin/guard/set '5': pin guard is not settable" sub.log \
-    || die "guard not refused: $(grep error sub.log)"
-pin_is microkernel.guard 0 || die "guard written: $(getp microkernel.guard)"
-pin_is microkernel.speed 1200.5 || die "speed changed by a bad payload"
-echo "refused: ungranted guard and payload 'fast', HAL unchanged"
+wait_until 10 seen_ge "$BASE/error pin/speed/set 'fast': float" 1
+echo "reply to speed 'fast': $(grep -m1 "^$BASE/error pin/speed/set 'fast'" sub.log)"
+echo "reply to guard '5': $(grep -m1 "^$BASE/error pin/guard/set '5'" sub.log)"
+echo "HAL guard after refusals: $(getp microkernel.guard)"
+echo "HAL speed after refusals: $(getp microkernel.speed)"
 
 # 4. a one-cycle pulse, looped back into an in pin: both edges published
 pub -t "$BASE/pin/cmd/pulse" -m 1
-wait_until 10 sub_has "$BASE/pin/echo TRUE" || die "pulse not seen on echo: $(grep echo sub.log)"
-wait_until 10 sh -c "[ \"\$(grep '^$BASE/pin/echo ' sub.log | tail -n 1)\" = '$BASE/pin/echo FALSE' ]" \
-    || die "echo did not end FALSE"
-pin_is microkernel.cmd FALSE || die "cmd stayed on after the pulse"
-echo "pulse: echo TRUE then FALSE on the broker"
+wait_until 10 sub_has "$BASE/pin/echo TRUE"
+wait_until 10 sh -c "[ \"\$(grep '^$BASE/pin/echo ' sub.log | tail -n 1)\" = '$BASE/pin/echo FALSE' ]"
+echo "broker echo TRUE seen: $(yes_no sub_has "$BASE/pin/echo TRUE")"
+echo "broker last echo: $(last_of pin/echo)"
+echo "HAL cmd after pulse: $(getp microkernel.cmd)"
 
 # 5. LinuxCNC restart: hal-down, online again, writes reach the new HAL
 bridge_reload "$pins"
 hal_cmd net tog charge-pump.out microkernel.tog
 hal_cmd net loop microkernel.cmd microkernel.echo
-wait_until 15 seen_ge "$BASE/status online" 2 || die "not online after reload: $(grep status sub.log)"
+wait_until 15 seen_ge "$BASE/status online" 2
+echo "status online count after reload: $(grep -cxF "$BASE/status online" sub.log)"
 pub -t "$BASE/pin/speed/set" -m 42
-wait_until 10 pin_is microkernel.speed 42 || die "speed after reload is $(getp microkernel.speed)"
-grep -q "^$BASE/status hal-down" sub.log || die "the reload did not show as hal-down"
-echo "re-attached after bridge reload; set works"
-svc_clean
+wait_until 10 pin_is microkernel.speed 42
+echo "HAL speed after reload set: $(getp microkernel.speed)"
+echo "status hal-down seen: $(yes_no grep -q "^$BASE/status hal-down" sub.log)"
+sanitizer_reports

@@ -28,7 +28,7 @@ type = SYSTEM
 text = spindle drive fault
 INI
 bridge_load "$pins"
-"$svcbin/mtconnect-adapter" -n -c map.ini | grep -q "OK: 4 data items, pins checked" || die "-n"
+echo "adapter -n said: $("$svcbin/mtconnect-adapter" -n -c map.ini 2>&1)"
 { daemon_ini; cat <<INI
 [service mtconnect-adapter]
 exec = $svcbin/mtconnect-adapter -c $PWD/map.ini
@@ -46,38 +46,35 @@ $shdr watch "$port" shdr.log &
 wpid=$!
 trap 'kill $wpid 2>/dev/null; daemon_stop' EXIT
 is() { [ "$($shdr get shdr.log "$1")" = "$2" ]; }
-wait_until 10 grep -q '^\* PONG 10000$' shdr.log || die "no PONG: $(cat shdr.log)"
-wait_until 10 is avail AVAILABLE || die "not AVAILABLE: $(cat shdr.log)"
-for kv in estop=ARMED mode=0 Sspeed=0 spindle=NORMAL; do
-    is "${kv%%=*}" "${kv#*=}" || die "snapshot: ${kv%%=*} is '$($shdr get shdr.log "${kv%%=*}")'"
-done
-echo "snapshot: every item, AVAILABLE, PONG"
+yes_no() { "$@" && echo yes || echo no; }
+# each wait is for the state wanted; met or timed out, what the client saw
+# is printed and checkresult judges it
+wait_until 10 grep -q '^\* PONG 10000$' shdr.log
+echo "PONG 10000 seen: $(yes_no grep -q '^\* PONG 10000$' shdr.log)"
+wait_until 10 is avail AVAILABLE
+for k in avail estop mode Sspeed spindle; do echo "snapshot $k: $($shdr get shdr.log $k)"; done
 hal_cmd setp microkernel.speed 1234.5
 hal_cmd setp microkernel.mode 2
 hal_cmd setp microkernel.spindle-fault 1
-wait_until 10 is spindle FAULT || die "condition: $(tail -3 shdr.log)"
-is Sspeed 1234.5 && is mode AUTOMATIC || die "changes: $(tail -5 shdr.log)"
-$shdr order shdr.log || die "time stamps go back: $(cat shdr.log)"
-age=$($shdr age shdr.log spindle)
-awk -v a="$age" 'BEGIN { exit !(a >= -0.5 && a < 5) }' || die "time stamp $age s off"
-echo "changes arrive, time stamps in order and current"
+wait_until 10 is spindle FAULT
+for k in spindle Sspeed mode; do echo "after changes $k: $($shdr get shdr.log $k)"; done
+echo "time stamps in order: $(yes_no $shdr order shdr.log)"
+echo "spindle time stamp age s: $($shdr age shdr.log spindle)"
 read -r ticks wk < <(idle_cpu "$pid" 3)
-[ "$ticks" -le 1 ] || die "idle adapter used $ticks ticks in 3 s"
-echo "idle: $ticks ticks, $wk wake-ups in 3 s"
-grep -q "rw-p.*hal-microkernel$" "/proc/$pid/maps" && die "region mapped writable"
-grep -q "r--s.*hal-microkernel$" "/proc/$pid/maps" || die "region not mapped read-only: $(grep hal-microkernel /proc/$pid/maps)"
-echo "region mapped read-only"
+echo "idle ticks in 3 s: $ticks"
+echo "idle wake-ups in 3 s: $wk"
+echo "region mappings: $(awk '/hal-microkernel$/ { print $2 }' "/proc/$pid/maps" | sort -u | xargs)"
 hal_cmd stop
 hal_cmd unload hal_microkernel_bridge || die "unload failed"
-wait_until 10 is avail UNAVAILABLE || die "not UNAVAILABLE after unload: $(tail -3 shdr.log)"
-is Sspeed UNAVAILABLE && is spindle UNAVAILABLE || die "items not UNAVAILABLE: $(tail -3 shdr.log)"
-echo "bridge unloaded: UNAVAILABLE"
+wait_until 10 is avail UNAVAILABLE
+for k in avail Sspeed spindle; do echo "after unload $k: $($shdr get shdr.log $k)"; done
 halcmd loadrt hal_microkernel_bridge count=0 "pins=$pins" >>"$HMK_WORK/hal.log" 2>&1 </dev/null || die "reload"
 hal_cmd addf microkernel.update servo-thread
 hal_cmd start
 hal_cmd setp microkernel.speed 77
-wait_until 10 is avail AVAILABLE || die "not AVAILABLE after reload: $(tail -3 shdr.log)"
-wait_until 10 is Sspeed 77 || die "no value after reload: $(tail -3 shdr.log)"
-[ "$(svc_pid mtconnect-adapter)" = "$pid" ] || die "the adapter restarted instead of re-attaching"
-echo "bridge reloaded: AVAILABLE and values again, same process"
-svc_clean
+wait_until 10 is avail AVAILABLE
+wait_until 10 is Sspeed 77
+for k in avail Sspeed; do echo "after reload $k: $($shdr get shdr.log $k)"; done
+p=$(svc_pid mtconnect-adapter)
+echo "adapter after reload: $([ "$p" = "$pid" ] && echo same process || echo "other process ($p, was $pid)")"
+sanitizer_reports

@@ -26,16 +26,13 @@ HAL
     "$ctl" -s "$sock" stop pinlog >/dev/null || die "ctl stop"
     wait_output 10 stopped svc_field pinlog state || die "pinlog did not stop"
     daemon_stop
-    $check log.jsonl t || die "depth $1 pause $2: $($check log.jsonl t 2>&1)"
+    # what the log's check said; checkresult judges it
+    $check log.jsonl t >check.out 2>check.err
+    echo "depth $1 pause $2 check exit: $?"
+    echo "depth $1 pause $2 check stderr: $(wc -l <check.err) lines$(head -n 1 check.err | sed 's/^/, first: /')"
+    echo "depth $1 pause $2: $(cat check.out)"
     halrun -U >>"$HMK_WORK/hal.log" 2>&1 </dev/null
 }
 run 65536 0
-read -r _ n _ lost _ span < <($check log.jsonl t)
-[ "$lost" = 0 ] || die "pinlog keeping up lost $lost"
-[ "$n" -ge 1900 ] || die "only $n records over 2000 cycles"
-echo "keeping up: records $n lost 0 span $span"
 run 16 300
-read -r _ n _ lost _ span < <($check log.jsonl t)
-[ "$lost" -gt 0 ] || die "pinlog stopped 300 cycles behind a 16-record ring lost nothing"
-echo "fell behind: records $n + lost $lost = span $span"
-svc_clean
+sanitizer_reports

@@ -29,28 +29,34 @@ url_of() { sed -n 's|.*serving \(http://127.0.0.1:[0-9]*\)/.*|\1|p' daemon.log |
 wait_until 20 sh -c "grep -q 'serving http' daemon.log" || die "halweb printed no URL: $(tail -n 5 daemon.log)"
 url=$(url_of)
 status() { curl -sf "$url/api/status" | $PY -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
-wait_until 20 status "j['connected'] and j['stream']" || die "not connected on the change stream: $(curl -s "$url/api/status")"
-wait_until 20 status "any(s['name']=='web' and s['state']=='running' for s in j['services'] or [])" ||
-    die "services not listed: $(curl -s "$url/api/status")"
+# what the page's status said, once the wait for the wanted state is over
+# (met or timed out: checkresult judges)
+st() { curl -s "$url/api/status" | $PY -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+wait_until 20 status "j['connected'] and j['stream']"
+echo "connected: $(st "j['connected']")"
+echo "stream: $(st "j['stream']")"
+wait_until 20 status "any(s['name']=='web' and s['state']=='running' for s in j['services'] or [])"
+echo "service web: $(st "([s['state'] for s in j['services'] or [] if s['name']=='web'] or ['absent'])[0]")"
 # the daemon's reaction-time numbers (hal-microkernelctl stats) beside them
-wait_until 20 status "any(s['name']=='pinlog' and s.get('stats') and s['stats']['count'] >= 4 and s['stats']['deadline_ns'] == 10000000000 and s['stats']['misses'] == 0 and 0 < s['stats']['p99_le_ns'] < 10000000000 for s in j['services'] or [])" ||
-    die "pinlog's stats not shown: $(curl -s "$url/api/status")"
-echo "stats: pinlog's reactions shown with its 10 s deadline, none missed"
+wait_until 20 status "any(s['name']=='pinlog' and s.get('stats') and s['stats']['count'] >= 4 and s['stats']['deadline_ns'] == 10000000000 and s['stats']['misses'] == 0 and 0 < s['stats']['p99_le_ns'] < 10000000000 for s in j['services'] or [])"
+curl -s "$url/api/status" > status.json
+for k in count deadline_ns misses p99_le_ns; do
+    echo "pinlog stats $k: $($PY -c "import json,sys; j=json.load(sys.stdin); print(([s['stats'][sys.argv[1]] for s in j['services'] or [] if s['name']=='pinlog' and s.get('stats')] or ['none'])[0])" $k < status.json)"
+done
 curl -sN "$url/api/events" > ev & cpid=$!
-wait_until 20 sh -c 'grep -q "\"i\":0,\"v\":true" ev && grep -q "\"i\":0,\"v\":false" ev' ||
-    { kill $cpid; die "siggen's edges not in the stream: $(tail -c 400 ev)"; }
+wait_until 20 sh -c 'grep -q "\"i\":0,\"v\":true" ev && grep -q "\"i\":0,\"v\":false" ev'
 kill $cpid
-echo "stream: both edges of siggen's clock seen"
+yes_no() { "$@" && echo yes || echo no; }
+echo "stream clk true: $(yes_no grep -q '"i":0,"v":true' ev)"
+echo "stream clk false: $(yes_no grep -q '"i":0,"v":false' ev)"
 op() { curl -s -o reply -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$@"; }
-[ "$(op -H "X-HMK-Token: $(cat token)" -d '{"pin":"cmd","value":3.5}' "$url/api/write")" = 200 ] ||
-    die "granted write: $(cat reply)"
-wait_until 20 pin_is microkernel.cmd 3.5 || die "HAL's cmd is $(getp microkernel.cmd), not 3.5"
-echo "write: microkernel.cmd = $(getp microkernel.cmd)"
-[ "$(op -H "X-HMK-Token: $(cat token)" -d '{"pin":"other","value":1}' "$url/api/write")" = 403 ] ||
-    die "ungranted write not refused: $(cat reply)"
-[ "$(op -d '{"pin":"cmd","value":9}' "$url/api/write")" = 401 ] || die "tokenless write not refused: $(cat reply)"
-pin_is microkernel.other 0 && pin_is microkernel.cmd 3.5 || die "a refused write changed HAL"
-echo "refused: ungranted pin, no token"
+echo "granted write cmd 3.5: http $(op -H "X-HMK-Token: $(cat token)" -d '{"pin":"cmd","value":3.5}' "$url/api/write")"
+wait_until 20 pin_is microkernel.cmd 3.5
+echo "HAL cmd after write: $(getp microkernel.cmd)"
+echo "ungranted write other 1: http $(op -H "X-HMK-Token: $(cat token)" -d '{"pin":"other","value":1}' "$url/api/write")"
+echo "tokenless write cmd 9: http $(op -d '{"pin":"cmd","value":9}' "$url/api/write")"
+echo "HAL other after refusals: $(getp microkernel.other)"
+echo "HAL cmd after refusals: $(getp microkernel.cmd)"
 # the daemon's services die with it (PR_SET_PDEATHSIG): watch the kill
 # from a halweb started by hand
 "$svcbin/halweb" --listen 127.0.0.1:0 --control "$sock" 2> web2.log & w2pid=$!
@@ -59,9 +65,11 @@ wait_until 20 sh -c "grep -q 'serving http' web2.log" || die "second halweb: $(c
 url=$(sed -n 's|.*serving \(http://127.0.0.1:[0-9]*\)/.*|\1|p' web2.log)
 wait_until 20 status "j['connected']" || die "second halweb not connected"
 kill -KILL "$dpid"
-wait_until 20 status "not j['connected'] and j['fault'] and j['services'] is None" ||
-    die "still connected after the daemon died: $(curl -s "$url/api/status")"
-echo "daemon killed: disconnected"
+wait_until 20 status "not j['connected'] and j['fault'] and j['services'] is None"
+echo "after daemon kill connected: $(st "j['connected']")"
+echo "after daemon kill fault shown: $(st "'yes' if j['fault'] else 'no'")"
+echo "after daemon kill services: $(st "j['services']")"
 kill -TERM "$w2pid"
-wait "$w2pid" || die "halweb exited $? after SIGTERM"
-svc_clean
+wait "$w2pid"
+echo "second halweb after SIGTERM: exit $?"
+sanitizer_reports

@@ -12,19 +12,27 @@ ln -s "$svcbin/pinlog" "$HMK_WORK/pl"
 { daemon_ini; printf '[service log]\nexec = valgrind %s/pl --out %s/log.jsonl x s\nready = fd\nwrites = none\nenv = PATH=/usr/bin:/bin\nenv = VALGRIND_OPTS=-q --leak-check=full --errors-for-leak-kinds=all --log-file=%s/pinlog.vg\n' "$HMK_WORK" "$HMK_WORK" "$HMK_WORK"; } > hmk.ini
 daemon_start hmk.ini
 wait_running log >/dev/null
+# what each run did: its exit status (99: valgrind found an error or a
+# leak) and how many valgrind report lines it printed; checkresult judges
+# (the reports themselves go to stderr)
+vg_said() { # LABEL: the command just run wrote vg.err and exited $rc
+    echo "$1: exit $rc, valgrind lines $(grep -c '^==' vg.err)"
+    grep '^==' vg.err >&2
+}
 for args in "--list" "x" "x 2.5 b true" "--watch -n 3 -t 5 x" "nosuch 1" "x abc" "s 5" "-r nosuch x"; do
     # shellcheck disable=SC2086
     vg halpoke $args >/dev/null 2>vg.err; rc=$?
-    [ $rc -ne 99 ] || die "halpoke $args: valgrind: $(cat vg.err)"
-    grep -q '^==' vg.err && die "halpoke $args: $(cat vg.err)"
-    echo "halpoke $args: clean (exit $rc)"
+    vg_said "halpoke $args"
 done
 hal_cmd setp microkernel.s 7
-vg "$ctl" -s "$sock" status >/dev/null 2>vg.err || die "ctl status: $(cat vg.err)"
-vg "$ctl" -s "$sock" --json status log >/dev/null 2>vg.err || die "ctl --json: $(cat vg.err)"
-vg "$ctl" -s "$sock" restart nosuch >/dev/null 2>vg.err; [ $? -ne 99 ] || die "ctl restart nosuch: $(cat vg.err)"
-echo "hal-microkernelctl: clean"
+vg "$ctl" -s "$sock" status >/dev/null 2>vg.err; rc=$?
+vg_said "ctl status"
+vg "$ctl" -s "$sock" --json status log >/dev/null 2>vg.err; rc=$?
+vg_said "ctl --json status log"
+vg "$ctl" -s "$sock" restart nosuch >/dev/null 2>vg.err; rc=$?
+vg_said "ctl restart nosuch"
 "$ctl" -s "$sock" stop log >/dev/null || die "ctl stop"
 wait_output 10 stopped svc_field log state || die "pinlog did not stop"
-[ ! -s pinlog.vg ] || die "pinlog under valgrind: $(cat pinlog.vg)"
-echo "pinlog: clean"
+echo "pinlog valgrind log bytes: $(cat pinlog.vg 2>/dev/null | wc -c)"
+cat pinlog.vg >&2 2>/dev/null
+true
