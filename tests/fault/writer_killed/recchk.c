@@ -1,7 +1,7 @@
 /*
  * recchk - test-only realtime component: checks, inside HAL and on every
  * servo cycle, that `count` float pins hold one whole halstress record
- * (see tools/halstress.c, "the record"):
+ * (see tools/halstress.c; the code: tools/halstress_child.c, "the record"):
  *
  *   pin j < count-1 = tag * 1024 + j,  pin count-1 = (~tag mod 2^43) * 1024 + count-1
  *
