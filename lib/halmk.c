@@ -1,11 +1,10 @@
 /*
- * libhalmk: region attach, pin lookup, reads, snapshots and write
- * transactions. The contract is in include/halmk.h (include/halmk_tool.h
- * for what only in-tree tools use); the layout and the seqlock rules are in
- * include/hmk_region.h.
+ * libhalmk: region attach, pin lookup, reads and snapshots. The contract is
+ * in include/halmk.h (include/halmk_tool.h for what only in-tree tools use);
+ * the layout and the seqlock rules are in include/hmk_region.h. Writes and
+ * pulses are in lib/halmk_write.c, change notification in lib/halmk_wait.c.
  */
 #include "halmk.h"
-#include "halmk_service.h"
 #include "halmk_tool.h"
 #include "hmk_region.h"
 #include "halmk_int.h"
@@ -14,13 +13,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <limits.h>
-#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The public enums (halmk.h) and the region's (hmk_region.h, which the
@@ -46,14 +43,6 @@ _Static_assert(HMK_DIR_IN == (int)HMK_RD_IN && HMK_DIR_OUT == (int)HMK_RD_OUT &&
 #else
 #define HMK_SKIP_RETRY 0
 #endif
-
-struct hmk_txn {
-    hmk_region *r;
-    unsigned n;                       /* staged pins */
-    uint16_t *idx;                    /* staged indices, in staging order */
-    uint64_t *val;                    /* staged encoded values, by pin index */
-    uint64_t staged[HMK_MAX_PINS / 64];
-};
 
 static int hmk_name_valid(const char *name)
 {
@@ -382,16 +371,6 @@ static void hmk_decode(uint8_t type, uint64_t raw, hmk_value *v)
     }
 }
 
-static uint64_t hmk_encode(const hmk_value *v)
-{
-    switch (v->type) {
-    case HMK_TYPE_BIT:   return v->b ? 1u : 0u;
-    case HMK_TYPE_FLOAT: return hmk_enc_float(v->f);
-    case HMK_TYPE_S32:   return hmk_enc_s32(v->s);
-    default:             return v->u;
-    }
-}
-
 int hmk_read_in(const hmk_region *r, unsigned index, hmk_value *v)
 {
     if (index >= r->pin_count)
@@ -498,199 +477,7 @@ int hmk_snapshot(const hmk_region *r, hmk_value *vals, unsigned n, uint64_t *cyc
     return hmk_check(r);
 }
 
-/* ---- writes ------------------------------------------------------------ */
-
-static int hmk_lock(hmk_region *r)
-{
-    struct hmk_out_block *b = &r->chan->out;
-    int e = pthread_mutex_lock(&b->lock);
-
-    if (e == EOWNERDEAD) {
-        /* the previous writer died holding the lock: copy[seq & 1] is
-         * complete by the latch invariant, the other copy may be torn.
-         * Rewrite the other copy from it while readers stay on it, then run
-         * a full write cycle (two flips, every value) so both copies and the
-         * per-pin generations are equal again. */
-        unsigned good = (unsigned)(atomic_load_explicit(&b->seq, memory_order_relaxed) & 1u);
-        unsigned n = r->pin_count;
-
-        for (unsigned i = 0; i < n; i++) {
-            atomic_store_explicit(&b->copy[good ^ 1u].value[i],
-                atomic_load_explicit(&b->copy[good].value[i], memory_order_relaxed),
-                memory_order_relaxed);
-            atomic_store_explicit(&b->copy[good ^ 1u].wgen[i],
-                atomic_load_explicit(&b->copy[good].wgen[i], memory_order_relaxed),
-                memory_order_relaxed);
-        }
-        for (int round = 0; round < 2; round++) {
-            unsigned w = hmk_out_write_flip(b);
-            for (unsigned i = 0; i < n; i++) {
-                atomic_store_explicit(&b->copy[w].value[i],
-                    atomic_load_explicit(&b->copy[w ^ 1u].value[i], memory_order_relaxed),
-                    memory_order_relaxed);
-                atomic_store_explicit(&b->copy[w].wgen[i],
-                    atomic_load_explicit(&b->copy[w ^ 1u].wgen[i], memory_order_relaxed),
-                    memory_order_relaxed);
-            }
-        }
-        atomic_fetch_add_explicit(&r->chan->writer_recoveries, 1, memory_order_relaxed);
-        e = pthread_mutex_consistent(&b->lock);
-    }
-    return -e;
-}
-
-int hmk_txn_new(hmk_region *r, hmk_txn **out)
-{
-    hmk_txn *t;
-
-    if (!r || !out)
-        return -EINVAL;
-    t = calloc(1, sizeof(*t));
-    if (!t)
-        return -ENOMEM;
-    t->idx = calloc(r->pin_count, sizeof(*t->idx));
-    t->val = calloc(r->pin_count, sizeof(*t->val));
-    if (!t->idx || !t->val) {
-        hmk_txn_free(t);
-        return -ENOMEM;
-    }
-    t->r = r;
-    *out = t;
-    return 0;
-}
-
-void hmk_txn_free(hmk_txn *t)
-{
-    if (!t)
-        return;
-    free(t->idx);
-    free(t->val);
-    free(t);
-}
-
-void hmk_txn_clear(hmk_txn *t)
-{
-    t->n = 0;
-    memset(t->staged, 0, sizeof(t->staged));
-}
-
-static int hmk_value_check(const struct hmk_pin_desc *p, const hmk_value *v)
-{
-    if ((unsigned)v->type != p->type)
-        return -EINVAL;
-    if (v->type == HMK_TYPE_FLOAT && !isfinite(v->f))
-        return -ERANGE;
-    return 0;
-}
-
-int hmk_txn_set(hmk_txn *t, unsigned index, const hmk_value *v)
-{
-    hmk_region *r = t->r;
-    int ret;
-
-    if (index >= r->pin_count)
-        return -ERANGE;
-    if (r->flags & HMK_OPEN_RDONLY)
-        return -EROFS;
-    if (!(r->pins[index].dir & HMK_RD_OUT))
-        return -EPERM;
-    if (r->granted_only && !(r->granted[index / 64] & (1ull << (index % 64))))
-        return -EPERM;
-    ret = hmk_value_check(&r->pins[index], v);
-    if (ret < 0)
-        return ret;
-    ret = hmk_chan_get(r);
-    if (ret < 0)
-        return ret;
-    if (!(t->staged[index / 64] & (1ull << (index % 64)))) {
-        t->staged[index / 64] |= 1ull << (index % 64);
-        t->idx[t->n++] = (uint16_t)index;
-    }
-    t->val[index] = hmk_encode(v);
-    return 0;
-}
-
-int hmk_txn_commit(hmk_txn *t)
-{
-    hmk_region *r = t->r;
-    struct hmk_out_block *b;
-    unsigned n = t->n;
-    int ret;
-
-    if (n == 0)
-        return 0;
-    b = &r->chan->out; /* staging took the channel */
-    ret = hmk_lock(r);
-    if (ret < 0)
-        return ret;
-    /* checked under the lock: the bridge detaches before it unmaps, so a
-     * commit either lands in a live region or reports -ESTALE */
-    ret = hmk_check(r);
-    if (ret < 0)
-        goto out;
-    for (int round = 0; round < 2; round++) {
-        unsigned w = hmk_out_write_flip(b);
-        for (unsigned k = 0; k < n; k++) {
-            unsigned i = t->idx[k];
-            atomic_store_explicit(&b->copy[w].value[i], t->val[i], memory_order_relaxed);
-            atomic_store_explicit(&b->copy[w].wgen[i],
-                atomic_load_explicit(&b->copy[w ^ 1u].wgen[i], memory_order_relaxed) + (round == 0),
-                memory_order_relaxed);
-        }
-    }
-    atomic_fetch_add_explicit(&r->chan->commits, 1, memory_order_relaxed);
-    ret = (int)n;
-out:
-    pthread_mutex_unlock(&b->lock);
-    hmk_txn_clear(t);
-    /* detached while we wrote: the bridge may have stopped reading before
-     * our values, so say so rather than report a write HAL may never see */
-    if (ret >= 0 && hmk_check(r) < 0)
-        ret = -ESTALE;
-    return ret;
-}
-
-int hmk_write(hmk_region *r, unsigned index, const hmk_value *v)
-{
-    /* a one-pin transaction on the stack: no allocation per write */
-    uint64_t val[HMK_MAX_PINS];
-    uint16_t idx[1];
-    hmk_txn t;
-    int ret;
-
-    memset(&t, 0, sizeof(t));
-    t.r = r;
-    t.idx = idx;
-    t.val = val;
-    ret = hmk_txn_set(&t, index, v);
-    if (ret >= 0)
-        ret = hmk_txn_commit(&t);
-    return ret < 0 ? ret : 0;
-}
-
-int hmk_write_float(hmk_region *r, unsigned index, double f)
-{
-    hmk_value v = { .type = HMK_TYPE_FLOAT, .f = f };
-    return hmk_write(r, index, &v);
-}
-
-int hmk_write_bit(hmk_region *r, unsigned index, bool b)
-{
-    hmk_value v = { .type = HMK_TYPE_BIT, .b = b };
-    return hmk_write(r, index, &v);
-}
-
-int hmk_write_s32(hmk_region *r, unsigned index, int32_t s)
-{
-    hmk_value v = { .type = HMK_TYPE_S32, .s = s };
-    return hmk_write(r, index, &v);
-}
-
-int hmk_write_u32(hmk_region *r, unsigned index, uint32_t u)
-{
-    hmk_value v = { .type = HMK_TYPE_U32, .u = u };
-    return hmk_write(r, index, &v);
-}
+/* ---- error messages ---------------------------------------------------- */
 
 const char *hmk_strerror(int err)
 {
@@ -711,211 +498,4 @@ const char *hmk_strerror(int err)
     case -ENXIO:           return "$HMK_WRITE_PINS names a pin the region does not have";
     default:               return strerror(-err);
     }
-}
-
-/* ---- change notification ------------------------------------------------ */
-
-uint32_t hmk_change_seq(const hmk_region *r)
-{
-    /* bit 0 is the daemon's relay flag, not a change */
-    return atomic_load_explicit(&r->shm->hdr.change_word, memory_order_acquire) >> 1;
-}
-
-static int64_t hmk_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* How long one sleep may last: while the daemon's relay is armed the bridge
- * wakes us through it (the cap only guards against a daemon killed in
- * between: its services die with it, a tool sees changes again after at
- * most this long); without a daemon nobody wakes us, so we look every
- * HMK_WAIT_SLICE_MS: a change is seen at most that late. */
-#define HMK_WAIT_SLICE_MS      10
-#define HMK_WAIT_ARMED_MAX_MS  5000
-
-int hmk_wait_change(const hmk_region *r, uint32_t *seq, int timeout_ms)
-{
-    return hmk_wait_change_or(r, seq, timeout_ms, NULL);
-}
-
-/* hmk_wait_change that also returns (-ECANCELED) once *stop is set and the
- * change word's futex is woken: hmk_change_fd's thread, stopped by hmk_close. */
-int hmk_wait_change_or(const hmk_region *r, uint32_t *seq, int timeout_ms,
-                       const atomic_bool *stop)
-{
-    const struct hmk_region_header *h = &r->shm->hdr;
-    int64_t deadline = timeout_ms >= 0 ? hmk_mono_ms() + timeout_ms : 0;
-    int ret;
-
-    for (;;) {
-        struct timespec ts;
-        int64_t slice;
-        uint32_t w;
-        bool armed, connected;
-
-        if (stop && atomic_load(stop))
-            return -ECANCELED;
-        ret = hmk_check(r);
-        if (ret < 0)
-            return ret;
-        w = atomic_load_explicit(&h->change_word, memory_order_seq_cst);
-        if ((w >> 1) != *seq) {
-            *seq = w >> 1;
-            return 0;
-        }
-        armed = w & 1u;
-        connected = atomic_load_explicit(&h->connected, memory_order_relaxed) != 0;
-        if (!armed && connected)
-            hmk_relay_poke((hmk_region *)r); /* the relay then sets bit 0: w moves */
-        slice = armed && connected ? HMK_WAIT_ARMED_MAX_MS : HMK_WAIT_SLICE_MS;
-        if (timeout_ms >= 0) {
-            int64_t left = deadline - hmk_mono_ms();
-            if (left <= 0)
-                return -ETIMEDOUT;
-            if (left < slice)
-                slice = left;
-        }
-        ts.tv_sec = (time_t)(slice / 1000);
-        ts.tv_nsec = (long)(slice % 1000) * 1000000L;
-        /* a futex on the read-only mapping: the word only the bridge and
-         * the daemon write; any change of it, the relay bit included, ends
-         * the sleep, and the loop looks again */
-        if (syscall(SYS_futex, &h->change_word, FUTEX_WAIT, w, &ts, NULL, 0) < 0 &&
-            errno == EINTR)
-            return -EINTR;
-    }
-}
-
-#define HMK_SYNC_IDLE_MS 100
-
-int hmk_sync(const hmk_region *r, int timeout_ms)
-{
-    const struct hmk_region_header *h = &r->shm->hdr;
-    const struct timespec tick = { 0, 1000000L };
-    uint64_t c0 = atomic_load_explicit(&h->bridge_cycle, memory_order_acquire), seen = c0;
-    int64_t start = hmk_mono_ms(), moved = start;
-
-    /* a short poll: the bridge publishes no event per cycle (that would be
-     * a system call in every cycle), and this is a tool's one-off wait */
-    for (;;) {
-        uint64_t c = atomic_load_explicit(&h->bridge_cycle, memory_order_acquire);
-        int64_t now = hmk_mono_ms();
-        if (hmk_check(r) < 0)
-            return -ESTALE;
-        if (c >= c0 + 2)
-            return 0;
-        if (c != seen) {
-            seen = c;
-            moved = now;
-        }
-        if (now - moved > HMK_SYNC_IDLE_MS)
-            return -EAGAIN;
-        if (timeout_ms >= 0 && now - start > timeout_ms)
-            return -ETIMEDOUT;
-        nanosleep(&tick, NULL);
-    }
-}
-
-uint64_t hmk_cycle(const hmk_region *r)
-{
-    return atomic_load_explicit(&r->shm->in.cycle, memory_order_acquire);
-}
-
-/* Marks the pins whose last change is after *since; returns how many. */
-static int hmk_changed_since(const hmk_region *r, const unsigned *pins, unsigned n,
-                             uint64_t since, uint64_t *newest, bool *changed)
-{
-    int count = 0;
-
-    for (unsigned k = 0; k < n; k++) {
-        uint64_t c = 0;
-        if (pins[k] < r->pin_count)
-            c = atomic_load_explicit(&r->shm->in.changed_cycle[pins[k]], memory_order_acquire);
-        if (changed)
-            changed[k] = c > since;
-        if (c > since)
-            count++;
-        if (c > *newest)
-            *newest = c;
-    }
-    return count;
-}
-
-int hmk_wait(const hmk_region *r, const unsigned *pins, unsigned n, uint64_t *since,
-             int timeout_ms, bool *changed)
-{
-    int64_t deadline = timeout_ms >= 0 ? hmk_mono_ms() + timeout_ms : 0;
-
-    if (!since || (n && !pins))
-        return -EINVAL;
-    for (unsigned k = 0; k < n; k++)
-        if (pins[k] >= r->pin_count || !(r->pins[pins[k]].dir & HMK_RD_IN))
-            return -EINVAL;
-    for (;;) {
-        /* take the futex cursor before looking, so a change published
-         * between the look and the sleep ends the sleep at once */
-        uint32_t seq = hmk_change_seq(r);
-        uint64_t newest = *since;
-        int left, ret, count = hmk_changed_since(r, pins, n, *since, &newest, changed);
-
-        if (count > 0) {
-            *since = newest;
-            return count;
-        }
-        left = timeout_ms < 0 ? -1 : (int)(deadline - hmk_mono_ms());
-        if (timeout_ms >= 0 && left <= 0)
-            return -ETIMEDOUT;
-        ret = hmk_wait_change(r, &seq, left);
-        if (ret < 0 && ret != -ETIMEDOUT)
-            return ret;
-    }
-}
-
-/* ---- pulses ------------------------------------------------------------- */
-
-int hmk_pulse(hmk_region *r, unsigned index, const hmk_value *v)
-{
-    uint64_t val[HMK_MAX_PINS];
-    uint16_t idx[1];
-    hmk_txn t = { .r = r, .idx = idx, .val = val };
-    struct hmk_cmd_ring *c;
-    struct hmk_cmd_rec *rec;
-    uint64_t tail;
-    int ret, e;
-
-    /* the same checks as a write: range, read-only, direction, grant, type */
-    ret = hmk_txn_set(&t, index, v);
-    if (ret < 0)
-        return ret;
-    if (r->pins[index].dir == HMK_RD_IO && !(r->pins[index].flags & HMK_PIN_SLOT))
-        return -EINVAL; /* an io pin is not driven every cycle: no "one cycle" */
-    c = &r->chan->cmd; /* staging took the channel */
-    e = pthread_mutex_lock(&c->lock);
-    tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
-    if (e == EOWNERDEAD) {
-        /* a writer died holding the lock: finish its command if it had
-         * published the slot, else the slot is simply reused */
-        if (atomic_load_explicit(&c->rec[tail % HMK_CMD_DEPTH].seq, memory_order_acquire) == tail + 1)
-            atomic_store_explicit(&c->tail, ++tail, memory_order_release);
-        pthread_mutex_consistent(&c->lock);
-    } else if (e != 0) {
-        return -e;
-    }
-    ret = hmk_check(r);
-    if (ret == 0 && tail - atomic_load_explicit(&c->head, memory_order_acquire) >= HMK_CMD_DEPTH)
-        ret = -EAGAIN;
-    if (ret == 0) {
-        rec = &c->rec[tail % HMK_CMD_DEPTH];
-        atomic_store_explicit(&rec->seq, 0, memory_order_relaxed);
-        atomic_store_explicit(&rec->pin, index, memory_order_relaxed);
-        atomic_store_explicit(&rec->kind, HMK_CMD_PULSE, memory_order_relaxed);
-        atomic_store_explicit(&rec->value, val[index], memory_order_relaxed);
-        atomic_store_explicit(&rec->seq, tail + 1, memory_order_release);
-        atomic_store_explicit(&c->tail, tail + 1, memory_order_release);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return ret;
 }

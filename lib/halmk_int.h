@@ -1,7 +1,8 @@
 /*
  * halmk_int.h - libhalmk's private handle, shared by its own files only
- * (lib/halmk.c: reads, writes, waits; lib/hmk_cap.c: how a process comes to
- * hold a write channel or, for the daemon, the control block).
+ * (lib/halmk.c: attach and reads; lib/halmk_write.c: writes and pulses;
+ * lib/halmk_wait.c: change notification; lib/hmk_cap.c: how a process comes
+ * to hold a write channel or, for the daemon, the control block).
  */
 #ifndef HMK_HALMK_INT_H
 #define HMK_HALMK_INT_H
@@ -43,7 +44,7 @@ uint64_t hmk_cycle_time(const hmk_region *r, uint64_t cycle);
 int hmk_chan_get(hmk_region *r);        /* maps r->chan; -EACCES etc. */
 void hmk_cap_release(hmk_region *r);    /* unmaps whatever hmk_cap.c mapped */
 void hmk_relay_poke(hmk_region *r);     /* asks the daemon's relay to arm; best effort */
-/* lib/halmk.c */
+/* lib/halmk_wait.c */
 int hmk_wait_change_or(const hmk_region *r, uint32_t *seq, int timeout_ms,
                        const atomic_bool *stop);
 /* lib/hmk_stream.c */

@@ -7,42 +7,22 @@
  *    >= 1,000,000 reads of a checksummed multi-pin record, zero torn;
  *  - out latch: hmk_txn_* writer threads and a fake-bridge reader using the
  *    bounded latch read, zero torn among successful reads;
- *  - hmk_snapshot of out-only pins shows a transaction whole as well;
- *  - a writer that stops at every point between and inside the two copies
- *    of the latch leaves readers a consistent copy;
- *  - a forked writer SIGKILLed while it holds the robust mutex mid-write is
- *    recovered (EOWNERDEAD) by the next writer, which repairs both copies.
+ *  - hmk_snapshot of out-only pins shows a transaction whole as well.
+ * Writers that stop or die mid-write: test_region_recovery.c.
  *
- * Records carry a checksum relation so that tearing is detectable: pin 0
- * is a sequence number, pins 1..N-2 are pseudo-random, pin N-1 is the xor
- * of the others with a constant. test_region_checker_detects_tearing shows
- * that the check does fire when a reader skips the seqlock.
+ * Records carry a checksum relation (tests/unit/region_fixture.h) so that
+ * tearing is detectable. test_region_checker_detects_tearing shows that the
+ * check does fire when a reader skips the seqlock.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <cmocka.h>
 
-#include "halmk.h"
-#include "halmk_tool.h"
-#include "fake_region.h"
+#include "region_fixture.h"
 
-#define NPINS       16u            /* pins in a latch record */
-#define IN_NPINS    64u            /* pins in an in-seqlock record (longer reads) */
-#define CHECK_XOR   0xa5a5a5a5u
 #define IN_READS    1000000ull     /* total hmk_snapshot reads required */
 #define IN_READERS  3
 #define OUT_WRITERS 3
@@ -50,82 +30,7 @@
 #define MIN_CHANGES 2000ull        /* record changes the readers must observe */
 #define DEADLINE_NS (60ull * 1000000000ull)
 
-/* ---- records ------------------------------------------------------------ */
-
-static void make_record(uint32_t *rec, unsigned n, uint32_t seqno, uint64_t seed)
-{
-    uint32_t x = CHECK_XOR;
-    uint64_t st = seed;
-
-    rec[0] = seqno;
-    x ^= seqno;
-    for (unsigned i = 1; i + 1 < n; i++) {
-        rec[i] = (uint32_t)fake_rand(&st);
-        x ^= rec[i];
-    }
-    rec[n - 1] = x;
-}
-
-static int record_ok(const uint32_t *rec, unsigned n)
-{
-    uint32_t x = CHECK_XOR;
-    for (unsigned i = 0; i + 1 < n; i++)
-        x ^= rec[i];
-    return x == rec[n - 1];
-}
-
-static int record_ok64(const uint64_t *raw, unsigned n)
-{
-    uint32_t rec[HMK_MAX_PINS];
-    for (unsigned i = 0; i < n; i++) {
-        if (raw[i] >> 32)
-            return 0;
-        rec[i] = (uint32_t)raw[i];
-    }
-    return record_ok(rec, n);
-}
-
 /* ---- fixture ------------------------------------------------------------ */
-
-struct fx {
-    struct fake_region f;
-};
-
-/* A forked writer still alive when a test fails is killed by the teardown
- * (it may hold the region's lock); PR_SET_PDEATHSIG covers a crash of the
- * test itself. */
-static pid_t live_child = -1;
-
-static pid_t fork_child(void)
-{
-    pid_t parent = getpid(), pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(6);
-    } else if (pid > 0) {
-        live_child = pid;
-    }
-    return pid;
-}
-
-static void reap_child(pid_t pid, int *status)
-{
-    assert_int_equal(waitpid(pid, status, 0), pid);
-    live_child = -1;
-}
-
-static int setup_u32(void **state)
-{
-    static struct fx fx;
-    struct hmk_pin_desc pins[IN_NPINS];
-
-    fake_slots(pins, IN_NPINS, HMK_RT_U32);
-    if (fake_region_create(&fx.f, pins, IN_NPINS, NULL) < 0)
-        return -1;
-    *state = &fx;
-    return 0;
-}
 
 /* out-only u32 pins o0..o<NPINS-1>: hmk_snapshot gives their out values */
 static int setup_out_only(void **state)
@@ -142,36 +47,6 @@ static int setup_out_only(void **state)
         return -1;
     *state = &fx;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *fx = *state;
-    if (live_child > 0) {
-        kill(live_child, SIGKILL);
-        waitpid(live_child, NULL, 0);
-        live_child = -1;
-    }
-    fake_region_destroy(&fx->f);
-    return 0;
-}
-
-static hmk_region *open_rw(struct fx *fx)
-{
-    hmk_region *r = NULL;
-    int ret = hmk_open(fx->f.name, 0, &r);
-    assert_int_equal(ret, 0);
-    assert_non_null(r);
-    return r;
-}
-
-static void commit_record(hmk_txn *t, const uint32_t *rec, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        hmk_value v = { .type = HMK_TYPE_U32, .u = rec[i] };
-        assert_int_equal(hmk_txn_set(t, i, &v), 0);
-    }
-    assert_int_equal(hmk_txn_commit(t), (int)n);
 }
 
 /* ---- layout ------------------------------------------------------------- */
@@ -658,225 +533,6 @@ static void test_region_snapshot_out_only_pins_consistent(void **state)
     assert_true(distinct >= MIN_CHANGES);
 }
 
-/* ---- a writer that stops between (or inside) the two copies -------------- */
-
-/* Writes rec's first `stores` values into the copy the flip returned. */
-static void raw_flip_and_write(struct hmk_out_block *b, const uint32_t *rec, unsigned n,
-                               unsigned stores)
-{
-    unsigned w = hmk_out_write_flip(b);
-    for (unsigned i = 0; i < stores && i < n; i++) {
-        atomic_store_explicit(&b->copy[w].value[i], rec[i], memory_order_relaxed);
-        atomic_store_explicit(&b->copy[w].wgen[i],
-                              atomic_load(&b->copy[w ^ 1u].wgen[i]) + 1, memory_order_relaxed);
-    }
-}
-
-static void expect_bridge_sees(const struct hmk_chan *c, const uint32_t *rec, unsigned n)
-{
-    uint64_t raw[NPINS];
-    int ret = fake_read_latch(c, raw, n);
-
-    assert_int_equal(ret, 0); /* no writer running: first try */
-    assert_true(record_ok64(raw, n));
-    for (unsigned i = 0; i < n; i++)
-        assert_int_equal(raw[i], rec[i]);
-}
-
-/* what the library reads is what the bridge applied: one merge cycle first */
-static void expect_lib_sees(struct fx *fx, hmk_region *r, const uint32_t *rec, unsigned n)
-{
-    assert_true(fake_bridge_cycle(&fx->f));
-    for (unsigned i = 0; i < n; i++) {
-        hmk_value v;
-        assert_int_equal(hmk_read_out(r, i, &v), 0);
-        assert_int_equal(v.type, HMK_TYPE_U32);
-        assert_int_equal(v.u, rec[i]);
-    }
-}
-
-static void test_region_latch_stopped_writer_leaves_consistent_copy(void **state)
-{
-    struct fx *fx = *state;
-    struct hmk_out_block *b = &fx->f.chan[0]->out;
-    hmk_region *r = open_rw(fx);
-    uint32_t a[NPINS], bb[NPINS];
-    hmk_txn *t;
-    unsigned points = 0;
-
-    assert_int_equal(hmk_txn_new(r, &t), 0);
-    make_record(a, NPINS, 0x1111, 1);
-    make_record(bb, NPINS, 0x2222, 2);
-
-    /* every stop point of a two-copy write of record B over record A */
-    for (unsigned round = 0; round < 2; round++) {
-        for (unsigned stores = 0; stores <= NPINS; stores++) {
-            commit_record(t, a, NPINS);            /* both copies = A */
-            expect_bridge_sees(fx->f.chan[0], a, NPINS);
-            if (round == 1)
-                raw_flip_and_write(b, bb, NPINS, NPINS); /* first copy complete */
-            raw_flip_and_write(b, bb, NPINS, stores);    /* ...and "dies" here */
-            /* readers are on the copy the flip moved them to: A while the
-             * first copy is being written, B once it was complete */
-            expect_bridge_sees(fx->f.chan[0], round == 0 ? a : bb, NPINS);
-            expect_lib_sees(fx, r, round == 0 ? a : bb, NPINS);
-            points++;
-        }
-    }
-    /* the next full commit leaves both copies equal again */
-    commit_record(t, a, NPINS);
-    for (unsigned i = 0; i < NPINS; i++)
-        assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
-    expect_bridge_sees(fx->f.chan[0], a, NPINS);
-    print_message("latch: %u stop points checked\n", points);
-    hmk_txn_free(t);
-    hmk_close(r);
-}
-
-/* ---- robust mutex: a writer SIGKILLed while holding the lock -------------- */
-
-static int wait_readable(int fd, int timeout_ms)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    int n;
-    do
-        n = poll(&p, 1, timeout_ms);
-    while (n < 0 && errno == EINTR);
-    return n;
-}
-
-/*
- * The child takes the lock on the raw struct (as a libhalmk writer does),
- * flips once and writes half of record B (second_copy: all of B, flips
- * again and writes half of the second copy), tells the parent, and waits
- * to be killed.
- */
-static void run_dying_writer(struct fx *fx, int second_copy)
-{
-    struct hmk_out_block *b = &fx->f.chan[0]->out;
-    hmk_region *r = open_rw(fx);
-    uint32_t a[NPINS], bb[NPINS], c[NPINS];
-    uint64_t rec0 = atomic_load(&fx->f.chan[0]->writer_recoveries);
-    const uint32_t *survivor;
-    hmk_txn *t;
-    int pfd[2], status;
-    char ch;
-    pid_t pid;
-
-    assert_int_equal(hmk_txn_new(r, &t), 0);
-    make_record(a, NPINS, 0xa, 10);
-    make_record(bb, NPINS, 0xb, 11);
-    make_record(c, NPINS, 0xc, 12);
-    commit_record(t, a, NPINS);
-    survivor = second_copy ? bb : a;
-
-    assert_int_equal(pipe(pfd), 0);
-    pid = fork_child();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(pfd[0]);
-        if (pthread_mutex_lock(&b->lock) != 0)
-            _exit(3);
-        if (second_copy)
-            raw_flip_and_write(b, bb, NPINS, NPINS);
-        raw_flip_and_write(b, bb, NPINS, NPINS / 2);
-        if (write(pfd[1], "x", 1) != 1)
-            _exit(4);
-        for (;;)
-            pause();
-    }
-    close(pfd[1]);
-    assert_int_equal(wait_readable(pfd[0], 10000), 1);
-    assert_int_equal(read(pfd[0], &ch, 1), 1);
-    close(pfd[0]);
-
-    /* the child holds the lock mid-write: readers still get a whole record */
-    expect_bridge_sees(fx->f.chan[0], survivor, NPINS);
-    expect_lib_sees(fx, r, survivor, NPINS);
-
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    reap_child(pid, &status);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGKILL);
-    expect_bridge_sees(fx->f.chan[0], survivor, NPINS);
-
-    /* next writer: a one-pin write gets EOWNERDEAD, repairs, succeeds */
-    assert_int_equal(hmk_write_u32(r, 0, 0x12345678u), 0);
-    assert_int_equal(atomic_load(&fx->f.chan[0]->writer_recoveries), rec0 + 1);
-    {
-        struct hmk_stats st;
-        assert_int_equal(hmk_stats(r, &st), 0);
-        assert_int_equal(st.writer_recoveries, rec0 + 1);
-    }
-    for (unsigned i = 0; i < NPINS; i++) {
-        uint32_t want = i == 0 ? 0x12345678u : survivor[i];
-        /* both copies repaired: no trace of the half-written copy */
-        assert_int_equal(atomic_load(&b->copy[0].value[i]), want);
-        assert_int_equal(atomic_load(&b->copy[1].value[i]), want);
-        assert_int_equal(atomic_load(&b->copy[0].wgen[i]), atomic_load(&b->copy[1].wgen[i]));
-    }
-    /* and a full transaction afterwards is visible as a whole; no second
-     * recovery (the mutex was made consistent) */
-    commit_record(t, c, NPINS);
-    expect_bridge_sees(fx->f.chan[0], c, NPINS);
-    expect_lib_sees(fx, r, c, NPINS);
-    for (unsigned i = 0; i < NPINS; i++)
-        assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
-    assert_int_equal(atomic_load(&fx->f.chan[0]->writer_recoveries), rec0 + 1);
-    assert_int_equal(pthread_mutex_trylock(&b->lock), 0);
-    assert_int_equal(pthread_mutex_unlock(&b->lock), 0);
-    hmk_txn_free(t);
-    hmk_close(r);
-}
-
-static void test_region_robust_mutex_owner_dies_in_first_copy(void **state)
-{
-    run_dying_writer(*state, 0);
-}
-
-static void test_region_robust_mutex_owner_dies_in_second_copy(void **state)
-{
-    run_dying_writer(*state, 1);
-}
-
-/* A transaction's commit (hmk_txn_commit) recovers too, not only hmk_write. */
-static void test_region_robust_mutex_txn_commit_recovers(void **state)
-{
-    struct fx *fx = *state;
-    struct hmk_out_block *b = &fx->f.chan[0]->out;
-    hmk_region *r = open_rw(fx);
-    uint32_t a[NPINS], bb[NPINS], c[NPINS];
-    hmk_txn *t;
-    int status;
-    pid_t pid;
-
-    assert_int_equal(hmk_txn_new(r, &t), 0);
-    make_record(a, NPINS, 0xa, 20);
-    make_record(bb, NPINS, 0xb, 21);
-    make_record(c, NPINS, 0xc, 22);
-    commit_record(t, a, NPINS);
-    pid = fork_child();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* dies on its own, holding the lock, mid-write */
-        if (pthread_mutex_lock(&b->lock) != 0)
-            _exit(3);
-        raw_flip_and_write(b, bb, NPINS, 3);
-        kill(getpid(), SIGKILL);
-        _exit(5);
-    }
-    reap_child(pid, &status);
-    assert_true(WIFSIGNALED(status));
-    expect_bridge_sees(fx->f.chan[0], a, NPINS);
-    commit_record(t, c, NPINS);
-    assert_int_equal(atomic_load(&fx->f.chan[0]->writer_recoveries), 1);
-    expect_bridge_sees(fx->f.chan[0], c, NPINS);
-    for (unsigned i = 0; i < NPINS; i++)
-        assert_int_equal(atomic_load(&b->copy[0].value[i]), atomic_load(&b->copy[1].value[i]));
-    hmk_txn_free(t);
-    hmk_close(r);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -887,14 +543,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_region_out_latch_no_torn_reads, setup_u32, teardown),
         cmocka_unit_test_setup_teardown(test_region_snapshot_out_only_pins_consistent,
                                         setup_out_only, teardown),
-        cmocka_unit_test_setup_teardown(test_region_latch_stopped_writer_leaves_consistent_copy,
-                                        setup_u32, teardown),
-        cmocka_unit_test_setup_teardown(test_region_robust_mutex_owner_dies_in_first_copy,
-                                        setup_u32, teardown),
-        cmocka_unit_test_setup_teardown(test_region_robust_mutex_owner_dies_in_second_copy,
-                                        setup_u32, teardown),
-        cmocka_unit_test_setup_teardown(test_region_robust_mutex_txn_commit_recovers,
-                                        setup_u32, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
