@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,8 +237,12 @@ static int cmd_writer(const char *region, const char *pin, const char *value)
     scribble(c, h.pin_count, (unsigned)idx, 2000);
     printf("done: latch flipped for 2 s\n");
     /* hold our lock for ever in a grandchild that outlives us (and the
-     * daemon), still writing ungranted pins */
-    if (fork() == 0) {
+     * daemon), still writing ungranted pins. It leaves the service's
+     * process group (setsid in the middle child) before we exit: what is
+     * still in the group when the service's main process ends is the
+     * service's, and the daemon ends it. */
+    pid_t mid = fork();
+    if (mid == 0) {
         setsid();
         if (fork() == 0) {
             pthread_mutex_lock(&c->out.lock);
@@ -247,6 +252,9 @@ static int cmd_writer(const char *region, const char *pin, const char *value)
         }
         _exit(0);
     }
+    if (mid > 0)
+        while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+            ;
     fflush(stdout);
     hmk_close(r);
     return holes ? 1 : 0;
