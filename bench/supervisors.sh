@@ -10,12 +10,15 @@
 # and p99 over N restarts. LIVE = 1100 ms is past runsv's and
 # s6-supervise's 1 s hold-back of short runs, so it times their restart
 # itself; LIVE = 0 shows that hold-back. Then, with one service up and idle:
-# the supervisor's VmRSS and RssAnon, and its wake-ups per minute
-# (voluntary context switches over the window, scaled). hal-microkernel's
+# the supervisor's VmRSS and RssAnon, the mean over M fresh starts (where
+# the loader puts libc, random per start, decides how much of it the
+# kernel's 64 KiB fault-around maps: two starts of one binary differ by up
+# to ~150 KiB, more than the supervisors differ), and its wake-ups per
+# minute (voluntary context switches over the window, scaled). hal-microkernel's
 # idle is measured without a region (nothing to do) and with one attached
 # (its heartbeat, heartbeat-period 1 s by default).
 #
-# N = 20 (--quick: 5); about 4 minutes (--quick: 1). --plot FILE.png: the
+# N = 20, M = 10 (--quick: 5, 3); about 4 minutes (--quick: 1). --plot FILE.png: the
 # restart latency distributions of every row, one panel per LIVE (gnuplot;
 # bench/run.sh installs gnuplot-nox).
 set -u
@@ -35,7 +38,7 @@ for f in "$crash" "$daemon" "$rtool"; do [ -x "$f" ] || { echo "missing $f (buil
 for f in runsv sv s6-supervise s6-svc; do
     command -v "$f" >/dev/null || { echo "no $f: scripts/deps.sh installs runit and s6" >&2; exit 1; }
 done
-if [ $quick = 1 ]; then N=5 IDLE_S=5; else N=20 IDLE_S=15; fi
+if [ $quick = 1 ]; then N=5 M=3 IDLE_S=5; else N=20 M=10 IDLE_S=15; fi
 T=$(mktemp -d /tmp/hmk-bench-sup.XXXXXX)
 REGION=hmk-bench-sup-$$
 SPID=
@@ -76,10 +79,30 @@ rows=$T/rows
 curves=() # "LOG|LABEL|LIVE" per measured row, for the plot
 say() { echo "supervisors: $*" >&2; }
 
+# mem_mean START_CMD STOP_CMD: "VMRSS_MEAN VMRSS_MIN VMRSS_MAX RSSANON_MEAN"
+# over M fresh starts, each sampled with its one service up (crashsvc
+# pauses in its first run) and the supervisor left 0.3 s to settle
+mem_mean() {
+    local i out=$T/mem.samples
+    : >"$out"
+    for i in $(seq "$M"); do
+        export CRASHSVC_FILE=$T/mem.log CRASHSVC_N=1 CRASHSVC_LIVE_MS=0
+        : >"$CRASHSVC_FILE"
+        "$1"
+        if wait_starts "$CRASHSVC_FILE" 1 30; then
+            sleep 0.3 # settling, part of the measurement: not a wait for an event
+            mem "$SPID" >>"$out"
+        fi
+        "$2"
+    done
+    awk '{ r += $1; a += $2; if (!n++ || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+         END { if (!n) print "- - - -"; else printf "%.0f %d %d %.0f\n", r / n, lo, hi, a / n }' "$out"
+}
+
 # measure NAME LIVE START_CMD STOP_CMD: start the supervisor (START_CMD
 # sets SPID), time N restarts; the N+1-th run stays up (crashsvc pauses)
 measure() {
-    local name=$1 live=$2 log=$T/$1-$2.log lat mr idl
+    local name=$1 live=$2 log=$T/$1-$2.log lat mr idl mm
     : >"$log"
     export CRASHSVC_FILE=$log CRASHSVC_N=$((N + 1)) CRASHSVC_LIVE_MS=$live
     "$3"
@@ -90,12 +113,14 @@ measure() {
     read -r -a lat < <(latencies "$log")
     curves+=("$log|$name|$live")
     if [ "$live" -gt 0 ]; then
-        mr=$(mem "$SPID") idl=$(idle "$SPID")
-        echo "| $name | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | ${mr% *} | ${mr#* } | $idl |" >>"$rows"
+        idl=$(idle "$SPID")
+        "$4"
+        read -r -a mm < <(mem_mean "$3" "$4")
+        echo "| $name | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | ${mm[0]} (${mm[1]}–${mm[2]}) | ${mm[3]} | $idl |" >>"$rows"
     else
         echo "| $name | $live ms | ${lat[2]} | ${lat[0]} | ${lat[1]} | | | |" >>"$rows"
+        "$4"
     fi
-    "$4"
 }
 
 # hal-microkernel
@@ -152,7 +177,7 @@ hmk_start
 wait_starts "$CRASHSVC_FILE" 1 30 || { echo "idle service did not start" >&2; exit 1; }
 sleep 2 # attached and settled: a measurement starts after it, not a wait for it
 mr=$(mem "$SPID") idl=$(idle "$SPID")
-echo "| hal-microkernel, region attached (heartbeat 1 s) | idle | | | | ${mr% *} | ${mr#* } | $idl |" >>"$rows"
+echo "| hal-microkernel, region attached (heartbeat 1 s) | idle | | | | ${mr% *} (one start) | ${mr#* } | $idl |" >>"$rows"
 hmk_stop
 
 # the plot: per LIVE, each row's restart latencies as a distribution
@@ -186,7 +211,7 @@ elif [ -n "$plot" ]; then
 fi
 
 echo
-echo "| supervisor | run lives | restarts | restart p50 µs | p99 µs | VmRSS KiB | RssAnon KiB | idle wake-ups/min |"
+echo "| supervisor | run lives | restarts | restart p50 µs | p99 µs | VmRSS KiB, mean (min–max) of $M starts | RssAnon KiB, mean | idle wake-ups/min |"
 echo "|---|---|---|---|---|---|---|---|"
 cat "$rows"
 echo

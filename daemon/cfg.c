@@ -16,26 +16,31 @@
 #include "cfg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg_priv.h"
+#include "fmt.h"
 #include "hmk_ctl.h"
 
 #define CFG_DEFAULT_REGION "hal-microkernel"
+/* a configuration larger than this is not one (a wrong -c path, /dev/zero) */
+#define CFG_MAX_BYTES (4u << 20)
 
-void cfg_perr(struct pstate *ps, int line, const char *fmt, ...)
+void cfg_perr(struct pstate *ps, int line, const char *format, ...)
 {
     va_list ap;
 
     if (ps->failed)
         return; /* the first error is the one reported */
     ps->failed = true;
-    va_start(ap, fmt);
-    cfg_verror(ps->err, line, fmt, ap);
+    va_start(ap, format);
+    cfg_verror(ps->err, line, format, ap);
     va_end(ap);
 }
 
@@ -228,8 +233,8 @@ static const struct section_def {
 /* "daemon", "service NAME", "queue NAME": the current section's header */
 static const char *section_label(const struct pstate *ps, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s%s%s", sections[ps->sec].word, ps->sec_name ? " " : "",
-             ps->sec_name ? ps->sec_name : "");
+    fmt(buf, len, "%s%s%s", sections[ps->sec].word, ps->sec_name ? " " : "",
+        ps->sec_name ? ps->sec_name : "");
     return buf;
 }
 
@@ -290,40 +295,26 @@ static void check_section_line(struct pstate *ps, const char *line)
 static char *reader(char *str, int num, void *stream)
 {
     struct pstate *ps = stream;
-    size_t n = 0;
+    const char *nl;
+    size_t n;
 
     if (ps->failed)
         return NULL; /* stop at the first error */
-    if (ps->src.f) {
-        int ch;
-        /* not fgets: its length would stop at a NUL byte, hiding it */
-        while (n < (size_t)num - 1 && (ch = getc(ps->src.f)) != EOF) {
-            str[n++] = (char)ch;
-            if (ch == '\n')
-                break;
-        }
-        if (n == 0)
-            return NULL;
-        str[n] = '\0';
-    } else {
-        const char *nl;
-        if (!*ps->src.str)
-            return NULL;
-        nl = strchr(ps->src.str, '\n');
-        n = nl ? (size_t)(nl - ps->src.str + 1) : strlen(ps->src.str);
-        if (n > (size_t)num - 1)
-            n = (size_t)num - 1;
-        memcpy(str, ps->src.str, n);
-        str[n] = '\0';
-        ps->src.str += n;
-    }
+    if (ps->src.p == ps->src.end)
+        return NULL;
+    nl = memchr(ps->src.p, '\n', (size_t)(ps->src.end - ps->src.p));
+    n = nl ? (size_t)(nl - ps->src.p + 1) : (size_t)(ps->src.end - ps->src.p);
+    if (n > (size_t)num - 1)
+        n = (size_t)num - 1;
+    memcpy(str, ps->src.p, n);
+    str[n] = '\0';
+    ps->src.p += n;
     ps->line++;
-    if (n == (size_t)num - 1 && str[n - 1] != '\n' &&
-        (ps->src.f ? !feof(ps->src.f) : *ps->src.str != '\0')) {
+    if (n == (size_t)num - 1 && str[n - 1] != '\n' && ps->src.p != ps->src.end) {
         cfg_perr(ps, ps->line, "line too long (at most %d characters)", num - 2);
         return NULL;
     }
-    if (memchr(str, '\0', n) != NULL && strlen(str) != n) {
+    if (memchr(str, '\0', n) != NULL) {
         cfg_perr(ps, ps->line, "NUL byte in line");
         return NULL;
     }
@@ -417,10 +408,6 @@ static int load(struct cfg_src src, struct cfg **out, struct cfg_error *err)
     } else if (ret < 0 && !ps.failed) {
         cfg_perr(&ps, 0, "out of memory");
     }
-    if (!ps.failed && src.f && ferror(src.f)) {
-        cfg_free(c);
-        return -EIO;
-    }
     if (!ps.failed && cfg_check(c, key_given(SEC_DAEMON, c->daemon.seen, "rt-cpus"), err) < 0)
         ps.failed = true;
     if (ps.failed) {
@@ -433,20 +420,67 @@ static int load(struct cfg_src src, struct cfg **out, struct cfg_error *err)
 
 int cfg_load_string(const char *text, struct cfg **out, struct cfg_error *err)
 {
-    return load((struct cfg_src){ .str = text }, out, err);
+    return load((struct cfg_src){ .p = text, .end = text + strlen(text) }, out, err);
+}
+
+/* Read all of fd into *buf (malloc'ed, *len bytes). Not stdio: the daemon
+ * reads nothing else through a FILE, and a FILE's code is libc pages the
+ * supervisor would keep mapped for the rest of its life. */
+static int read_all(int fd, char **buf, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap), *nb;
+    ssize_t r;
+
+    if (!b)
+        return -ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= CFG_MAX_BYTES) {
+                free(b);
+                return -EFBIG;
+            }
+            cap *= 2;
+            nb = realloc(b, cap);
+            if (!nb) {
+                free(b);
+                return -ENOMEM;
+            }
+            b = nb;
+        }
+        r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            r = -errno;
+            free(b);
+            return (int)r;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
 }
 
 int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 {
-    FILE *f = fopen(path, "re");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0;
+    char *text = NULL;
     int ret;
 
-    if (!f) {
-        err->line = 0;
-        err->msg[0] = '\0';
+    err->line = 0;
+    err->msg[0] = '\0';
+    if (fd < 0)
         return -errno;
-    }
-    ret = load((struct cfg_src){ .f = f }, out, err);
-    fclose(f);
+    ret = read_all(fd, &text, &len);
+    close(fd);
+    if (ret < 0)
+        return ret;
+    ret = load((struct cfg_src){ .p = text, .end = text + len }, out, err);
+    free(text);
     return ret;
 }

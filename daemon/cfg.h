@@ -127,6 +127,18 @@ struct cfg_service *cfg_find(const struct cfg *c, const char *name);
  * trailing backslash, -ENODATA when there is no word. */
 int cfg_split_argv(const char *s, char ***argv_out);
 void cfg_strv_free(char **v);
+/* A decimal with a unit: DIGITS[.DIGITS] then one of units[] by name
+ * (name "" allows a bare number); *out = the number times the unit's mult,
+ * rounded to the nearest integer, exactly (decimal steps, no binary
+ * fractions: "0.1s" is 100 ms). Fractions past nine digits are dropped.
+ * -EINVAL for anything else (signs, blanks, exponents, hex, "inf"), -ERANGE
+ * above max. Not strtod: also keeps libc's float parser and its tables
+ * out of the long-lived daemon (issue 19). */
+struct cfg_unit {
+    const char *name;
+    uint64_t mult;
+};
+int cfg_parse_scaled(const char *s, const struct cfg_unit *units, size_t n_units, uint64_t max, uint64_t *out);
 /* "250ms", "2s", "1.5s", "2min", "1h"; a bare number means seconds. */
 int cfg_parse_duration_ms(const char *s, uint64_t *out);
 /* "3 in 60s" or "none" (-> 0, 0) */

@@ -7,27 +7,30 @@
  * reported.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "cfg_priv.h"
+#include "fmt.h"
 
-void cfg_verror(struct cfg_error *err, int line, const char *fmt, va_list ap)
+void cfg_verror(struct cfg_error *err, int line, const char *format, va_list ap)
 {
     err->line = line;
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    fmt_v(err->msg, sizeof(err->msg), format, ap);
 }
 
 /* Fills *err; returns -EINVAL. */
-static int fail(struct cfg_error *err, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct cfg_error *err, int line, const char *fmt, ...)
+static int fail(struct cfg_error *err, int line, const char *format, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct cfg_error *err, int line, const char *format, ...)
 {
     va_list ap;
 
-    va_start(ap, fmt);
-    cfg_verror(err, line, fmt, ap);
+    va_start(ap, format);
+    cfg_verror(err, line, format, ap);
     va_end(ap);
     return -EINVAL;
 }
@@ -58,8 +61,8 @@ static int visit(struct walk *w, unsigned i, unsigned depth)
         while (w->stack[start] != i)
             start++;
         for (unsigned k = start; k <= depth && len < sizeof(msg); k++)
-            len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s", k > start ? " -> " : "",
-                                    w->c->svc[w->stack[k]]->name);
+            len += (size_t)fmt(msg + len, sizeof(msg) - len, "%s%s", k > start ? " -> " : "",
+                               w->c->svc[w->stack[k]]->name);
         fail(w->err, s->line, "dependency cycle in after: %s", msg);
         return -ELOOP;
     }
@@ -152,14 +155,16 @@ static int grant_queues(struct cfg *c, struct cfg_error *err)
 static void read_isolated(cpu_set_t *set)
 {
     char buf[512];
-    FILE *f = fopen("/sys/devices/system/cpu/isolated", "re");
-    size_t n;
+    int fd = open("/sys/devices/system/cpu/isolated", O_RDONLY | O_CLOEXEC);
+    ssize_t n;
 
     CPU_ZERO(set);
-    if (!f)
+    if (fd < 0)
         return;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return;
     buf[n] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
     if (buf[0] && cfg_parse_cpu_list(buf, set) < 0)
@@ -173,7 +178,7 @@ static void cpu_list_format(const cpu_set_t *set, char *buf, size_t len)
     buf[0] = '\0';
     for (int i = 0; i < CPU_SETSIZE && off + 8 < len; i++)
         if (CPU_ISSET(i, set))
-            off += (size_t)snprintf(buf + off, len - off, "%s%d", off ? "," : "", i);
+            off += (size_t)fmt(buf + off, len - off, "%s%d", off ? "," : "", i);
 }
 
 /* A realtime class may not share a CPU with LinuxCNC's realtime threads:

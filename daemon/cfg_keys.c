@@ -156,13 +156,14 @@ static void p_int(struct pstate *ps, const struct key_def *k, void *obj, const c
 
 static void p_factor(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
 {
-    char *end;
-    double f = strtod(val, &end);
+    static const struct cfg_unit plain[] = { { "", 1000000000 } }; /* in 1e-9ths */
+    uint64_t v;
 
-    if (!isdigit((unsigned char)*val) || *end || !(f >= (double)k->min && f <= (double)k->max))
+    if (cfg_parse_scaled(val, plain, 1, (uint64_t)k->max * 1000000000, &v) < 0 ||
+        v < (uint64_t)k->min * 1000000000)
         bad_value(ps, k, val);
     else
-        *(double *)field(k, obj) = f;
+        *(double *)field(k, obj) = (double)v / 1e9;
 }
 
 static void p_size(struct pstate *ps, const struct key_def *k, void *obj, const char *val)

@@ -27,7 +27,7 @@ int cfg_parse_uint(const char *s, unsigned long long max, unsigned long long *ou
 
 /* --- cfg_check.c: the checks that need the whole file --- */
 /* Fills *err (the message formatted as by vsnprintf). */
-void cfg_verror(struct cfg_error *err, int line, const char *fmt, va_list ap)
+void cfg_verror(struct cfg_error *err, int line, const char *format, va_list ap)
     __attribute__((format(printf, 3, 0)));
 /* After every line was parsed: each service complete, its after= targets
  * known and acyclic (then c->svc in start order), each queue complete and
@@ -42,9 +42,11 @@ int cfg_check(struct cfg *c, bool rt_cpus_given, struct cfg_error *err);
  * [queue NAME] (cfg.c's sections[]). */
 enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_SERVICE, SEC_QUEUE };
 
+/* The text being parsed, whole in memory (a file is read in first): its
+ * length is explicit so that a NUL byte inside is seen, not taken as the end. */
 struct cfg_src {
-    FILE *f;          /* either a file ... */
-    const char *str;  /* ... or a string */
+    const char *p;    /* the next line starts here */
+    const char *end;
 };
 
 struct pstate {
@@ -61,7 +63,7 @@ struct pstate {
 };
 
 /* The line's error, unless there is one already: the first is reported. */
-void cfg_perr(struct pstate *ps, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cfg_perr(struct pstate *ps, int line, const char *format, ...) __attribute__((format(printf, 3, 4)));
 
 /* --- cfg_keys.c: every key of every section --- */
 struct key_def;

@@ -6,7 +6,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,32 +158,54 @@ fail:
     return ret;
 }
 
-int cfg_parse_duration_ms(const char *s, uint64_t *out)
+int cfg_parse_scaled(const char *s, const struct cfg_unit *units, size_t n_units, uint64_t max, uint64_t *out)
 {
-    static const struct { const char *unit; double ms; } units[] = {
-        { "", 1000.0 }, { "ms", 1.0 }, { "s", 1000.0 }, { "min", 60000.0 }, { "h", 3600000.0 },
-    };
-    char *end;
-    double v;
+    const uint64_t E9 = 1000000000ull;
+    uint64_t whole = 0, frac = 0, scale = E9, v;
+    bool huge = false;
+    const struct cfg_unit *u = NULL;
 
     if (!isdigit((unsigned char)*s))
         return -EINVAL; /* no sign, no blanks, no "inf"/"nan" */
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || !isfinite(v))
-        return -EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (!strcmp(end, units[i].unit)) {
-            double ms = v * units[i].ms;
-            if (ms > 1e12) /* > 31 years: surely a typo */
-                return -ERANGE;
-            if (ms < 0)
-                return -EINVAL;
-            *out = cfg_round_u64(ms);
-            return 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        if (whole > UINT64_MAX / 100)
+            huge = true; /* keeps reading: what follows must still be valid */
+        else
+            whole = whole * 10 + (uint64_t)(*s - '0');
+    }
+    if (*s == '.') {
+        s++;
+        if (!isdigit((unsigned char)*s))
+            return -EINVAL; /* "1." or "1.s" */
+        for (; isdigit((unsigned char)*s); s++) {
+            if (scale > 1) { /* frac is in 1e-9ths */
+                scale /= 10;
+                frac += (uint64_t)(*s - '0') * scale;
+            }
         }
     }
-    return -EINVAL;
+    for (size_t i = 0; i < n_units; i++)
+        if (!strcmp(s, units[i].name))
+            u = &units[i];
+    if (!u)
+        return -EINVAL;
+    if (huge || (u->mult && whole > max / u->mult))
+        return -ERANGE;
+    /* frac < 1e9: with mult up to 1e10 the product fits 64 bits */
+    v = whole * u->mult + (frac * u->mult + E9 / 2) / E9;
+    if (v > max)
+        return -ERANGE;
+    *out = v;
+    return 0;
+}
+
+int cfg_parse_duration_ms(const char *s, uint64_t *out)
+{
+    static const struct cfg_unit units[] = {
+        { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "h", 3600000 },
+    };
+    /* > 31 years: surely a typo */
+    return cfg_parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 1000000000000ull, out);
 }
 
 int cfg_parse_uint(const char *s, unsigned long long max, unsigned long long *out)

@@ -20,6 +20,7 @@
 
 #include "ctl_parse.h"
 #include "daemon.h"
+#include "fmt.h"
 #include "log.h"
 
 #define MAX_CLIENTS 32
@@ -133,8 +134,8 @@ int ctl_listen(const struct cfg_daemon *c)
     }
     if (!*c->control_socket)
         return 0;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->control_socket);
-    snprintf(dir, sizeof(dir), "%s", c->control_socket);
+    fmt(sa.sun_path, sizeof(sa.sun_path), "%s", c->control_socket);
+    fmt(dir, sizeof(dir), "%s", c->control_socket);
     slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
@@ -167,7 +168,7 @@ int ctl_listen(const struct cfg_daemon *c)
     if (ep_add(fd, &d.w_listen, EPOLLIN) < 0)
         goto fail;
     d.listen_fd = fd;
-    snprintf(d.listen_path, sizeof(d.listen_path), "%s", c->control_socket);
+    fmt(d.listen_path, sizeof(d.listen_path), "%s", c->control_socket);
     return 0;
 fail:
     ret = errno;
@@ -204,22 +205,22 @@ void reap_dead_clients(void)
     }
 }
 
-static int out_append(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int out_append(struct client *c, const char *fmt, ...)
+static int out_append(struct client *c, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static int out_append(struct client *c, const char *format, ...)
 {
     va_list ap;
     char *n;
     int len;
 
-    va_start(ap, fmt);
-    len = vsnprintf(NULL, 0, fmt, ap);
+    va_start(ap, format);
+    len = fmt_v(NULL, 0, format, ap);
     va_end(ap);
     n = realloc(c->out, c->out_len + (size_t)len + 1);
     if (!n)
         return -ENOMEM;
     c->out = n;
-    va_start(ap, fmt);
-    vsnprintf(c->out + c->out_len, (size_t)len + 1, fmt, ap);
+    va_start(ap, format);
+    fmt_v(c->out + c->out_len, (size_t)len + 1, format, ap);
     va_end(ap);
     c->out_len += (size_t)len;
     return 0;

@@ -1,10 +1,12 @@
 /* log.c - see log.h */
 #include "log.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int log_level = LOG_INFO;
 
@@ -31,7 +33,7 @@ int log_level_parse(const char *s)
     return -EINVAL;
 }
 
-void log_msg(int prio, const char *fmt, ...)
+void log_msg(int prio, const char *format, ...)
 {
     char line[1024];
     int saved = errno; /* so callers can use %m after other work */
@@ -40,15 +42,23 @@ void log_msg(int prio, const char *fmt, ...)
 
     if (prio > log_level)
         return;
-    n = snprintf(line, sizeof(line), "<%d>", prio);
-    va_start(ap, fmt);
+    n = fmt(line, sizeof(line), "<%d>", prio);
+    va_start(ap, format);
     errno = saved;
-    vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    fmt_v(line + n, sizeof(line) - (size_t)n - 1, format, ap);
     va_end(ap);
-    /* one write per line so lines from a burst never interleave mid-line */
+    /* one write(2) per line, not stdio: lines from a burst never interleave
+     * mid-line, and no FILE code is kept mapped by a long-lived daemon */
     n = (int)strlen(line);
     line[n++] = '\n';
-    fwrite(line, 1, (size_t)n, stderr);
-    fflush(stderr);
+    for (const char *p = line; n > 0;) {
+        ssize_t w = write(STDERR_FILENO, p, (size_t)n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* nowhere to say it: a log line is not worth blocking for */
+        p += w;
+        n -= (int)w;
+    }
     errno = saved;
 }

@@ -15,7 +15,7 @@ int log_get_level(void);
 /* "err", "warning", "info", "debug" -> level, or -EINVAL. */
 int log_level_parse(const char *s);
 
-void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_msg(int prio, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)

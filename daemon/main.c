@@ -21,7 +21,6 @@
  * toward its goal; the control socket's clients are in ctl.c.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,37 +335,99 @@ static void usage(FILE *f)
     fprintf(f, "Usage: hal-microkernel [-c FILE] [-n]\n"
                "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
                "  -n, --check        check the configuration and exit (0 = valid)\n"
-               "  -h, --help         this text\n");
+               "  -h, --help         this text\n"
+               "      --version      the version\n");
+}
+
+enum args { ARGS_RUN, ARGS_CHECK, ARGS_HELP, ARGS_VERSION, ARGS_BAD };
+
+/* The command line, by hand rather than getopt_long: getopt is the only
+ * thing that would pull in another page-cache window of libc text and one of
+ * its rodata (POSIXLY_CORRECT) into a supervisor that lives for months, and
+ * issue 19 holds its memory to s6-supervise's. Accepted: -c FILE, -cFILE,
+ * --config FILE, --config=FILE, -n, --check, -h, --help, --version,
+ * clusters such as -nc FILE, and "--" ending the options. */
+static enum args parse_args(int argc, char **argv)
+{
+    enum args what = ARGS_RUN;
+    int i;
+
+    for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[1] == '-') {
+            const char *eq = strchr(a, '=');
+            size_t n = eq ? (size_t)(eq - a) : strlen(a);
+
+            if (n == 8 && strncmp(a, "--config", n) == 0) {
+                if (eq) {
+                    d.config_path = eq + 1;
+                } else if (i + 1 < argc) {
+                    d.config_path = argv[++i];
+                } else {
+                    fprintf(stderr, "hal-microkernel: option '--config' needs a FILE\n");
+                    return ARGS_BAD;
+                }
+            } else if (!eq && strcmp(a, "--check") == 0) {
+                what = what == ARGS_RUN ? ARGS_CHECK : what;
+            } else if (!eq && strcmp(a, "--help") == 0) {
+                return ARGS_HELP;
+            } else if (!eq && strcmp(a, "--version") == 0) {
+                return ARGS_VERSION;
+            } else {
+                fprintf(stderr, "hal-microkernel: unknown option '%s'\n", a);
+                return ARGS_BAD;
+            }
+            continue;
+        }
+        for (const char *p = a + 1; *p; p++) {
+            if (*p == 'n') {
+                what = ARGS_CHECK;
+            } else if (*p == 'h') {
+                return ARGS_HELP;
+            } else if (*p == 'c') {
+                if (p[1]) {
+                    d.config_path = p + 1;
+                } else if (i + 1 < argc) {
+                    d.config_path = argv[++i];
+                } else {
+                    fprintf(stderr, "hal-microkernel: option '-c' needs a FILE\n");
+                    return ARGS_BAD;
+                }
+                break;
+            } else {
+                fprintf(stderr, "hal-microkernel: unknown option '-%c'\n", *p);
+                return ARGS_BAD;
+            }
+        }
+    }
+    if (i != argc) {
+        fprintf(stderr, "hal-microkernel: unexpected argument '%s'\n", argv[i]);
+        return ARGS_BAD;
+    }
+    return what;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
     struct cfg_error err;
     struct cfg *cfg = NULL;
     bool check = false;
     sigset_t mask;
     uint64_t wd_usec = 0;
-    int opt, ret, rc = 1;
+    int ret, rc = 1;
 
     d.config_path = DEFAULT_CONFIG;
-    while ((opt = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': d.config_path = optarg; break;
-        case 'n': check = true; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': puts("hal-microkernel " HMK_VERSION); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
+    switch (parse_args(argc, argv)) {
+    case ARGS_RUN: break;
+    case ARGS_CHECK: check = true; break;
+    case ARGS_HELP: usage(stdout); return 0;
+    case ARGS_VERSION: puts("hal-microkernel " HMK_VERSION); return 0;
+    case ARGS_BAD: usage(stderr); return 2;
     }
     ret = cfg_load(d.config_path, &cfg, &err);
     if (ret == -EINVAL) {

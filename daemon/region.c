@@ -1,6 +1,7 @@
 /* region.c - see region.h */
 #include "region.h"
 #include "alive.h"
+#include "fmt.h"
 #include "halmk_priv.h"
 #include "halmk_service.h"
 #include "relay.h"
@@ -66,7 +67,7 @@ int region_init(struct region *g, const char *name)
     g->change_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (g->change_fd < 0)
         return -errno;
-    snprintf(g->name, sizeof(g->name), "%s", name);
+    fmt(g->name, sizeof(g->name), "%s", name);
     g->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (g->retry_fd < 0)
         return -errno;
@@ -172,7 +173,7 @@ static void watcher_start(struct region *g)
     w = calloc(1, sizeof(*w));
     if (!w)
         return;
-    snprintf(w->name, sizeof(w->name), "%s", g->name);
+    fmt(w->name, sizeof(w->name), "%s", g->name);
     w->seq = hmk_change_seq(g->r);
     w->fd = fcntl(g->change_fd, F_DUPFD_CLOEXEC, 3);
     if (w->fd < 0) {
@@ -348,9 +349,9 @@ static void pinmon_log(struct region *g, unsigned i, const char *name, const cha
     if (!pinmon_bucket_take(&g->bucket, now_ms))
         return; /* counted; reported by the summary line */
     if (pinmon_format(a, va, sizeof(va)) < 0)
-        snprintf(va, sizeof(va), "?");
+        fmt(va, sizeof(va), "?");
     if (pinmon_format(b, vb, sizeof(vb)) < 0)
-        snprintf(vb, sizeof(vb), "?");
+        fmt(vb, sizeof(vb), "?");
     log_info("[PIN-MON] Pin %u (%s)%s changed: %s -> %s", i, name, side, va, vb);
 }
 
@@ -460,7 +461,7 @@ void region_rename(struct region *g, const char *name)
     if (g->r)
         log_info("Detached from region '%s'", g->name);
     detach(g);
-    snprintf(g->name, sizeof(g->name), "%s", name);
+    fmt(g->name, sizeof(g->name), "%s", name);
     g->last_err = 0;
     g->retries = 0;
     region_try_attach(g);

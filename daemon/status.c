@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "fmt.h"
 #include "notify.h"
 
 void status_format(const struct status_counts *c, char *buf, size_t len)
@@ -12,12 +13,12 @@ void status_format(const struct status_counts *c, char *buf, size_t len)
 
     for (int i = 0; i < SVC_STATE_COUNT; i++)
         total += c->n[i];
-    n = (size_t)snprintf(buf, len, "%u service%s: %u running", total, total == 1 ? "" : "s", c->n[SVC_RUNNING]);
+    n = (size_t)fmt(buf, len, "%u service%s: %u running", total, total == 1 ? "" : "s", c->n[SVC_RUNNING]);
     for (int i = 0; i < SVC_STATE_COUNT && n < len; i++)
         if (i != SVC_RUNNING && c->n[i])
-            n += (size_t)snprintf(buf + n, len - n, ", %u %s", c->n[i], svc_state_name(i));
+            n += (size_t)fmt(buf + n, len - n, ", %u %s", c->n[i], svc_state_name(i));
     if (n < len)
-        snprintf(buf + n, len - n, "; region %s %s", c->region, c->attached ? "attached" : "absent");
+        fmt(buf + n, len - n, "; region %s %s", c->region, c->attached ? "attached" : "absent");
 }
 
 int status_update(struct status_notifier *sn, const struct status_counts *c)
@@ -28,7 +29,7 @@ int status_update(struct status_notifier *sn, const struct status_counts *c)
     status_format(c, line, sizeof(line));
     if (!strcmp(line, sn->last))
         return 0;
-    snprintf(msg, sizeof(msg), "STATUS=%s", line);
+    fmt(msg, sizeof(msg), "STATUS=%s", line);
     r = notify_send(msg);
     if (r < 0)
         return r; /* try again on the next change */

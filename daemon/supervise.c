@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fmt.h"
 #include "hmk_region.h"
 #include "log.h"
 #include "reap.h"
@@ -66,7 +67,7 @@ struct svc *svc_new(struct cfg_service *c)
     s->linger.pidfd = -1;
     s->tm = (struct telem)TELEM_INIT;
     s->state = SVC_STOPPED;
-    snprintf(s->last_exit, sizeof(s->last_exit), "-");
+    fmt(s->last_exit, sizeof(s->last_exit), "-");
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (s->timer_fd < 0 || ep_add(s->timer_fd, &s->w_timer, EPOLLIN) < 0 || svc_set_cfg(s, c) < 0) {
         if (s->timer_fd >= 0)
@@ -101,9 +102,9 @@ bool svc_has_process(const struct svc *s)
 /* A service's lifecycle line (started, exited, restarting), rate-limited:
  * a crash loop must not flood the journal. What was held back is reported
  * in one line when the next window opens. */
-static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *fmt, ...)
+static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *format, ...)
     __attribute__((format(printf, 4, 5)));
-static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *fmt, ...)
+static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *format, ...)
 {
     char line[512];
     unsigned held;
@@ -115,8 +116,8 @@ static void svc_log(struct svc *s, struct ratelog *rl, int prio, const char *fmt
                  s->cfg->name, held, RATELOG_BURST, RATELOG_WINDOW_MS / 1000);
     if (!ok)
         return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    va_start(ap, format);
+    fmt_v(line, sizeof(line), format, ap);
     va_end(ap);
     log_msg(prio, "%s", line);
 }
@@ -273,7 +274,7 @@ static void svc_do_spawn(struct svc *s)
     s->ready_len = 0;
     s->revoke_due = false; /* granted again, from this start's configuration */
     s->not_ready = s->group_termed = false;
-    snprintf(what, sizeof(what), "starting service %s", s->cfg->name);
+    fmt(what, sizeof(what), "starting service %s", s->cfg->name);
     pass.chan_fd = svc_channel(s);
     ret = telem_open(&s->tm, s->cfg->deadline_ns);
     if (fds_lacking(-ret)) {
@@ -297,7 +298,7 @@ static void svc_do_spawn(struct svc *s)
         struct svc_exit_info x = { .goal_up = s->goal_up, .restart = s->cfg->restart };
         errno = -ret;
         svc_log(s, &s->rl_spawn, LOG_ERR, "Failed to start service %s: %s", s->cfg->name, strerror(-ret));
-        snprintf(s->last_exit, sizeof(s->last_exit), "spawn failed: %s", strerror(-ret));
+        fmt(s->last_exit, sizeof(s->last_exit), "spawn failed: %s", strerror(-ret));
         s->proc = (struct svc_proc){ 0, -1, -1, -1 };
         /* not the program's fault (fork/pipe failed): count it as a crash so
          * the backoff and crash limit still apply */
@@ -391,23 +392,23 @@ static void describe_exit(struct svc *s, const siginfo_t *si, bool *clean)
     if (s->have_report) {
         char cls[40]; /* "deadline:R/D/P" in ns fits */
         if (s->report.step == SVC_STEP_EXEC) {
-            snprintf(s->last_exit, sizeof(s->last_exit), "exec failed: %s", strerror(s->report.err));
+            fmt(s->last_exit, sizeof(s->last_exit), "exec failed: %s", strerror(s->report.err));
         } else if (s->report.step == SVC_STEP_SCHED) {
             /* the kernel said no (EPERM: no CAP_SYS_NICE or an RT-throttled
              * cgroup; EBUSY: deadline admission; EINVAL: outside its limits) */
             sched_format(&s->cfg->sched, cls, sizeof(cls));
-            snprintf(s->last_exit, sizeof(s->last_exit), "sched %s refused: %s", cls,
-                     strerror(s->report.err));
+            fmt(s->last_exit, sizeof(s->last_exit), "sched %s refused: %s", cls,
+                strerror(s->report.err));
         } else
-            snprintf(s->last_exit, sizeof(s->last_exit), "%s failed: %s", svc_step_name(s->report.step),
-                     strerror(s->report.err));
+            fmt(s->last_exit, sizeof(s->last_exit), "%s failed: %s", svc_step_name(s->report.step),
+                strerror(s->report.err));
     } else if (si->si_code == CLD_EXITED) {
         *clean = si->si_status == 0;
-        snprintf(s->last_exit, sizeof(s->last_exit), "exited %d", si->si_status);
+        fmt(s->last_exit, sizeof(s->last_exit), "exited %d", si->si_status);
     } else {
         const char *name = sigabbrev_np(si->si_status);
-        snprintf(s->last_exit, sizeof(s->last_exit), "killed by SIG%s%s", name ? name : "?",
-                 si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+        fmt(s->last_exit, sizeof(s->last_exit), "killed by SIG%s%s", name ? name : "?",
+            si->si_code == CLD_DUMPED ? " (core dumped)" : "");
     }
 }
 
@@ -455,21 +456,27 @@ void svc_read_ready(struct svc *s)
     close_fd(&s->proc.ready_fd); /* EOF without READY=1: it stays starting */
 }
 
-/* "64 MiB", "61.6 MiB", "512 KiB" */
+/* "64 MiB", "61.6 MiB", "512 KiB": tenths in integers (fmt.h has no %f) */
 static void fmt_size(uint64_t bytes, char *buf, size_t len)
 {
     static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
-    double v = (double)bytes;
+    uint64_t div = 1, whole, tenths;
     unsigned u = 0;
 
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
+    while (bytes / div >= 1024 && u < 4) {
+        div *= 1024;
         u++;
     }
-    if (v == (double)(uint64_t)v)
-        snprintf(buf, len, "%llu %s", (unsigned long long)v, unit[u]);
+    whole = bytes / div;
+    tenths = ((bytes % div) * 10 + div / 2) / div;
+    if (tenths == 10) {
+        whole++;
+        tenths = 0;
+    }
+    if (bytes % div == 0)
+        fmt(buf, len, "%llu %s", (unsigned long long)whole, unit[u]);
     else
-        snprintf(buf, len, "%.1f %s", v, unit[u]);
+        fmt(buf, len, "%llu.%llu %s", (unsigned long long)whole, (unsigned long long)tenths, unit[u]);
 }
 
 /* ru: the process's resource usage (peak resident set), NULL if unknown. */
@@ -498,8 +505,8 @@ static void svc_exited(struct svc *s, const siginfo_t *si, const struct rusage *
     x.not_ready = s->not_ready;
     if (s->not_ready) { /* stopped for it: a failed start, however it ended */
         clean = false;
-        snprintf(s->last_exit, sizeof(s->last_exit), "not ready within %llu ms",
-                 (unsigned long long)s->cfg->ready_timeout_ms);
+        fmt(s->last_exit, sizeof(s->last_exit), "not ready within %llu ms",
+            (unsigned long long)s->cfg->ready_timeout_ms);
     }
     /* a child short of descriptors or memory before exec is retried like a
      * crash; any other report stays wrong until the configuration changes */
@@ -515,7 +522,7 @@ static void svc_exited(struct svc *s, const siginfo_t *si, const struct rusage *
             char lim[32], peak[32];
             fmt_size(s->cfg->limit_as, lim, sizeof(lim));
             fmt_size((uint64_t)ru->ru_maxrss * 1024u, peak, sizeof(peak));
-            snprintf(mem, sizeof(mem), " (limit-as %s; peak resident %s)", lim, peak);
+            fmt(mem, sizeof(mem), " (limit-as %s; peak resident %s)", lim, peak);
         }
         if (s->have_report)
             svc_log(s, &s->rl, LOG_ERR, "Service %s: %s", s->cfg->name, s->last_exit);
@@ -672,12 +679,14 @@ void svc_timer(struct svc *s)
 
 static void fmt_ns(uint64_t ns, char *buf, size_t len)
 {
-    if (ns >= 10000000ull)
-        snprintf(buf, len, "%.0f ms", ns / 1e6);
-    else if (ns >= 10000ull)
-        snprintf(buf, len, "%.2f ms", ns / 1e6);
-    else
-        snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+    if (ns >= 10000000ull) {
+        fmt(buf, len, "%llu ms", (unsigned long long)((ns + 500000) / 1000000));
+    } else if (ns >= 10000ull) {
+        unsigned long long hundredths = (ns + 5000) / 10000; /* of a millisecond */
+        fmt(buf, len, "%llu.%02llu ms", hundredths / 100, hundredths % 100);
+    } else {
+        fmt(buf, len, "%llu ns", (unsigned long long)ns);
+    }
 }
 
 /* [DEADLINE]: a service's first missed reaction at once, later ones

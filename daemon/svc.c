@@ -1,5 +1,6 @@
 /* svc.c - see svc.h */
 #include "svc.h"
+#include "fmt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -77,7 +78,7 @@ bool svc_group_pinned(pid_t pgid)
         int fd;
         if (de->d_name[0] == '.')
             continue;
-        snprintf(path, sizeof(path), "/proc/self/task/%.16s/children", de->d_name);
+        fmt(path, sizeof(path), "/proc/self/task/%.16s/children", de->d_name);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             continue;
@@ -150,22 +151,21 @@ int svc_build_env(const struct cfg_service *cfg, const char *region, const char 
     for (; i < n; i++)
         if (!(env[i] = strdup(cfg->env[i])))
             goto oom;
-    if (asprintf(&env[i++], HMK_ENV_REGION "=%s", region) < 0)
-        goto oom_last;
-    if (cfg->ready == CFG_READY_FD && asprintf(&env[i++], HMK_ENV_READY_FD "=%d", SVC_READY_FD) < 0)
-        goto oom_last;
-    if (pass && pass->chan_fd >= 0 && asprintf(&env[i++], HMK_ENV_CHANNEL_FD "=%d", SVC_CHANNEL_FD) < 0)
-        goto oom_last;
-    if (pass && pass->telem_fd >= 0 &&
-        asprintf(&env[i++], HMK_ENV_TELEMETRY_FD "=%d", SVC_TELEMETRY_FD) < 0)
-        goto oom_last;
-    if (cfg->has_writes && ctl && *ctl && asprintf(&env[i++], HMK_ENV_CONTROL_SOCKET "=%s", ctl) < 0)
-        goto oom_last;
+    if (!(env[i++] = fmt_dup(HMK_ENV_REGION "=%s", region)))
+        goto oom;
+    if (cfg->ready == CFG_READY_FD && !(env[i++] = fmt_dup(HMK_ENV_READY_FD "=%d", SVC_READY_FD)))
+        goto oom;
+    if (pass && pass->chan_fd >= 0 && !(env[i++] = fmt_dup(HMK_ENV_CHANNEL_FD "=%d", SVC_CHANNEL_FD)))
+        goto oom;
+    if (pass && pass->telem_fd >= 0 && !(env[i++] = fmt_dup(HMK_ENV_TELEMETRY_FD "=%d", SVC_TELEMETRY_FD)))
+        goto oom;
+    if (cfg->has_writes && ctl && *ctl && !(env[i++] = fmt_dup(HMK_ENV_CONTROL_SOCKET "=%s", ctl)))
+        goto oom;
     if (cfg->has_queues) {
         /* libhalmk lets it open exactly these queues, for these directions */
         if (!(env[i++] = join_env(HMK_ENV_QUEUES_SEND "=", cfg->q_send)) ||
             !(env[i++] = join_env(HMK_ENV_QUEUES_RECV "=", cfg->q_recv)))
-            goto oom_last;
+            goto oom;
     }
     if (cfg->has_writes) {
         /* libhalmk grants write access to exactly these pins */
@@ -175,7 +175,7 @@ int svc_build_env(const struct cfg_service *cfg, const char *region, const char 
             len += strlen(*w) + 1;
         e = env[i++] = malloc(len);
         if (!e)
-            goto oom_last;
+            goto oom;
         strcpy(e, HMK_ENV_WRITE_PINS "=");
         for (char **w = cfg->writes; w && *w; w++) {
             if (w != cfg->writes)
@@ -185,8 +185,6 @@ int svc_build_env(const struct cfg_service *cfg, const char *region, const char 
     }
     *out = env;
     return 0;
-oom_last:
-    env[i - 1] = NULL; /* asprintf leaves it undefined */
 oom:
     cfg_strv_free(env);
     return -ENOMEM;

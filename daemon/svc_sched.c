@@ -1,10 +1,10 @@
 /* svc_sched.c - see svc_sched.h */
 #include "svc_sched.h"
 #include "cfg.h"
+#include "fmt.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,31 +33,22 @@ static const struct { const char *name; enum sched_class cls; } plain[] = {
 /* "2ms", "500us", "1.5ms", "10000000ns", "1s": a unit is required */
 static int parse_ns(const char *s, const char *end, uint64_t *out)
 {
-    static const struct { const char *unit; double ns; } units[] = {
-        { "ns", 1.0 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
+    static const struct cfg_unit units[] = {
+        { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
     };
-    char buf[32], *num_end;
+    char buf[32];
     size_t n = (size_t)(end - s);
-    double v;
+    int ret;
 
-    if (n == 0 || n >= sizeof(buf) || !isdigit((unsigned char)*s))
+    if (n == 0 || n >= sizeof(buf))
         return -EINVAL;
     memcpy(buf, s, n);
     buf[n] = '\0';
-    errno = 0;
-    v = strtod(buf, &num_end);
-    if (errno || !isfinite(v))
-        return -EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (!strcmp(num_end, units[i].unit)) {
-            double ns = v * units[i].ns;
-            if (ns < 1.0 || ns > 1e11) /* 100 s: surely a typo */
-                return -ERANGE;
-            *out = cfg_round_u64(ns);
-            return 0;
-        }
-    }
-    return -EINVAL;
+    /* 100 s: surely a typo */
+    ret = cfg_parse_scaled(buf, units, sizeof(units) / sizeof(units[0]), 100000000000ull, out);
+    if (ret == 0 && *out == 0)
+        return -ERANGE; /* under half a nanosecond */
+    return ret;
 }
 
 int sched_parse_ns(const char *s, uint64_t *out)
@@ -147,7 +138,7 @@ static const char *fmt_ns(uint64_t ns, char buf[24])
     };
     for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
         if (ns % u[i].div == 0) {
-            snprintf(buf, 24, "%llu%s", (unsigned long long)(ns / u[i].div), u[i].unit);
+            fmt(buf, 24, "%llu%s", (unsigned long long)(ns / u[i].div), u[i].unit);
             break;
         }
     }
@@ -157,16 +148,16 @@ static const char *fmt_ns(uint64_t ns, char buf[24])
 void sched_format(const struct sched_spec *sp, char *buf, unsigned len)
 {
     switch (sp->cls) {
-    case SCHED_CLASS_UNSET: snprintf(buf, len, "inherited"); break;
-    case SCHED_CLASS_OTHER: snprintf(buf, len, "other"); break;
-    case SCHED_CLASS_BATCH: snprintf(buf, len, "batch"); break;
-    case SCHED_CLASS_IDLE: snprintf(buf, len, "idle"); break;
-    case SCHED_CLASS_FIFO: snprintf(buf, len, "fifo:%u", sp->prio); break;
-    case SCHED_CLASS_RR: snprintf(buf, len, "rr:%u", sp->prio); break;
+    case SCHED_CLASS_UNSET: fmt(buf, len, "inherited"); break;
+    case SCHED_CLASS_OTHER: fmt(buf, len, "other"); break;
+    case SCHED_CLASS_BATCH: fmt(buf, len, "batch"); break;
+    case SCHED_CLASS_IDLE: fmt(buf, len, "idle"); break;
+    case SCHED_CLASS_FIFO: fmt(buf, len, "fifo:%u", sp->prio); break;
+    case SCHED_CLASS_RR: fmt(buf, len, "rr:%u", sp->prio); break;
     case SCHED_CLASS_DEADLINE: {
         char r[24], d[24], p[24];
-        snprintf(buf, len, "deadline:%s/%s/%s", fmt_ns(sp->runtime_ns, r), fmt_ns(sp->deadline_ns, d),
-                 fmt_ns(sp->period_ns, p));
+        fmt(buf, len, "deadline:%s/%s/%s", fmt_ns(sp->runtime_ns, r), fmt_ns(sp->deadline_ns, d),
+            fmt_ns(sp->period_ns, p));
         break;
     }
     }

@@ -1,5 +1,6 @@
 /* telemetry.c - see telemetry.h */
 #include "telemetry.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,14 +84,14 @@ uint64_t telem_misses_due(struct telem *t, const struct telem_snap *s, uint64_t 
 
 int telem_format(const char *name, const struct telem_snap *s, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "stats\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t", name,
-                     (unsigned long long)s->deadline_ns, (unsigned long long)s->count,
-                     (unsigned long long)s->misses, (unsigned long long)s->max_ns,
-                     (unsigned long long)s->sum_ns);
+    int n = fmt(buf, len, "stats\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t", name,
+                (unsigned long long)s->deadline_ns, (unsigned long long)s->count,
+                (unsigned long long)s->misses, (unsigned long long)s->max_ns,
+                (unsigned long long)s->sum_ns);
 
     for (unsigned k = 0; k < HMK_TELEMETRY_BUCKETS && n > 0 && (size_t)n < len; k++)
-        n += snprintf(buf + n, len - (size_t)n, "%s%llu", k ? "," : "", (unsigned long long)s->hist[k]);
+        n += fmt(buf + n, len - (size_t)n, "%s%llu", k ? "," : "", (unsigned long long)s->hist[k]);
     if (n > 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, "\n");
+        n += fmt(buf + n, len - (size_t)n, "\n");
     return n > 0 && (size_t)n < len ? n : -ENOSPC;
 }

@@ -44,6 +44,9 @@ _Static_assert(HMK_DIR_IN == (int)HMK_RD_IN && HMK_DIR_OUT == (int)HMK_RD_OUT &&
 #define HMK_SKIP_RETRY 0
 #endif
 
+#define SHM_DIR "/dev/shm/" /* where shm_open(3) keeps "/name" */
+
+/* A region's name fits r->name and, after SHM_DIR, a path of NAME_MAX + 16. */
 static int hmk_name_valid(const char *name)
 {
     size_t len = strlen(name);
@@ -144,7 +147,11 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
     /* always read-only: writes go to a channel, never to the region. Not
      * blocking, and only a regular file: a FIFO squatting the name must
      * give an error, not hang us */
-    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    /* by hand, not snprintf: the daemon attaches through here, and libc's
+     * printf is pages it otherwise never keeps mapped (daemon/fmt.h). The
+     * name's length was checked above, so both fit. */
+    memcpy(path, SHM_DIR, sizeof(SHM_DIR) - 1);
+    strcpy(path + sizeof(SHM_DIR) - 1, name);
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0)
         return errno == ELOOP ? -EBADMSG : -errno;
@@ -186,7 +193,7 @@ int hmk_open(const char *name, unsigned flags, hmk_region **out)
     r->size = h.region_size;
     r->flags = flags;
     r->generation = h.generation;
-    snprintf(r->name, sizeof(r->name), "%s", name);
+    strcpy(r->name, name); /* fits: hmk_name_valid */
     memcpy(r->prefix, h.hal_prefix, sizeof(r->prefix));
     r->prefix[sizeof(r->prefix) - 1] = '\0';
     ret = hmk_grants_load(r);

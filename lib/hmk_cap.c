@@ -446,17 +446,30 @@ int hmk_cap_fanout(hmk_region *r)
     return n < 0 ? -errno : (int)n;
 }
 
+/* s appended at dst[at], up to cap bytes in all; the new end */
+static size_t put_str(char *dst, size_t at, size_t cap, const char *s)
+{
+    while (*s && at < cap)
+        dst[at++] = *s++;
+    return at;
+}
+
 void hmk_poke_addr(const char *region, struct sockaddr_un *a, socklen_t *len)
 {
-    int n;
+    /* after the leading NUL, at most what snprintf would have kept */
+    const size_t cap = sizeof(a->sun_path) - 2;
+    char *p = a->sun_path + 1;
+    size_t n;
 
     memset(a, 0, sizeof(*a));
     a->sun_family = AF_UNIX;
-    /* abstract: no file whose permissions or existence anyone must manage */
-    n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "hal-microkernel/%s/relay", region);
-    if (n < 0 || (size_t)n >= sizeof(a->sun_path) - 1)
-        n = (int)sizeof(a->sun_path) - 2;
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    /* abstract: no file whose permissions or existence anyone must manage.
+     * Built by hand, not snprintf: the daemon's relay binds it, and libc's
+     * printf is pages the daemon otherwise never keeps mapped (daemon/fmt.h) */
+    n = put_str(p, 0, cap, "hal-microkernel/");
+    n = put_str(p, n, cap, region);
+    n = put_str(p, n, cap, "/relay");
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 }
 
 void hmk_relay_poke(hmk_region *r)

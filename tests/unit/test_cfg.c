@@ -305,6 +305,44 @@ static void test_nul_byte_in_file(void **state)
     assert_non_null(strstr(err.msg, "NUL byte"));
 }
 
+/* Not a configuration: an endless or huge file is refused, not read
+ * until memory runs out. */
+static void test_file_too_big(void **state)
+{
+    struct cfg_error err;
+    struct cfg *c = NULL;
+    (void)state;
+    assert_int_equal(cfg_load("/dev/zero", &c, &err), -EFBIG);
+    assert_null(c);
+}
+
+/* The last line counts without its newline; a long line in a file is
+ * reported as in a string. */
+static void test_file_edges(void **state)
+{
+    char path[] = "/tmp/hmk-cfg-edge.XXXXXX", text[600];
+    struct cfg_error err;
+    struct cfg *c = NULL;
+    int fd = mkstemp(path), n;
+    (void)state;
+
+    assert_true(fd >= 0);
+    n = snprintf(text, sizeof(text), "[daemon]\nlog-level = debug");
+    assert_int_equal(write(fd, text, (size_t)n), n);
+    assert_int_equal(cfg_load(path, &c, &err), 0);
+    assert_int_equal(c->daemon.log_level, LOG_DEBUG);
+    cfg_free(c);
+    c = NULL;
+    n = snprintf(text, sizeof(text), "\n[service a]\nexec = a\nenv = X=%0500d\n", 0);
+    assert_int_equal(write(fd, text, (size_t)n), n);
+    close(fd);
+    assert_int_equal(cfg_load(path, &c, &err), -EINVAL);
+    unlink(path);
+    assert_null(c);
+    assert_int_equal(err.line, 5);
+    assert_non_null(strstr(err.msg, "line too long"));
+}
+
 static void test_missing_file(void **state)
 {
     struct cfg_error err;
@@ -337,6 +375,54 @@ static void test_split(void **state)
     assert_int_equal(cfg_split_argv("   ", &v), -ENODATA);
     assert_int_equal(cfg_split_argv("a \"b", &v), -EINVAL);
     assert_int_equal(cfg_split_argv("a\\", &v), -EINVAL);
+}
+
+/* Decimals with units, exact: no binary fractions, no exponents or signs,
+ * rounding to the nearest, range checked before anything overflows. */
+static void test_scaled(void **state)
+{
+    static const char *const bad[] = { "", "1.", ".5", "1.s", "+1", "-1", " 1", "1 ", "1e3s", "0x10",
+                                       "1,5s", "inf", "nan", "1.5x", "1.5.5s" };
+    struct cfg_error err;
+    struct cfg *c = NULL;
+    uint64_t ms, ns;
+    (void)state;
+
+    assert_int_equal(cfg_parse_duration_ms("0.1s", &ms), 0);
+    assert_int_equal(ms, 100);
+    assert_int_equal(cfg_parse_duration_ms("1.0005s", &ms), 0); /* 1000.5 ms: half up */
+    assert_int_equal(ms, 1001);
+    assert_int_equal(cfg_parse_duration_ms("1.0004999999999s", &ms), 0); /* digits past 9 dropped */
+    assert_int_equal(ms, 1000);
+    assert_int_equal(cfg_parse_duration_ms("0.25min", &ms), 0);
+    assert_int_equal(ms, 15000);
+    assert_int_equal(cfg_parse_duration_ms("1000000000000ms", &ms), 0); /* the maximum */
+    assert_int_equal(cfg_parse_duration_ms("1000000000000.4ms", &ms), 0);
+    assert_int_equal(ms, 1000000000000ull);
+    assert_int_equal(cfg_parse_duration_ms("1000000000000.5ms", &ms), -ERANGE);
+    assert_int_equal(cfg_parse_duration_ms("18446744073709551616", &ms), -ERANGE);
+    assert_int_equal(cfg_parse_duration_ms("99999999999999999999999999h", &ms), -ERANGE);
+    assert_int_equal(cfg_parse_duration_ms("99999999999999999999999999x", &ms), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (cfg_parse_duration_ms(bad[i], &ms) != -EINVAL)
+            fail_msg("duration '%s' accepted", bad[i]);
+
+    assert_int_equal(sched_parse_ns("1.5ms", &ns), 0);
+    assert_int_equal(ns, 1500000);
+    assert_int_equal(sched_parse_ns("0.6ns", &ns), 0); /* rounds to 1 ns */
+    assert_int_equal(ns, 1);
+    assert_int_equal(sched_parse_ns("0.4ns", &ns), -ERANGE);
+    assert_int_equal(sched_parse_ns("100s", &ns), 0);
+    assert_int_equal(sched_parse_ns("100.000000001s", &ns), -ERANGE);
+    assert_int_equal(sched_parse_ns("1", &ns), -EINVAL); /* a unit is required */
+
+    assert_int_equal(cfg_load_string("[service a]\nexec = a\nbackoff-factor = 1.25\n", &c, &err), 0);
+    assert_true(c->svc[0]->backoff_factor == 1.25);
+    cfg_free(c);
+    c = NULL;
+    assert_int_equal(cfg_load_string("[service a]\nexec = a\nbackoff-factor = 100.000000001\n", &c, &err),
+                     -EINVAL);
+    assert_int_equal(cfg_load_string("[service a]\nexec = a\nbackoff-factor = 1e1\n", &c, &err), -EINVAL);
 }
 
 static void test_values(void **state)
@@ -435,7 +521,10 @@ int main(void)
         cmocka_unit_test(test_queues),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_nul_byte_in_file),
-        cmocka_unit_test(test_missing_file), cmocka_unit_test(test_split),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_file_too_big),
+        cmocka_unit_test(test_file_edges), cmocka_unit_test(test_split),
+        cmocka_unit_test(test_scaled),
         cmocka_unit_test(test_values),     cmocka_unit_test(test_equal),
         cmocka_unit_test(test_sched),
     };

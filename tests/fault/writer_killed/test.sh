@@ -65,25 +65,33 @@ ctl_tmax=$tmax
 hal_torn0=$(getp recchk.torn) hal_changes0=$(getp recchk.changes)
 [ "$hal_torn0" = 0 ] || die "control: HAL saw $hal_torn0 torn cycles (first bad pin $(getp recchk.first-bad))"
 
-phase kill -d 20 --kill 25
-kill_tmax=$tmax
-kills=$(field kills kill.out) rec=$(field writer_recoveries kill.out)
-torn=$(field torn kill.out) lost=$(field lost kill.out) back=$(field backwards kill.out)
-hal_torn=$(getp recchk.torn) hal_changes=$(getp recchk.changes) hal_checked=$(getp recchk.checked)
-
-[ "$torn" = 0 ] && [ "$lost" = 0 ] && [ "$back" = 0 ] || die "readers saw torn $torn lost $lost backwards $back"
-[ "$hal_torn" = 0 ] || die "HAL saw $hal_torn torn cycles (first bad pin $(getp recchk.first-bad))"
-[ "$kills" -ge 200 ] || die "only $kills writer kills (want hundreds)"
-[ "$rec" -ge 1 ] || die "no kill landed inside a commit ($kills kills, 0 lock recoveries)"
-changes=$((hal_changes - hal_changes0))
-[ "$changes" -ge 1000 ] || die "HAL saw only $changes different records during the kills"
-# never waits for a dead writer: it ran (almost) every period ...
-[ "$cycles" -ge $((ms * 8 / 10)) ] || die "bridge ran $cycles cycles in $ms ms"
-# ... and no cycle took long. A wait for a dead writer would last until the
+# The bridge never waits for a dead writer: it runs (almost) every period
+# and no cycle takes long. A wait for a dead writer would last until the
 # next writer recovers (ms); the bound allows scheduler noise of this
 # non-realtime kernel: 10 times the control run's worst, at least 2 ms.
 bound=$(awk -v c="$ctl_tmax" -v m="$mhz" 'BEGIN { b = 10 * c; if (b < 2000 * m) b = 2000 * m; printf "%d", b }')
-[ "$kill_tmax" -le "$bound" ] || die "worst write time $(us "$kill_tmax") us > bound $(us "$bound") us"
+# A bridge that waited for dead writers would pass the bound in every run
+# (each has hundreds of kills, ~200 inside a commit); the scheduler once
+# preempting the servo thread for another test's browser, in one. So a run
+# over the bound is run again, three runs at most; all three over it fail.
+for run in 1 2 3; do
+    phase kill -d 20 --kill 25
+    kill_tmax=$tmax
+    kills=$(field kills kill.out) rec=$(field writer_recoveries kill.out)
+    torn=$(field torn kill.out) lost=$(field lost kill.out) back=$(field backwards kill.out)
+    hal_torn=$(getp recchk.torn) hal_changes=$(getp recchk.changes) hal_checked=$(getp recchk.checked)
+
+    [ "$torn" = 0 ] && [ "$lost" = 0 ] && [ "$back" = 0 ] || die "readers saw torn $torn lost $lost backwards $back"
+    [ "$hal_torn" = 0 ] || die "HAL saw $hal_torn torn cycles (first bad pin $(getp recchk.first-bad))"
+    [ "$kills" -ge 200 ] || die "only $kills writer kills (want hundreds)"
+    [ "$rec" -ge 1 ] || die "no kill landed inside a commit ($kills kills, 0 lock recoveries)"
+    changes=$((hal_changes - hal_changes0))
+    [ "$changes" -ge 1000 ] || die "HAL saw only $changes different records during the kills"
+    [ "$cycles" -ge $((ms * 8 / 10)) ] || die "bridge ran $cycles cycles in $ms ms"
+    [ "$kill_tmax" -le "$bound" ] && break
+    [ "$run" -lt 3 ] || die "worst write time over the bound in 3 runs of 3 (last $(us "$kill_tmax") us > $(us "$bound") us)"
+    echo "kill run $run: worst write time $(us "$kill_tmax") us > bound $(us "$bound") us; once more"
+done
 echo "kills: $kills writers SIGKILLed, $rec lock recoveries, torn 0 in readers and 0 in HAL" \
      "($hal_checked cycles checked, $changes records), worst write $(us "$kill_tmax") us" \
      "vs $(us "$ctl_tmax") us without kills (bound $(us "$bound") us)"
