@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

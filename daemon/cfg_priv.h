@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "cfg.h"
 
@@ -26,7 +25,7 @@ int cfg_strv_append_words(char ***v, const char *val);
 int cfg_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 
 /* --- cfg_check.c: the checks that need the whole file --- */
-/* Fills *err (the message formatted as by vsnprintf). */
+/* Fills *err (the message formatted by fmt_v, fmt.h). */
 void cfg_verror(struct cfg_error *err, int line, const char *format, va_list ap)
     __attribute__((format(printf, 3, 0)));
 /* After every line was parsed: each service complete, its after= targets

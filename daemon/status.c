@@ -1,7 +1,6 @@
 /* status.c - see status.h */
 #include "status.h"
 
-#include <stdio.h>
 #include <string.h>
 #include "fmt.h"
 #include "notify.h"
