@@ -14,12 +14,14 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfg.h"
 #include "cfg_priv.h"
 #include "hmk_ctl.h"
+#include "hmk_region.h"
 #include "hmk_svc_abi.h"
 #include "log.h"
 
@@ -303,10 +305,12 @@ static void p_ns(struct pstate *ps, const struct key_def *k, void *obj, const ch
         bad_value(ps, k, val);
 }
 
-/* more names, blank- or comma-separated: "a, b" and "a b" both work */
-static void p_after(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
+/* Each name of a blank- or comma-separated list ("a, b" and "a b" both
+ * work) to take(), stopping at the first error; a name that is not a valid
+ * control name or is longer than max_len is "invalid WHAT name 'x' in KEY". */
+static void each_name(struct pstate *ps, const struct key_def *k, void *obj, const char *val, const char *what,
+                      size_t max_len, void (*take)(struct pstate *ps, void *obj, const char *name))
 {
-    struct cfg_service *s = obj;
     char **words = NULL;
 
     if (cfg_split_argv(val, &words) < 0) {
@@ -316,24 +320,35 @@ static void p_after(struct pstate *ps, const struct key_def *k, void *obj, const
     for (char **w = words; *w && !ps->failed; w++) {
         char *tok, *save = NULL;
         for (tok = strtok_r(*w, ",", &save); tok && !ps->failed; tok = strtok_r(NULL, ",", &save)) {
-            size_t n = cfg_strv_len(s->after);
-            int *nl;
-            char *d;
-            if (!hmk_ctl_name_valid(tok, strlen(tok))) {
-                cfg_perr(ps, ps->line, "invalid service name '%s' in after", tok);
-                break;
-            }
-            nl = realloc(s->after_line, (n + 1) * sizeof(*nl));
-            if (nl) {
-                s->after_line = nl;
-                nl[n] = ps->line;
-            }
-            d = nl ? strdup(tok) : NULL;
-            if (!d || cfg_strv_push(&s->after, d) < 0)
-                cfg_perr(ps, ps->line, "out of memory");
+            if (!hmk_ctl_name_valid(tok, strlen(tok)) || strlen(tok) > max_len)
+                cfg_perr(ps, ps->line, "invalid %s name '%s' in %s", what, tok, k->name);
+            else
+                take(ps, obj, tok);
         }
     }
     cfg_strv_free(words);
+}
+
+static void take_after(struct pstate *ps, void *obj, const char *name)
+{
+    struct cfg_service *s = obj;
+    size_t n = cfg_strv_len(s->after);
+    int *nl = realloc(s->after_line, (n + 1) * sizeof(*nl));
+    char *d;
+
+    if (nl) {
+        s->after_line = nl;
+        nl[n] = ps->line;
+    }
+    d = nl ? strdup(name) : NULL;
+    if (!d || cfg_strv_push(&s->after, d) < 0)
+        cfg_perr(ps, ps->line, "out of memory");
+}
+
+/* more service names */
+static void p_after(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
+{
+    each_name(ps, k, obj, val, "service", SIZE_MAX, take_after);
 }
 
 /* one more NAME=VALUE */
@@ -368,34 +383,21 @@ static void p_env(struct pstate *ps, const struct key_def *k, void *obj, const c
         cfg_perr(ps, ps->line, "out of memory");
 }
 
-/* pin names, blank- or comma-separated, or none */
+static void take_pin(struct pstate *ps, void *obj, const char *name)
+{
+    char ***pins = obj;
+    char *d = strdup(name);
+
+    if (!d || cfg_strv_push(pins, d) < 0)
+        cfg_perr(ps, ps->line, "out of memory");
+}
+
+/* pin names, or none */
 static void p_writes(struct pstate *ps, const struct key_def *k, void *obj, const char *val)
 {
-    char ***pins = field(k, obj);
-    char **words = NULL;
-
     set_flag(k, obj);
-    if (!strcmp(val, "none"))
-        return;
-    if (cfg_split_argv(val, &words) < 0) {
-        bad_value(ps, k, val);
-        return;
-    }
-    for (char **w = words; *w && !ps->failed; w++) {
-        char *tok, *save = NULL;
-        for (tok = strtok_r(*w, ",", &save); tok && !ps->failed; tok = strtok_r(NULL, ",", &save)) {
-            char *dup;
-            /* region pin names are HAL names without the prefix: 47 chars */
-            if (!hmk_ctl_name_valid(tok, strlen(tok)) || strlen(tok) > 47) {
-                cfg_perr(ps, ps->line, "invalid pin name '%s' in writes", tok);
-                break;
-            }
-            dup = strdup(tok);
-            if (!dup || cfg_strv_push(pins, dup) < 0)
-                cfg_perr(ps, ps->line, "out of memory");
-        }
-    }
-    cfg_strv_free(words);
+    if (strcmp(val, "none") != 0) /* region pin names are HAL names without the prefix */
+        each_name(ps, k, field(k, obj), val, "pin", HMK_NAME_MAX - 1, take_pin);
 }
 
 /* more blank-separated names */

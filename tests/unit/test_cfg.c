@@ -179,6 +179,9 @@ static const struct bad bads[] = {
     { "[service a]\nexec = a\nready-timeout = soon\n", 3, "invalid ready-timeout" },
     { "[service a]\nexec = a\nready-timeout = none\nready-timeout = 1s\n", 4, "duplicate" },
     { "[service a]\nexec = a\nwrites = pin.0 ../x\n", 3, "invalid pin name '../x' in writes" },
+    /* a region pin name is at most HAL_NAME_LEN (47) characters */
+    { "[service a]\nexec = a\nwrites = pin.0, pppppppppppppppppppppppppppppppppppppppppppppppp\n", 3, "invalid pin name 'pppppppppppppppppppppppppppppppppppppppppppppppp' in writes" },
+    { "[service a]\nexec = a\nafter = b, c/d\n", 3, "invalid service name 'c/d' in after" },
     { "[service a]\nexec = a\nwrites = a\nwrites = b\n", 4, "duplicate key 'writes'" },
     { "[service a]\nexec = a\nenv = HMK_WRITE_PINS=x\n", 3, "set by the daemon" },
     { "[service a]\nexec = a\nready =\n", 3, "empty value for 'ready'" },
@@ -425,6 +428,32 @@ static void test_scaled(void **state)
     assert_int_equal(cfg_load_string("[service a]\nexec = a\nbackoff-factor = 1e1\n", &c, &err), -EINVAL);
 }
 
+/* Name lists: blanks and commas both separate; a pin name may have all
+ * of HAL's 47 characters. */
+static void test_name_lists(void **state)
+{
+    static const char text[] = "[service a]\nexec = a\n"
+                               "writes = ppppppppppppppppppppppppppppppppppppppppppppppp,q r\n"
+                               "after = b,c\nafter = d\n"
+                               "[service b]\nexec = b\n[service c]\nexec = c\n[service d]\nexec = d\n";
+    struct cfg_error err;
+    struct cfg *c = NULL;
+    struct cfg_service *a;
+    (void)state;
+
+    assert_int_equal(cfg_load_string(text, &c, &err), 0);
+    a = c->svc[c->n_svc - 1]; /* start order: its after= targets first */
+    assert_string_equal(a->name, "a");
+    assert_int_equal(strlen(a->writes[0]), 47);
+    assert_string_equal(a->writes[2], "r");
+    assert_null(a->writes[3]);
+    assert_string_equal(a->after[2], "d");
+    assert_null(a->after[3]);
+    assert_int_equal(a->after_line[0], 4);
+    assert_int_equal(a->after_line[2], 5);
+    cfg_free(c);
+}
+
 static void test_values(void **state)
 {
     uint64_t ms, sz;
@@ -525,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_file_too_big),
         cmocka_unit_test(test_file_edges), cmocka_unit_test(test_split),
         cmocka_unit_test(test_scaled),
+        cmocka_unit_test(test_name_lists),
         cmocka_unit_test(test_values),     cmocka_unit_test(test_equal),
         cmocka_unit_test(test_sched),
     };
