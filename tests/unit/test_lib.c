@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,6 +70,16 @@ static void test_lib_open_bad_arguments(void **state)
     assert_int_equal(hmk_open(fx.name, 0x80, &r), -EINVAL);
     assert_int_equal(hmk_open("a/b", 0, &r), -EINVAL);
     assert_int_equal(hmk_open(".hidden", 0, &r), -EINVAL);
+    /* the name comes from a reader's own environment: the longest one that
+     * passes is looked for (and fits the path built from it, ASan would
+     * say otherwise), one more character is refused */
+    char longest[NAME_MAX + 1];
+    memset(longest, 'n', NAME_MAX - 1);
+    longest[NAME_MAX - 1] = '\0';
+    assert_int_equal(hmk_open(longest, 0, &r), -ENOENT);
+    longest[NAME_MAX - 1] = 'n';
+    longest[NAME_MAX] = '\0';
+    assert_int_equal(hmk_open(longest, 0, &r), -EINVAL);
     assert_null(r);
 }
 
